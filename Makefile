@@ -1,0 +1,14 @@
+# Gavel: the verbs a user types. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY ?= python3
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# Everything built outside the repo (Kubernetes, MinIO, images) lives here, keyed by version.
+export GAVEL_CACHE ?= /var/cache/gavel
+
+.PHONY: help
+help: ## list the verbs
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+include mk/*.mk
