@@ -1,0 +1,240 @@
+"""The contract between the operator and the runner: the task a Job is given, and
+the result it hands back.  Versioned by `apiVersion`; both sides refuse what they
+do not understand instead of guessing."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+TASK_API = "gavel.dev/task/v1"
+RESULT_API = "gavel.dev/result/v1"
+SUMMARY_MAX_BYTES = 4096
+
+# An object location: a presigned http(s) URL (what a pod gets) or a local path
+# (what a person on a laptop gets).
+Location = Annotated[str, Field(min_length=1, description="presigned http(s) URL or local file path")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Verdict(str, Enum):
+    """Overall verdict of an evaluation."""
+
+    ACCEPTED = "Accepted"
+    TEST_FAILED = "TestFailed"
+    COMPILATION_ERROR = "CompilationError"
+    INITIALIZATION_ERROR = "InitializationError"
+    INTERNAL_ERROR = "InternalError"
+
+
+class TestVerdict(str, Enum):
+    """Verdict of one test case."""
+
+    PASSED = "Passed"
+    WRONG_ANSWER = "WrongAnswer"
+    TIME_LIMIT_EXCEEDED = "TimeLimitExceeded"
+    MEMORY_LIMIT_EXCEEDED = "MemoryLimitExceeded"
+    OUTPUT_LIMIT_EXCEEDED = "OutputLimitExceeded"
+    RUNTIME_ERROR = "RuntimeError"
+    SKIPPED = "Skipped"  # not run: the runner stopped early (fail-fast)
+
+
+class Limits(Strict):
+    """Limits for one run of a program."""
+
+    time_ms: int = Field(1000, ge=1, le=600_000, alias="timeMs", description="CPU time limit in milliseconds")
+    wall_ms: int | None = Field(
+        None, ge=1, le=1_200_000, alias="wallMs",
+        description="wall-clock limit in milliseconds; default: twice the CPU limit plus one second",
+    )
+    memory_kb: int = Field(262_144, ge=1024, le=64 * 1024 * 1024, alias="memoryKb", description="peak memory (RSS) limit in kB")
+    output_kb: int = Field(65_536, ge=1, le=1024 * 1024, alias="outputKb", description="cap on stdout, stderr and any file written, in kB")
+
+    @property
+    def wall_limit_ms(self) -> int:
+        return self.wall_ms or 2 * self.time_ms + 1000
+
+
+class MemoryModel(str, Enum):
+    """How the sandbox holds a language to its memory limit.
+
+    Both watch the resident set (killing at the limit) and decide MemoryLimitExceeded on the
+    measured peak RSS.  address-space adds a backstop RLIMIT_AS of four times the limit plus
+    `addressSpaceGraceKb`, so that a runaway allocation fails fast (C, C++, Rust, Python);
+    rss has none, since Java, Go and Node reserve gigabytes of address space they never touch."""
+
+    ADDRESS_SPACE = "address-space"
+    RSS = "rss"
+
+
+class LanguageVersion(Strict):
+    """One version of a language: how to compile and run a submission in the runner image."""
+
+    version: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9._+-]*$")
+    default: bool = False
+    image: str = Field("gavel-runner", description="runner image that carries this toolchain")
+    source_file: str = Field(alias="sourceFile", pattern=r"^[A-Za-z0-9_.-]+$", description="file name the submission is saved as")
+    compile: list[str] | None = Field(None, description="compile command (argv; absolute program path), run in the build directory")
+    run: list[str] = Field(min_length=1, description="run command (argv; absolute program path), run in a fresh scratch directory; {build} is the build directory")
+    env: dict[str, str] = Field(default_factory=dict, description="environment of compile and run (the runner's own is never passed)")
+    compile_limits: Limits = Field(
+        default_factory=lambda: Limits(timeMs=30_000, wallMs=60_000, memoryKb=1_048_576, outputKb=1024),
+        alias="compileLimits",
+    )
+    compile_processes: int = Field(64, ge=1, le=4096, alias="compileProcesses", description="processes and threads the compiler may use")
+    processes: int = Field(1, ge=1, le=4096, description="processes and threads a submission may use (RLIMIT_NPROC)")
+    memory_model: MemoryModel = Field(MemoryModel.ADDRESS_SPACE, alias="memoryModel")
+    address_space_grace_kb: int = Field(
+        262_144, ge=0, alias="addressSpaceGraceKb",
+        description="address-space model: the backstop RLIMIT_AS is four times the memory limit plus this",
+    )
+    out_of_memory_exit_code: int | None = Field(
+        None, alias="outOfMemoryExitCode",
+        description="exit code the runtime uses when its own heap limit refuses an allocation (MemoryLimitExceeded)",
+    )
+    memory_args: list[str] = Field(
+        default_factory=list, alias="memoryArgs",
+        description="extra arguments placed after the run program, {memoryMb} replaced (e.g. -Xmx{memoryMb}m for Java)",
+    )
+    default_limits: Limits = Field(default_factory=Limits, alias="defaultLimits")
+
+
+class Language(Strict):
+    """A language this runner judges, with its versions."""
+
+    name: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9+-]*$")
+    title: str = ""
+    versions: list[LanguageVersion] = Field(min_length=1)
+
+    def default_version(self) -> LanguageVersion:
+        return next((v for v in self.versions if v.default), self.versions[0])
+
+    def get(self, version: str | None) -> LanguageVersion | None:
+        if not version:
+            return self.default_version()
+        return next((v for v in self.versions if v.version == version), None)
+
+
+class CheckerKind(str, Enum):
+    EXACT = "exact"
+    LINES = "lines"
+    TOKENS = "tokens"
+    FLOAT = "float"
+    CUSTOM = "custom"
+
+
+class Checker(Strict):
+    """How an output is compared with the expected answer.
+
+    exact: byte for byte.  lines (default): trailing whitespace of each line and trailing
+    blank lines ignored.  tokens: whitespace-separated tokens equal.  float: tokens, numbers
+    within absolute or relative `epsilon`.  custom: a program run as `checker input output
+    answer`, exit 0 accepts (testlib's convention: 1 or 2 reject, anything else is a checker
+    failure)."""
+
+    kind: CheckerKind = CheckerKind.LINES
+    epsilon: float | None = Field(None, gt=0, lt=1)
+    program: Location | None = Field(None, description="custom checker: source or executable")
+    language: str | None = Field(None, description="custom checker source language as NAME[:VERSION]; none: an executable")
+
+    @classmethod
+    def parse(cls, text: str) -> "Checker":
+        """`exact`, `lines`, `tokens`, `float:EPS`, or a path to a custom checker."""
+        name, _, arg = text.partition(":")
+        if name == "float":
+            return cls(kind=CheckerKind.FLOAT, epsilon=float(arg or "1e-6"))
+        if name in ("exact", "lines", "tokens") and not arg:
+            return cls(kind=CheckerKind(name))
+        return cls(kind=CheckerKind.CUSTOM, program=text)
+
+
+class TestCase(Strict):
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
+    input: Location
+    expected: Location
+    stdout: Location | None = Field(None, description="where the program's stdout goes")
+    stderr: Location | None = Field(None, description="where the program's stderr goes")
+    diff: Location | None = Field(None, description="where the checker's explanation goes on a wrong answer")
+    limits: Limits = Field(default_factory=Limits)
+
+
+class Task(Strict):
+    """What the runner is asked to judge: one submission against ordered test cases."""
+
+    api_version: Literal["gavel.dev/task/v1"] = Field(TASK_API, alias="apiVersion")
+    id: str = Field("local", max_length=253, description="evaluation identity, for logs")
+    language: LanguageVersion
+    language_name: str = Field(alias="languageName")
+    submission: Location
+    tests: list[TestCase] = Field(min_length=1, max_length=1000)
+    checker: Checker = Field(default_factory=Checker)
+    result: Location | None = Field(None, description="where the result JSON goes")
+    compile_output: Location | None = Field(None, alias="compileOutput", description="where the compiler's output goes")
+    fail_fast: bool = Field(False, alias="failFast", description="stop at the first failed test; the rest are Skipped")
+
+    @field_validator("tests")
+    @classmethod
+    def _unique_names(cls, tests: list[TestCase]) -> list[TestCase]:
+        names = [t.name for t in tests]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"test names must be unique, repeated: {', '.join(dup)}")
+        return tests
+
+
+class TestResult(Strict):
+    name: str
+    verdict: TestVerdict
+    cpu_time_ms: int = Field(0, alias="cpuTimeMs")
+    wall_time_ms: int = Field(0, alias="wallTimeMs")
+    memory_kb: int = Field(0, alias="memoryKb", description="peak resident memory")
+    exit_code: int | None = Field(None, alias="exitCode")
+    signal: int | None = None
+    message: str = ""
+    stdout: str | None = Field(None, description="location the stdout was uploaded to")
+    stderr: str | None = None
+    diff: str | None = None
+
+
+class Result(Strict):
+    api_version: Literal["gavel.dev/result/v1"] = Field(RESULT_API, alias="apiVersion")
+    id: str = "local"
+    verdict: Verdict
+    message: str = ""
+    compile_output: str = Field("", alias="compileOutput", description="compiler output, truncated")
+    compile_output_location: str | None = Field(None, alias="compileOutputLocation")
+    tests: list[TestResult] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list, description="isolation that could not be applied, leftovers killed")
+
+    @property
+    def passed(self) -> int:
+        return sum(t.verdict == TestVerdict.PASSED for t in self.tests)
+
+    def dump(self) -> dict:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def summary(self) -> str:
+        """A compact form under 4,096 bytes for the pod's termination message."""
+        code = {v: v.value[0] for v in TestVerdict}  # P W T M O R S: distinct initials
+        doc = {
+            "apiVersion": RESULT_API,
+            "verdict": self.verdict.value,
+            "passed": self.passed,
+            "total": len(self.tests),
+            "tests": "".join(code[t.verdict] for t in self.tests),
+            "message": self.message,
+        }
+        text = json.dumps(doc, separators=(",", ":"))
+        while len(text.encode()) > SUMMARY_MAX_BYTES and doc["message"]:
+            doc["message"] = doc["message"][: len(doc["message"]) // 2]
+            text = json.dumps(doc, separators=(",", ":"))
+        if len(text.encode()) > SUMMARY_MAX_BYTES:  # more tests than fit: keep the counts
+            doc["tests"] = ""
+            text = json.dumps(doc, separators=(",", ":"))
+        return text

@@ -1,0 +1,1 @@
+"""Language definitions as data: each YAML file here is one Language."""

@@ -1,0 +1,181 @@
+"""Command lines: `gavel-runner run TASK.json` (what the pod runs) and `gavel judge` (a
+problem setter's local judge). Both exit 0 whenever they produced a result, whatever its
+verdict; 1 when no result could be delivered; 2 on a usage error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from gavel_contract import Checker, Limits, Result, Task, TestCase, Verdict
+from gavel_contract.languages import UnknownLanguage, resolve
+
+from . import storage
+from .judge import judge
+
+DEFAULT_TERMINATION_LOG = "/dev/termination-log"
+
+
+def _errors(err: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'task'}: {e['msg']}" for e in err.errors()[:10])
+
+
+def _write_termination(path: str | None, result: Result) -> None:
+    if not path:
+        return
+    try:
+        Path(path).write_text(result.summary())
+    except OSError as err:
+        logging.warning("cannot write termination message to %s: %s", path, err)
+
+
+def run_task(task_file: str, termination_log: str | None) -> int:
+    try:
+        raw = Path(task_file).read_text()
+    except OSError as err:
+        result = Result(verdict=Verdict.INITIALIZATION_ERROR, message=f"cannot read task file {task_file}: {err.strerror}")
+        _write_termination(termination_log, result)
+        print(result.summary())
+        return 1
+    try:
+        task = Task.model_validate_json(raw)
+    except ValidationError as err:
+        result = Result(verdict=Verdict.INITIALIZATION_ERROR, message=f"malformed task: {_errors(err)}")
+        _write_termination(termination_log, result)
+        print(result.summary())
+        return 1
+    result = judge(task)
+    _write_termination(termination_log, result)
+    if task.result is None:
+        print(json.dumps(result.dump(), indent=2))
+        return 0
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"gavel-result-{os.getpid()}.json"
+    try:
+        tmp.write_text(json.dumps(result.dump()))
+        storage.store(task.result, tmp)
+    except storage.StorageError as err:
+        logging.error("%s", err)
+        print(result.summary())
+        return 1
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(result.summary())
+    return 0
+
+
+def runner_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gavel-runner", description="Judge one task (what a Gavel Job runs).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="judge TASK.json and deliver its result")
+    run.add_argument("task", help="task file (gavel.dev/task/v1 JSON)")
+    run.add_argument("--termination-log", default=os.environ.get("GAVEL_TERMINATION_LOG"),
+                     help=f"where the compact summary goes (default: {DEFAULT_TERMINATION_LOG} when it exists)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    log_path = args.termination_log
+    if log_path is None and Path(DEFAULT_TERMINATION_LOG).exists():
+        log_path = DEFAULT_TERMINATION_LOG
+    return run_task(args.task, log_path)
+
+
+def _natural(name: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def discover_tests(directory: Path) -> list[tuple[str, Path, Path]]:
+    """NAME.in with NAME.out (or NAME.ans), in natural name order (2 before 10)."""
+    found = []
+    for inp in directory.glob("*.in"):
+        name = inp.stem
+        answer = next((p for p in (inp.with_suffix(".out"), inp.with_suffix(".ans")) if p.exists()), None)
+        if answer is None:
+            raise SystemExit(f"gavel judge: {inp} has no {name}.out or {name}.ans beside it")
+        found.append((name, inp, answer))
+    if not found:
+        raise SystemExit(f"gavel judge: no NAME.in files in {directory}")
+    return sorted(found, key=lambda t: _natural(t[0]))
+
+
+def _table(result: Result) -> str:
+    rows = [("test", "verdict", "cpu ms", "wall ms", "memory kB", "message")]
+    rows += [(t.name, t.verdict.value, str(t.cpu_time_ms), str(t.wall_time_ms), str(t.memory_kb), t.message[:70])
+             for t in result.tests]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5] for r in rows]
+    lines.append(f"\n{result.verdict.value}: {result.message}")
+    lines += [f"warning: {w}" for w in result.warnings]
+    return "\n".join(lines)
+
+
+def judge_main(args: argparse.Namespace) -> int:
+    try:
+        lang, ver = resolve(args.language)
+    except UnknownLanguage as err:
+        print(f"gavel judge: {err}", file=sys.stderr)
+        return 2
+    tests_dir = Path(args.tests)
+    out_dir = Path(args.output_dir).resolve() if args.output_dir else None
+    limits = ver.default_limits.model_copy(update={
+        k: v for k, v in (("time_ms", args.time_limit), ("memory_kb", args.memory_limit),
+                          ("output_kb", args.output_limit), ("wall_ms", args.wall_limit)) if v is not None})
+    try:
+        limits = Limits.model_validate(limits.model_dump())
+        checker = Checker.parse(args.checker)
+        if checker.program and not checker.language:
+            checker.program = str(Path(checker.program).resolve())
+            checker.language = _language_of(checker.program)
+        tests = [
+            TestCase(name=name, input=str(inp.resolve()), expected=str(ans.resolve()), limits=limits,
+                     **({"stdout": str(out_dir / f"{name}.stdout"), "stderr": str(out_dir / f"{name}.stderr"),
+                         "diff": str(out_dir / f"{name}.diff")} if out_dir else {}))
+            for name, inp, ans in discover_tests(tests_dir)
+        ]
+        task = Task(language=ver, languageName=lang.name, submission=str(Path(args.source).resolve()), tests=tests,
+                    checker=checker, compileOutput=str(out_dir / "compile.txt") if out_dir else None,
+                    failFast=args.fail_fast)
+    except (ValidationError, ValueError) as err:
+        print(f"gavel judge: {_errors(err) if isinstance(err, ValidationError) else err}", file=sys.stderr)
+        return 2
+    result = judge(task)
+    if args.json:
+        print(json.dumps(result.dump(), indent=2))
+    else:
+        print(_table(result))
+    return 0
+
+
+CHECKER_SUFFIXES = {".cpp": "cpp", ".cc": "cpp", ".c": "c", ".py": "python", ".rs": "rust", ".go": "go",
+                    ".java": "java", ".js": "javascript"}
+
+
+def _language_of(path: str) -> str | None:
+    """A custom checker given as a source file is compiled with the language its suffix names."""
+    return CHECKER_SUFFIXES.get(Path(path).suffix)
+
+
+def gavel_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gavel", description="Gavel: judge code submissions.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    j = sub.add_parser("judge", help="judge a source file against a directory of tests, locally")
+    j.add_argument("source")
+    j.add_argument("--language", "-l", required=True, help="NAME[:VERSION], e.g. cpp:20 or python")
+    j.add_argument("--tests", "-t", required=True, help="directory of NAME.in with NAME.out or NAME.ans")
+    j.add_argument("--time-limit", type=int, help="CPU time limit per test, ms")
+    j.add_argument("--wall-limit", type=int, help="wall-clock limit per test, ms (default 2×time+1000)")
+    j.add_argument("--memory-limit", type=int, help="peak memory limit per test, kB")
+    j.add_argument("--output-limit", type=int, help="output cap per test, kB")
+    j.add_argument("--checker", default="lines",
+                   help="exact | lines | tokens | float:EPS | PATH of a checker (source or executable)")
+    j.add_argument("--output-dir", "-o", help="keep each test's stdout, stderr and diff here")
+    j.add_argument("--fail-fast", action="store_true", help="stop at the first failed test")
+    j.add_argument("--json", action="store_true", help="print the result model as JSON")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    return judge_main(args)

@@ -1,0 +1,74 @@
+"""Fetch and store objects named by a Location: a presigned http(s) URL or a local path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+TIMEOUT_S = 60
+CHUNK = 1 << 20
+
+
+class StorageError(RuntimeError):
+    """An object could not be fetched or stored; the message names it, never its signature."""
+
+
+def is_url(location: str) -> bool:
+    return location.startswith(("http://", "https://"))
+
+
+def redact(location: str) -> str:
+    """A presigned URL's query string is a credential: name the object without it."""
+    if not is_url(location):
+        return location
+    parts = urlsplit(location)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _explain(err: Exception) -> str:
+    if isinstance(err, urllib.error.HTTPError):
+        hint = {403: " (expired or wrongly signed URL?)", 404: " (no such object or bucket)"}.get(err.code, "")
+        return f"HTTP {err.code} {err.reason}{hint}"
+    if isinstance(err, urllib.error.URLError):
+        return f"cannot connect: {err.reason}"
+    if isinstance(err, FileNotFoundError):
+        return "no such file"
+    if isinstance(err, PermissionError):
+        return "permission denied"
+    return f"{type(err).__name__}: {err}"
+
+
+def fetch(location: str, dest: Path) -> None:
+    """Download or copy `location` to `dest`."""
+    try:
+        if is_url(location):
+            with urllib.request.urlopen(location, timeout=TIMEOUT_S) as resp, open(dest, "wb") as out:
+                shutil.copyfileobj(resp, out, CHUNK)
+        else:
+            shutil.copyfile(location, dest)
+    except (OSError, urllib.error.URLError) as err:
+        raise StorageError(f"cannot fetch {redact(location)}: {_explain(err)}") from None
+
+
+def store(location: str, src: Path) -> None:
+    """Upload or copy `src` to `location`; a local file appears whole or not at all."""
+    try:
+        if is_url(location):
+            size = src.stat().st_size
+            with open(src, "rb") as body:
+                req = urllib.request.Request(location, data=body, method="PUT",
+                                             headers={"Content-Length": str(size)})
+                with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
+                    resp.read()
+        else:
+            target = Path(location)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.part")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, target)
+    except (OSError, urllib.error.URLError) as err:
+        raise StorageError(f"cannot store {redact(location)}: {_explain(err)}") from None
