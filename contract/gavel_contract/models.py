@@ -36,6 +36,8 @@ class Verdict(str, Enum):
 class TestVerdict(str, Enum):
     """Verdict of one test case."""
 
+    __test__ = False  # not a pytest class
+
     PASSED = "Passed"
     WRONG_ANSWER = "WrongAnswer"
     TIME_LIMIT_EXCEEDED = "TimeLimitExceeded"
@@ -155,6 +157,7 @@ class Checker(Strict):
 
 
 class TestCase(Strict):
+    __test__ = False  # not a pytest class
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
     input: Location
     expected: Location
@@ -189,6 +192,7 @@ class Task(Strict):
 
 
 class TestResult(Strict):
+    __test__ = False  # not a pytest class
     name: str
     verdict: TestVerdict
     cpu_time_ms: int = Field(0, alias="cpuTimeMs")
