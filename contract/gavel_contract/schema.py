@@ -1,0 +1,29 @@
+"""JSON Schemas of the contract, written to contract/schema/ by `make schema`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .models import Language, Result, Task
+
+
+def schemas() -> dict[str, dict]:
+    return {
+        "task.schema.json": Task.model_json_schema(by_alias=True),
+        "result.schema.json": Result.model_json_schema(by_alias=True),
+        "language.schema.json": Language.model_json_schema(by_alias=True),
+    }
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    for name, schema in schemas().items():
+        (out / name).write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {out / name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from gavel_contract import SUMMARY_MAX_BYTES, Result, Task, TestResult, TestVerdict, Verdict
+from gavel_contract.languages import UnknownLanguage, builtin_languages, resolve
+from gavel_contract.schema import schemas
+
+
+def test_every_language_of_the_issue_is_defined():
+    langs = builtin_languages()
+    want = {"c": {"c11", "c17"}, "cpp": {"17", "20", "23"}, "python": {"3"}, "java": {"17"},
+            "go": {"1.19"}, "rust": {"2021"}, "javascript": {"node"}}
+    assert {n: {v.version for v in l.versions} for n, l in langs.items()} == want
+    for lang in langs.values():
+        assert sum(v.default for v in lang.versions) == 1, lang.name
+        for v in lang.versions:
+            assert all(cmd[0].startswith(("/", "{build}")) for cmd in (v.run, v.compile or ["/"])), v
+
+
+def test_unknown_language_names_what_exists():
+    with pytest.raises(UnknownLanguage, match=r"unknown language 'cobol'; supported: c \(c17, c11\), cpp"):
+        resolve("cobol")
+    with pytest.raises(UnknownLanguage, match=r"unknown version '99' of cpp; supported: 17, 20, 23"):
+        resolve("cpp:99")
+    assert resolve("cpp")[1].version == "17"
+
+
+def test_task_rejects_unknown_fields_and_duplicate_tests():
+    lang = builtin_languages()["c"].versions[0].model_dump(by_alias=True)
+    base = {"apiVersion": "gavel.dev/task/v1", "language": lang, "languageName": "c", "submission": "s.c",
+            "tests": [{"name": "1", "input": "1.in", "expected": "1.out"}]}
+    Task.model_validate(base)
+    with pytest.raises(ValidationError, match="bogus"):
+        Task.model_validate({**base, "bogus": 1})
+    with pytest.raises(ValidationError, match="repeated: 1"):
+        Task.model_validate({**base, "tests": base["tests"] * 2})
+    with pytest.raises(ValidationError):
+        Task.model_validate({**base, "apiVersion": "gavel.dev/task/v2"})
+
+
+def test_summary_fits_a_termination_message():
+    tests = [TestResult(name=f"t{i}", verdict=TestVerdict.PASSED) for i in range(1000)]
+    tests[3] = TestResult(name="t3", verdict=TestVerdict.TIME_LIMIT_EXCEEDED)
+    result = Result(verdict=Verdict.TEST_FAILED, message="x" * 10_000, tests=tests)
+    text = result.summary()
+    assert len(text.encode()) <= SUMMARY_MAX_BYTES
+    doc = json.loads(text)
+    assert doc["passed"] == 999 and doc["total"] == 1000 and doc["tests"][:5] == "PPPTP"
+    many = Result(verdict=Verdict.ACCEPTED, tests=[TestResult(name=str(i), verdict=TestVerdict.PASSED) for i in range(5000)])
+    assert len(many.summary().encode()) <= SUMMARY_MAX_BYTES
+
+
+def test_checked_in_json_schemas_are_current():
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2] / "contract" / "schema"
+    for name, schema in schemas().items():
+        path = root / name
+        assert path.exists(), f"{path} missing: run `make schema`"
+        assert json.loads(path.read_text()) == schema, f"{path} is out of date: run `make schema`"

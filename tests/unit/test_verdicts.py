@@ -1,0 +1,46 @@
+import signal
+
+from gavel_contract import Limits, TestVerdict
+from gavel_runner.sandbox import Measurement, parse
+from gavel_runner.verdicts import classify
+
+LIMITS = Limits(timeMs=1000, memoryKb=65536, outputKb=64)
+
+
+def m(**kw):
+    base = dict(exit_code=0, signal=None, cpu_ms=10, wall_ms=12, rss_kb=1000, killed="none", leftovers=0, dropped=True)
+    return Measurement(**{**base, **kw})
+
+
+def test_clean_run_goes_to_the_checker():
+    assert classify(m(), LIMITS, 10) == (None, "")
+
+
+def test_time_is_cpu_time_or_wall_time():
+    assert classify(m(cpu_ms=1001), LIMITS, 0)[0] == TestVerdict.TIME_LIMIT_EXCEEDED
+    assert classify(m(killed="cpu", cpu_ms=990), LIMITS, 0)[0] == TestVerdict.TIME_LIMIT_EXCEEDED
+    v, msg = classify(m(killed="wall", wall_ms=3001, signal=9, exit_code=None), LIMITS, 0)
+    assert v == TestVerdict.TIME_LIMIT_EXCEEDED and "sleeping" in msg
+    assert LIMITS.wall_limit_ms == 3000
+
+
+def test_memory_is_measured_peak():
+    assert classify(m(rss_kb=65537), LIMITS, 0)[0] == TestVerdict.MEMORY_LIMIT_EXCEEDED
+    assert classify(m(rss_kb=65536), LIMITS, 0)[0] is None
+    # a crash under the limit is a crash, not a guess at memory
+    assert classify(m(signal=signal.SIGSEGV, exit_code=None, rss_kb=60000), LIMITS, 0)[0] == TestVerdict.RUNTIME_ERROR
+
+
+def test_output_limit():
+    assert classify(m(), LIMITS, 64 * 1024 + 1)[0] == TestVerdict.OUTPUT_LIMIT_EXCEEDED
+    assert classify(m(signal=signal.SIGXFSZ, exit_code=None), LIMITS, 0)[0] == TestVerdict.OUTPUT_LIMIT_EXCEEDED
+
+
+def test_runtime_errors_name_the_cause():
+    assert classify(m(exit_code=3), LIMITS, 0) == (TestVerdict.RUNTIME_ERROR, "exit code 3")
+    assert classify(m(signal=11, exit_code=None), LIMITS, 0) == (TestVerdict.RUNTIME_ERROR, "killed by SIGSEGV")
+
+
+def test_parse_sandbox_line():
+    got = parse("exit=-1 signal=9 cpu_ms=3 wall_ms=300 rss_kb=1500 killed=wall leftovers=1 dropped=1\n")
+    assert got == Measurement(None, 9, 3, 300, 1500, "wall", 1, True)
