@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Entry point of the make targets in mk/cluster.mk. CLUSTER=local (default: host processes
+# built from source, no container registry needed) or CLUSTER=kind (upstream kind node image).
+# Usage: cluster.sh up|down|images|images-test|load-image IMAGE|kubeconfig|kubectl
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+CLUSTER=${CLUSTER:-local}
+export CLUSTER
+case $CLUSTER in local | kind) ;; *) die "CLUSTER must be local or kind, not $CLUSTER" ;; esac
+
+case ${1:-} in
+  up)
+    if [[ $CLUSTER == kind ]]; then exec "$CLUSTER_DIR/kind.sh" up; fi
+    exec "$CLUSTER_DIR/up.sh" ;;
+  down)
+    if [[ $CLUSTER == kind ]]; then exec "$CLUSTER_DIR/kind.sh" down; fi
+    exec "$CLUSTER_DIR/down.sh" ;;
+  images) # everything Gavel has so far
+    if [[ $CLUSTER == kind ]]; then exec "$CLUSTER_DIR/images.sh" load base testbox runner; fi
+    exec "$CLUSTER_DIR/images.sh" load base pause coredns testbox runner ;;
+  images-test) # what tests/cluster needs
+    exec "$CLUSTER_DIR/images.sh" load testbox ;;
+  load-image)
+    [[ -n ${2:-} ]] || die "usage: make load-image IMAGE=name:tag"
+    exec "$CLUSTER_DIR/images.sh" load-docker "$2" ;;
+  kubeconfig) echo "$KUBECONFIG_PATH" ;;
+  kubectl)
+    if [[ -x $K8S_BIN/kubectl ]]; then echo "$K8S_BIN/kubectl"; else command -v kubectl || die "no kubectl"; fi ;;
+  *) die "usage: cluster.sh up|down|images|images-test|load-image IMAGE|kubeconfig|kubectl" ;;
+esac

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Build the images the cluster and Gavel need, locally, and load them into the cluster's
+# containerd. Nothing is pulled from a container registry:
+#   base     Debian ($DEBIAN_SUITE, minbase) from debootstrap, `docker import`ed
+#   pause    kubelet's sandbox image (cluster/images/pause)
+#   coredns  CoreDNS built by build-binaries.sh (cluster/images/coredns)
+#   testbox  base + busybox + python3, for tests/cluster (cluster/images/testbox)
+#   runner   Gavel's runner image (runner-image/Dockerfile), when it exists
+# Each built image is also saved as $GAVEL_CACHE/images/<tag>.tar, so a warm machine
+# loads it into the cluster without Docker. Usage:
+#   images.sh build NAME...   build (or take from the cache) and save
+#   images.sh load NAME...    build if needed, then import into the running cluster
+#   images.sh load-docker IMAGE   import any image from the local Docker into the cluster
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+STARTED_DOCKERD=""
+DOCKERD_PID_FILE=$GAVEL_CACHE/run/dockerd.pid
+
+# Docker is a build tool here. Use the running engine; if none runs, start one for the
+# duration of this script (no bridge, no iptables rules: builds use the host network)
+# and stop it on exit, so nothing of it stays behind.
+ensure_docker() {
+  docker info >/dev/null 2>&1 && return 0
+  command -v dockerd >/dev/null || die "dockerd missing: run cluster/prereqs.sh (apt-get install docker.io)"
+  log "starting a temporary dockerd for image builds"
+  mkdir -p "$GAVEL_CACHE/run"
+  local args=(--iptables=false --ip-masq=false --bridge=none)
+  # This machine's root lacks CAP_SYS_RESOURCE: make the runc wrapper the default runtime
+  # unless the host's daemon.json already says what the runtime is.
+  if ! grep -qs '"default-runtime"\|"runtimes"' /etc/docker/daemon.json; then
+    args+=(--add-runtime "gavel-runc=$GAVEL_CACHE/bin/runc-nosysres" --default-runtime gavel-runc)
+  fi
+  setsid dockerd "${args[@]}" >"$GAVEL_CACHE/run/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$DOCKERD_PID_FILE"
+  STARTED_DOCKERD=1
+  trap stop_docker EXIT
+  local i
+  for ((i = 0; i < 60; i++)); do docker info >/dev/null 2>&1 && return 0; sleep 1; done
+  die "dockerd did not start: see $GAVEL_CACHE/run/dockerd.log"
+}
+stop_docker() {
+  [[ -n $STARTED_DOCKERD ]] || return 0
+  local pid
+  pid=$(cat "$DOCKERD_PID_FILE" 2>/dev/null) || return 0
+  log "stopping the temporary dockerd"
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  rm -f "$DOCKERD_PID_FILE"
+  # dockerd leaves its default network namespace mounted.
+  umount /run/docker/netns/default 2>/dev/null || true
+}
+
+tarball() { echo "$IMAGES_DIR/$(echo "$1" | tr '/:' '__').tar"; }
+have_docker_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# The Debian mirror the host's apt uses (so a local mirror is honoured).
+debian_mirror() {
+  local uri
+  uri=$(grep -hoE '^URIs: *\S+' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -1)
+  [[ -n $uri ]] || uri=$(grep -hoE '^deb +\S+' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | grep -v security | head -1)
+  [[ -n $uri ]] || die "cannot tell the Debian mirror from /etc/apt"
+  echo "$uri"
+}
+
+build_base() {
+  local tar
+  tar=$(tarball "$BASE_IMAGE")
+  if [[ ! -f $tar ]]; then
+    command -v debootstrap >/dev/null || die "debootstrap missing: run cluster/prereqs.sh"
+    local root
+    root=$(mktemp -d /var/tmp/gavel-rootfs.XXXXXX)
+    log "debootstrap $DEBIAN_SUITE (minbase) — cold: ~3 min"
+    debootstrap --variant=minbase "$DEBIAN_SUITE" "$root" "$(debian_mirror)" >"$IMAGES_DIR/debootstrap.log" 2>&1 ||
+      die "debootstrap failed: see $IMAGES_DIR/debootstrap.log"
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    tar -C "$root" --numeric-owner -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"
+    rm -rf "$root"
+  fi
+  have_docker_image "$BASE_IMAGE" && return 0
+  ensure_docker
+  log "docker import $BASE_IMAGE"
+  docker import -c 'CMD ["/bin/bash"]' -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    "$tar" "$BASE_IMAGE" >/dev/null
+}
+
+# Build a Dockerfile image from the base unless its cached tarball exists.
+build_dockerfile() { # $1: tag, $2: context dir, $3: "always" to rebuild even when cached
+  local tag=$1 ctx=$2 tar
+  tar=$(tarball "$tag")
+  [[ -f $tar && ${3:-} != always ]] && return 0
+  build_base
+  ensure_docker
+  log "docker build $tag ($ctx)"
+  docker build -q --network host --build-arg "BASE=$BASE_IMAGE" -t "$tag" "$ctx" >/dev/null
+  docker save "$tag" -o "$tar.tmp" && mv "$tar.tmp" "$tar"
+}
+
+build_image() { # NAME
+  mkdir -p "$IMAGES_DIR"
+  case $1 in
+    base) build_base ;;
+    pause) build_dockerfile "$PAUSE_IMAGE" "$CLUSTER_DIR/images/pause" ;;
+    testbox) build_dockerfile "$TESTBOX_IMAGE" "$CLUSTER_DIR/images/testbox" ;;
+    coredns)
+      local tar ctx
+      tar=$(tarball "$COREDNS_IMAGE")
+      [[ -f $tar ]] && return 0
+      [[ -x $COREDNS_BIN/coredns ]] || "$CLUSTER_DIR/build-binaries.sh" coredns
+      ctx=$(mktemp -d)
+      cp "$CLUSTER_DIR/images/coredns/Dockerfile" "$COREDNS_BIN/coredns" "$ctx/"
+      build_dockerfile "$COREDNS_IMAGE" "$ctx"
+      rm -rf "$ctx" ;;
+    runner)
+      [[ -f $REPO_DIR/runner-image/Dockerfile ]] || { log "no runner-image/Dockerfile yet: skipping the runner image"; return 0; }
+      build_dockerfile "${RUNNER_IMAGE:-gavel.local/runner:dev}" "$REPO_DIR/runner-image" always ;;
+    *) die "unknown image $1" ;;
+  esac
+}
+
+# Tag the base image's tarball as an image archive for containerd: docker save it.
+image_archive() { # NAME -> path of a `docker save` archive
+  case $1 in
+    base)
+      local tar
+      tar=$(tarball "$BASE_IMAGE").image
+      if [[ ! -f $tar ]]; then ensure_docker; docker save "$BASE_IMAGE" -o "$tar.tmp" && mv "$tar.tmp" "$tar"; fi
+      echo "$tar" ;;
+    pause) tarball "$PAUSE_IMAGE" ;;
+    coredns) tarball "$COREDNS_IMAGE" ;;
+    testbox) tarball "$TESTBOX_IMAGE" ;;
+    runner) tarball "${RUNNER_IMAGE:-gavel.local/runner:dev}" ;;
+  esac
+}
+
+ctr_import() { # archive
+  if [[ ${CLUSTER:-local} == kind ]]; then
+    # kind loads from an archive too; pause and CoreDNS come with its node image.
+    "$CLUSTER_DIR/kind.sh" load-archive "$1"
+    return
+  fi
+  [[ -S $CONTAINERD_SOCK ]] || die "the cluster's containerd is not running (make cluster)"
+  ctr -a "$CONTAINERD_SOCK" -n k8s.io images import --no-unpack=false "$1" >/dev/null
+}
+
+cmd=${1:-}
+shift || true
+case $cmd in
+  build) for n in "$@"; do build_image "$n"; done ;;
+  load)
+    for n in "$@"; do
+      build_image "$n"
+      [[ $n == runner && ! -f $REPO_DIR/runner-image/Dockerfile ]] && continue
+      log "loading $n into the cluster"
+      ctr_import "$(image_archive "$n")"
+    done ;;
+  load-docker)
+    [[ $# -eq 1 ]] || die "usage: images.sh load-docker IMAGE"
+    ensure_docker
+    have_docker_image "$1" || die "no local docker image $1"
+    log "loading $1 into the cluster"
+    tmp=$(mktemp /var/tmp/gavel-image.XXXXXX.tar)
+    docker save "$1" -o "$tmp"
+    ctr_import "$tmp"
+    rm -f "$tmp" ;;
+  *) die "usage: images.sh build|load NAME... | load-docker IMAGE" ;;
+esac

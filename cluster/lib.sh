@@ -1,0 +1,55 @@
+# Shared settings and helpers for cluster/*.sh. Source it; do not run it.
+# shellcheck shell=bash
+CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$CLUSTER_DIR/.." && pwd)
+# shellcheck source=versions.env
+source "$CLUSTER_DIR/versions.env"
+
+# Everything built (binaries, images) lives under $GAVEL_CACHE, keyed by version: a warm
+# machine does not rebuild. Runtime state (etcd data, certs, containerd, kubelet) lives
+# under $GAVEL_STATE and is wiped by `make cluster-down`.
+GAVEL_CACHE=${GAVEL_CACHE:-/var/cache/gavel}
+GAVEL_STATE=${GAVEL_STATE:-/var/lib/gavel-cluster}
+K8S_BIN=$GAVEL_CACHE/k8s-$KUBERNETES_VERSION/bin
+ETCD_BIN=$GAVEL_CACHE/etcd-$ETCD_VERSION/bin
+KUBE_ROUTER_BIN=$GAVEL_CACHE/kube-router-$KUBE_ROUTER_VERSION/bin
+COREDNS_BIN=$GAVEL_CACHE/coredns-$COREDNS_VERSION/bin
+IMAGES_DIR=$GAVEL_CACHE/images
+KUBECONFIG_PATH=$GAVEL_STATE/kubeconfig
+LOG_DIR=$GAVEL_STATE/logs
+PID_DIR=$GAVEL_STATE/pids
+# The runc wrapper this machine needs (root lacks CAP_SYS_RESOURCE): shared/ sits beside the repo.
+RUNC_WRAPPER_SRC=${RUNC_WRAPPER_SRC:-$REPO_DIR/../shared/machine/runc-nosysres}
+
+# Network layout of the single node.
+CLUSTER_CIDR=10.244.0.0/16
+POD_CIDR=10.244.0.0/24 # the node's share of CLUSTER_CIDR (the controller-manager allocates the first /24)
+SERVICE_CIDR=10.96.0.0/16
+APISERVER_SERVICE_IP=10.96.0.1
+DNS_SERVICE_IP=10.96.0.10
+CLUSTER_DOMAIN=cluster.local
+NODE_NAME=gavel-node
+CNI_BRIDGE=gavel0
+CONTAINERD_SOCK=/run/gavel-containerd/containerd.sock
+# Ports of the host-process control plane (loopback except the API server, which the
+# pods reach through the kubernetes Service, so it binds the node address too).
+APISERVER_PORT=6443
+ETCD_CLIENT_PORT=2379
+ETCD_PEER_PORT=2380
+
+log() { printf '[cluster] %s\n' "$*" >&2; }
+die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
+# Time since the script started, for progress lines.
+elapsed() { printf '%dm%02ds' $((SECONDS / 60)) $((SECONDS % 60)); }
+
+# Run a go build in a wrapper module with a low priority (a cold build takes most of
+# the machine for a long time).
+go_build() { # $1: module dir, $2: output dir, rest: go build arguments
+  local mod=$1 out=$2
+  shift 2
+  mkdir -p "$out"
+  # Go's module and build caches live in the cache too: an empty $GAVEL_CACHE is a cold build.
+  (cd "$mod" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -modcacherw" \
+    GOCACHE=${GAVEL_GOCACHE:-$GAVEL_CACHE/go/build-cache} GOMODCACHE=${GAVEL_GOMODCACHE:-$GAVEL_CACHE/go/mod} \
+    nice -n 10 go build -p "${GO_BUILD_P:-2}" -trimpath -o "$out/" "$@")
+}

@@ -1,0 +1,31 @@
+# The Kubernetes cluster Gavel is tested on (docs/cluster.md).
+# CLUSTER=local (default): single node of host processes built from source, no registry.
+# CLUSTER=kind: kind with its upstream node image, where a container registry is reachable.
+export CLUSTER ?= local
+CLUSTER_SH := cluster/cluster.sh
+PYTEST ?= $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,$(PY)) -m pytest
+
+.PHONY: cluster cluster-down images load-image kubeconfig kubectl test-cluster
+
+cluster: ## start the single-node Kubernetes cluster (CLUSTER=local|kind); prints the kubeconfig path
+	@$(CLUSTER_SH) up
+
+cluster-down: ## remove the cluster: no process, mount, interface or iptables rule left behind
+	@$(CLUSTER_SH) down
+
+images: ## build Gavel's images locally (base, pause, coredns, testbox, runner-image if present) and load them
+	@$(CLUSTER_SH) images
+
+load-image: ## load a local docker image into the cluster: make load-image IMAGE=name:tag
+	@$(CLUSTER_SH) load-image "$(IMAGE)"
+
+kubeconfig: ## print the path of the cluster's kubeconfig (make -s kubeconfig)
+	@$(CLUSTER_SH) kubeconfig
+
+kubectl: ## print the path of the kubectl matching the cluster (make -s kubectl)
+	@$(CLUSTER_SH) kubectl
+
+test-cluster: ## bring the cluster up (cold or warm) and run tests/cluster against it
+	@$(CLUSTER_SH) up >/dev/null
+	@$(CLUSTER_SH) images-test
+	GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) $(PYTEST) -v tests/cluster

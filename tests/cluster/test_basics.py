@@ -1,0 +1,46 @@
+"""The node is Ready, and a Job running a locally built image completes, with its
+termination message and logs readable through the API server."""
+from conftest import TESTBOX_IMAGE
+
+
+def test_node_ready(kube):
+    nodes = kube.json("get", "nodes")["items"]
+    assert len(nodes) == 1
+    ready = {c["type"]: c["status"] for c in nodes[0]["status"]["conditions"]}["Ready"]
+    assert ready == "True"
+    assert nodes[0]["status"]["nodeInfo"]["kubeletVersion"].startswith("v1.")
+
+
+def test_system_components_healthy(kube):
+    assert kube("get", "--raw", "/readyz").strip() == "ok"
+    # CoreDNS (a Deployment on the node) answers the kube-dns Service.
+    kube("-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=60s")
+
+
+def test_job_with_local_image_completes(kube, namespace):
+    kube.apply(f"""
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: hello, namespace: {namespace}}}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      automountServiceAccountToken: false
+      containers:
+      - name: main
+        image: {TESTBOX_IMAGE}
+        imagePullPolicy: Never
+        command: [/bin/sh, -c]
+        args: ["echo hello from gavel; echo line two; printf 'verdict=Accepted' > /dev/termination-log"]
+""")
+    job = kube.wait_for("job hello to complete",
+                        lambda: (j := kube.json("-n", namespace, "get", "job", "hello"))["status"].get("succeeded") == 1 and j)
+    conditions = {c["type"]: c["status"] for c in job["status"]["conditions"]}
+    assert conditions.get("Complete") == "True"
+    pod = kube.json("-n", namespace, "get", "pods", "-l", "job-name=hello")["items"][0]
+    terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["exitCode"] == 0
+    assert terminated["message"] == "verdict=Accepted"
+    assert kube("-n", namespace, "logs", "job/hello") == "hello from gavel\nline two\n"

@@ -1,0 +1,58 @@
+"""`make cluster-down` then `make cluster` gives a working cluster again, and cluster-down
+leaves no process, mount, interface or iptables rule of the cluster behind. Runs last
+(file name), since it replaces the cluster the other tests use."""
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import REPO, TESTBOX_IMAGE, Kube
+
+pytestmark = pytest.mark.skipif(os.environ.get("CLUSTER", "local") != "local",
+                                reason="checks the host-process cluster's leftovers")
+
+
+def make(target: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-s", "-C", str(REPO), target], capture_output=True, text=True,
+                          timeout=timeout, check=True)
+
+
+def leftovers() -> list[str]:
+    found = []
+    mounts = open("/proc/self/mountinfo").read()
+    if "/var/lib/gavel-cluster" in mounts or "/run/gavel-containerd" in mounts:
+        found.append("mounts")
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    if "gavel0" in links:
+        found.append("bridge gavel0")
+    rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    if any(tag in rules for tag in ("KUBE-", "CNI-", "gavel-cluster")):
+        found.append("iptables rules")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "/var/lib/gavel-cluster/" in cmd or "/run/gavel-containerd" in cmd or "/var/cache/gavel/k8s-" in cmd:
+            found.append(f"process {pid}: {cmd[:80]}")
+    return found
+
+
+def test_down_then_up_gives_working_cluster(kube: Kube):
+    make("cluster-down")
+    assert leftovers() == []
+    start = time.monotonic()
+    make("cluster")
+    warm = time.monotonic() - start
+    print(f"warm start took {warm:.0f}s")
+    subprocess.run(["bash", str(REPO / "cluster/cluster.sh"), "images-test"], check=True, capture_output=True)
+    ns = "gavel-test-restart"
+    kube("create", "namespace", ns)
+    kube.wait_for("default service account", lambda: kube.run("-n", ns, "get", "sa", "default", check=False).returncode == 0, 30)
+    kube("-n", ns, "run", "again", f"--image={TESTBOX_IMAGE}", "--image-pull-policy=Never", "--restart=Never",
+         "--command", "--", "/bin/echo", "again")
+    kube.wait_for("pod again to succeed",
+                  lambda: kube("-n", ns, "get", "pod", "again", "-o", "jsonpath={.status.phase}") == "Succeeded", 90)
+    assert kube("-n", ns, "logs", "again") == "again\n"
+    kube("delete", "namespace", ns, "--wait=false")
