@@ -2,7 +2,8 @@
 
 Layout of one judgement (the runner's user owns everything but the sandbox's own dirs):
     ROOT/            0711  traversable, not listable, by the sandbox uid
-    ROOT/private/    0700  task inputs, expected answers, captured outputs: never the submission's
+    ROOT/private/    0700  task inputs, expected answers, captured outputs (uploaded as each test
+                           ends, then reused by the next): never the submission's
     ROOT/build/      the submission and its compiled form: the sandbox uid's while compiling,
                      then the runner's and read-only, so no test can change what the next one runs
     ROOT/run/        the scratch directory of one test, made anew for each
@@ -82,8 +83,9 @@ def _subst(words: list[str], **values: str) -> list[str]:
 class Judgement:
     """One task judged in one private directory tree."""
 
-    def __init__(self, task: Task, root: Path):
+    def __init__(self, task: Task, root: Path, box: sandbox.Server):
         self.task = task
+        self.box = box
         self.lang: LanguageVersion = task.language
         self.root = root
         self.private = root / "private"
@@ -92,6 +94,10 @@ class Judgement:
         self.identity = sandbox_identity(self.warnings)
         self.checker_argv: list[str] | None = None
         self.checker_env: dict[str, str] = {"PATH": "/usr/bin:/bin"}
+        self.diff = self.private / "diff"
+        self.inputs: dict[str, Path] = {}  # test name -> its input, fetched or local
+        self.answers: dict[str, Path] = {}
+        self.upload_error: storage.StorageError | None = None
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -101,8 +107,8 @@ class Judgement:
         self.build.mkdir(mode=0o700)
         storage.fetch(self.task.submission, self.build / self.lang.source_file)
         for test in self.task.tests:
-            storage.fetch(test.input, self.private / f"{test.name}.in")
-            storage.fetch(test.expected, self.private / f"{test.name}.ans")
+            self.inputs[test.name] = storage.obtain(test.input, self.private / f"{test.name}.in")
+            self.answers[test.name] = storage.obtain(test.expected, self.private / f"{test.name}.ans")
         if self.identity:
             _chown_tree(self.build, self.identity.uid, self.identity.gid)
 
@@ -113,7 +119,7 @@ class Judgement:
             out.write_bytes(b"")
             return True, ""
         limits = self.lang.compile_limits
-        m = sandbox.run(
+        m = self.box.run(
             _subst(self.lang.compile, build=str(self.build)),
             cwd=self.build, stdout=out, stderr=out, identity=self.identity,
             env={k: v.format(build=str(self.build)) for k, v in self.lang.env.items()},
@@ -149,7 +155,7 @@ class Judgement:
         storage.fetch(checker.program, cdir / ver.source_file)
         if ver.compile:
             log_file = cdir / "compile.txt"
-            m = sandbox.run(_subst(ver.compile, build=str(cdir)), cwd=cdir, stdout=log_file, stderr=log_file,
+            m = self.box.run(_subst(ver.compile, build=str(cdir)), cwd=cdir, stdout=log_file, stderr=log_file,
                             env={k: v.format(build=str(cdir)) for k, v in ver.env.items()},
                             cpu_ms=60_000, wall_ms=120_000, processes=256)
             if m.exit_code != 0:
@@ -159,12 +165,7 @@ class Judgement:
 
     def run_test(self, test: TestCase) -> TestResult:
         limits = test.limits
-        scratch = self.root / "run"
-        if scratch.exists():
-            shutil.rmtree(scratch)
-        scratch.mkdir(mode=0o700)
-        if self.identity:
-            os.chown(scratch, self.identity.uid, self.identity.gid)
+        scratch = self.fresh_scratch()
         lang = self.lang
         argv = _subst(lang.run, build=str(self.build))
         if lang.memory_args:
@@ -172,15 +173,15 @@ class Judgement:
         env = {k: v.format(build=str(self.build)) for k, v in lang.env.items()}
         env.setdefault("HOME", str(scratch))
         env.setdefault("TMPDIR", str(scratch))
-        out, err = self.private / f"{test.name}.out", self.private / f"{test.name}.err"
+        out, err = self.private / "stdout", self.private / "stderr"
+        self.diff.unlink(missing_ok=True)
         as_kb = 4 * limits.memory_kb + lang.address_space_grace_kb if lang.memory_model == MemoryModel.ADDRESS_SPACE else 0
-        m = sandbox.run(
-            argv, cwd=scratch, stdin=self.private / f"{test.name}.in", stdout=out, stderr=err,
+        m = self.box.run(
+            argv, cwd=scratch, stdin=self.inputs[test.name], stdout=out, stderr=err,
             identity=self.identity, env=env, cpu_ms=limits.time_ms, wall_ms=limits.wall_limit_ms,
             memory_kb=limits.memory_kb, address_space_kb=as_kb, file_size=limits.output_kb * 1024 + 1,
             processes=lang.processes, stack_kb=limits.memory_kb,
         )
-        shutil.rmtree(scratch)
         if m.leftovers:
             self.warnings.append(f"test {test.name}: killed processes the submission left running")
         verdict, message = classify(m, limits, out.stat().st_size)
@@ -190,23 +191,58 @@ class Judgement:
                 f"the runtime refused an allocation at its heap limit ({limits.memory_kb // 1024} MB)")
         if verdict is None:
             verdict, message = self.check(test)
-        return TestResult(
+        result = TestResult(
             name=test.name, verdict=verdict, cpuTimeMs=m.cpu_ms, wallTimeMs=m.wall_ms, memoryKb=m.rss_kb,
             exitCode=m.exit_code, signal=m.signal, message=message,
         )
+        self.deliver(test, result)
+        return result
+
+    def deliver(self, test: TestCase, result: TestResult) -> None:
+        """Upload this test's outputs now, so that the next test can reuse the files. After
+        one failed upload, none is tried: the judgement ends as an InternalError naming it."""
+        if self.upload_error:
+            return
+        for field, path in (("stdout", self.private / "stdout"), ("stderr", self.private / "stderr"),
+                            ("diff", self.diff)):
+            location = getattr(test, field)
+            if location and path.exists():
+                try:
+                    storage.store(location, path)
+                except storage.StorageError as err:
+                    self.upload_error = err
+                    return
+                setattr(result, field, storage.redact(location))
+
+    def fresh_scratch(self) -> Path:
+        """An empty directory the sandbox uid owns. The last test's is kept when it left it
+        exactly as it found it (empty, same owner and mode): a mkdir and rmdir saved per test."""
+        scratch = self.root / "run"
+        try:
+            st = os.lstat(scratch)
+        except FileNotFoundError:
+            st = None
+        uid = self.identity.uid if self.identity else os.getuid()
+        if st is not None:
+            if st.st_uid == uid and st.st_mode == 0o40700 and not os.listdir(scratch):
+                return scratch
+            shutil.rmtree(scratch) if not os.path.islink(scratch) else os.unlink(scratch)
+        scratch.mkdir(mode=0o700)
+        if self.identity:
+            os.chown(scratch, self.identity.uid, self.identity.gid)
+        return scratch
 
     def check(self, test: TestCase) -> tuple[TestVerdict, str]:
-        out, ans = self.private / f"{test.name}.out", self.private / f"{test.name}.ans"
-        diff = self.private / f"{test.name}.diff"
+        out, ans, diff = self.private / "stdout", self.answers[test.name], self.diff
         if self.checker_argv is None:
             output, answer = out.read_bytes(), ans.read_bytes()
             ok, message = checkers.compare(self.task.checker, output, answer)
             if not ok:
                 diff.write_text(checkers.diff_text(message, output, answer))
             return (TestVerdict.PASSED if ok else TestVerdict.WRONG_ANSWER), message
-        report = self.private / f"{test.name}.checker"
-        argv = [*self.checker_argv, str(self.private / f"{test.name}.in"), str(out), str(ans)]
-        m = sandbox.run(argv, cwd=self.private, stdout=report, stderr=report, env=self.checker_env,
+        report = self.private / "checker-report"
+        argv = [*self.checker_argv, str(self.inputs[test.name]), str(out), str(ans)]
+        m = self.box.run(argv, cwd=self.private, stdout=report, stderr=report, env=self.checker_env,
                         cpu_ms=CHECKER_LIMITS.time_ms, wall_ms=CHECKER_LIMITS.wall_limit_ms,
                         file_size=CHECKER_LIMITS.output_kb * 1024)
         message = _read_text(report, 500).strip()
@@ -218,20 +254,16 @@ class Judgement:
         raise CheckerFailure(f"custom checker failed on test {test.name} "
                              f"(exit {m.exit_code}, signal {m.signal}): {message}")
 
-    def upload(self, result: Result, compile_output_path: Path) -> None:
-        """Outputs first, the result last: a result never points at an object that is not there."""
-        task = self.task
-        if task.compile_output:
-            storage.store(task.compile_output, compile_output_path)
-            result.compile_output_location = storage.redact(task.compile_output)
-        by_name = {t.name: t for t in task.tests}
-        for tr in result.tests:
-            test = by_name[tr.name]
-            for field, suffix in (("stdout", "out"), ("stderr", "err"), ("diff", "diff")):
-                location, path = getattr(test, field), self.private / f"{tr.name}.{suffix}"
-                if location and path.exists():
-                    storage.store(location, path)
-                    setattr(tr, field, storage.redact(location))
+    def deliver_compile_output(self, result: Result) -> None:
+        path = self.private / "compile.txt"
+        if self.task.compile_output and not self.upload_error:
+            if not path.exists():
+                path.write_bytes(b"")
+            try:
+                storage.store(self.task.compile_output, path)
+                result.compile_output_location = storage.redact(self.task.compile_output)
+            except storage.StorageError as err:
+                self.upload_error = err
 
 
 class CheckerFailure(RuntimeError):
@@ -251,22 +283,16 @@ def _failure_summary(results: list[TestResult]) -> str:
 
 def judge(task: Task, workdir: str | None = None) -> Result:
     """Judge a task and deliver its outputs; a Result for every outcome, never an exception."""
-    with tempfile.TemporaryDirectory(prefix="gavel-", dir=workdir) as tmp:
-        j = Judgement(task, Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="gavel-", dir=workdir) as tmp, sandbox.Server() as box:
+        j = Judgement(task, Path(tmp), box)
         result = _judge(j)
         result.warnings = j.warnings + result.warnings
-        try:
-            j.upload(result, j.private / "compile.txt" if (j.private / "compile.txt").exists() else _empty(j))
-        except storage.StorageError as err:
+        if j.private.exists():
+            j.deliver_compile_output(result)
+        if j.upload_error:
             result.verdict = Verdict.INTERNAL_ERROR
-            result.message = f"judged ({result.message}), but could not upload its outputs: {err}"
+            result.message = f"judged ({result.message}), but could not upload its outputs: {j.upload_error}"
         return result
-
-
-def _empty(j: Judgement) -> Path:
-    path = j.root / "empty"
-    path.write_bytes(b"")
-    return path
 
 
 def _judge(j: Judgement) -> Result:

@@ -72,7 +72,7 @@ def build(target: Path) -> None:
         raise SandboxError(f"could not compile gavel-sandbox: {proc.stderr.strip()[:500]}")
 
 
-def run(
+def _words(
     argv: list[str],
     *,
     cwd: Path,
@@ -89,27 +89,68 @@ def run(
     processes: int = 0,
     open_files: int = 256,
     stack_kb: int = 0,
-) -> Measurement:
-    cmd = [sandbox_binary(), "-d", str(cwd)]
+) -> list[str]:
+    words = ["-d", str(cwd)]
     for flag, path in (("-i", stdin), ("-o", stdout), ("-e", stderr)):
         if path is not None:
-            cmd += [flag, str(path)]
+            words += [flag, str(path)]
     if identity is not None:
-        cmd += ["-u", str(identity.uid), "-g", str(identity.gid)]
+        words += ["-u", str(identity.uid), "-g", str(identity.gid)]
     for key, value in (env or {}).items():
-        cmd += ["-E", f"{key}={value}"]
+        words += ["-E", f"{key}={value}"]
     for flag, value in (("-t", cpu_ms), ("-w", wall_ms), ("-m", memory_kb), ("-a", address_space_kb),
                         ("-f", file_size), ("-p", processes), ("-n", open_files), ("-s", stack_kb)):
         if value:
-            cmd += [flag, str(value)]
-    cmd += ["--", *argv]
-    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            words += [flag, str(value)]
+    return [*words, "--", *argv]
+
+
+def run(argv: list[str], **options) -> Measurement:
+    """Run one program in a sandbox process of its own (see Server for many)."""
+    proc = subprocess.run([sandbox_binary(), *_words(argv, **options)], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         raise SandboxError(proc.stderr.strip() or f"gavel-sandbox exited {proc.returncode}")
     return parse(proc.stdout)
 
 
+class Server:
+    """One gavel-sandbox process in serve mode that runs every program of a judgement:
+    a test then costs a fork of a tiny process and an exec, not a fork of Python."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sandbox_binary(), "-S"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def run(self, argv: list[str], **options) -> Measurement:
+        words = _words(argv, **options)
+        if any("\0" in w for w in words):
+            raise SandboxError("a NUL byte in a command or path")
+        request = f"{len(words)}\n".encode() + b"".join(w.encode() + b"\0" for w in words)
+        try:
+            self.proc.stdin.write(request)
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline().decode()
+        except OSError as err:
+            raise SandboxError(f"gavel-sandbox is gone: {err}") from None
+        if not line:
+            raise SandboxError(f"gavel-sandbox exited {self.proc.wait()}")
+        return parse(line)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(10)
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def parse(line: str) -> Measurement:
+    if line.startswith("error="):
+        raise SandboxError(line[len("error="):].strip())
     fields = dict(item.split("=", 1) for item in line.split())
     exit_code = int(fields["exit"])
     signal = int(fields["signal"])

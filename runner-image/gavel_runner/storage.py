@@ -54,6 +54,20 @@ def fetch(location: str, dest: Path) -> None:
         raise StorageError(f"cannot fetch {redact(location)}: {_explain(err)}") from None
 
 
+def obtain(location: str, dest: Path) -> Path:
+    """A readable local file with the object's content: a URL is downloaded to `dest`, a local
+    path is used where it is (copying it would hide nothing: the original stays where it was)."""
+    if is_url(location):
+        fetch(location, dest)
+        return dest
+    try:
+        with open(location, "rb"):
+            pass
+    except OSError as err:
+        raise StorageError(f"cannot fetch {location}: {_explain(err)}") from None
+    return Path(location)
+
+
 def store(location: str, src: Path) -> None:
     """Upload or copy `src` to `location`; a local file appears whole or not at all."""
     try:

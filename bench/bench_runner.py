@@ -1,0 +1,125 @@
+"""make bench-runner: what judging costs over running the bare program, and how true the
+measurements are. Prints numbers; asserts nothing (these machines are noisy).
+
+1. Judge 1,000 tests of a trivial C program; in the same run, execute the same binary 1,000
+   times with the same redirections in a bare loop. Ratio goal: at most 1.25.
+2. CPU time of a calibrated busy loop as the sandbox measures it, against getrusage of the
+   same binary run directly (ground truth).
+3. Peak memory measured for a program that touches a known number of MiB.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from gavel_contract import Limits, Task, TestCase, Verdict
+from gavel_contract.languages import resolve
+from gavel_runner import sandbox
+from gavel_runner.judge import judge
+
+N = int(os.environ.get("BENCH_TESTS", "1000"))
+ECHO = '#include <stdio.h>\nint main(){long a;if(scanf("%ld",&a)!=1)return 1;printf("%ld\\n",a);return 0;}\n'
+BUSY = ('#include <stdlib.h>\nint main(int c,char**v){volatile unsigned long x=0;long n=atol(v[1]);'
+        'for(long i=0;i<n;i++)x+=i;return 0;}\n')
+TOUCH = ('#include <stdlib.h>\n#include <string.h>\nint main(int c,char**v){size_t n=(size_t)atol(v[1])<<20;'
+         'char*p=malloc(n);memset(p,1,n);return p[n-1]!=1;}\n')
+
+
+def cc(src: str, out: Path) -> Path:
+    out.with_suffix(".c").write_text(src)
+    subprocess.run(["gcc", "-O2", "-static", "-o", str(out), str(out.with_suffix(".c"))], check=True)
+    return out
+
+
+def judge_vs_bare(tmp: Path) -> None:
+    tests = tmp / "tests"
+    tests.mkdir()
+    for i in range(N):
+        (tests / f"{i}.in").write_text(f"{i}\n")
+        (tests / f"{i}.ans").write_text(f"{i}\n")
+    src = tmp / "main.c"
+    src.write_text(ECHO)
+    lang, ver = resolve("c")
+    limits = Limits(timeMs=1000, memoryKb=65536)
+    task = Task(language=ver, languageName=lang.name, submission=str(src), tests=[
+        TestCase(name=str(i), input=str(tests / f"{i}.in"), expected=str(tests / f"{i}.ans"), limits=limits)
+        for i in range(N)])
+    exe = cc(ECHO, tmp / "bare")
+    outdir = tmp / "bare-out"
+    outdir.mkdir()
+
+    def bare() -> float:
+        start = time.perf_counter()
+        for i in range(N):
+            # the judge's redirections too: stdin from the test's input, stdout and stderr to files
+            # that each test truncates (the judge uploads or checks them before the next test)
+            with open(tests / f"{i}.in", "rb") as fin, open(outdir / "stdout", "wb") as fout, \
+                    open(outdir / "stderr", "wb") as ferr:
+                subprocess.run([str(exe)], stdin=fin, stdout=fout, stderr=ferr, check=True)
+        return time.perf_counter() - start
+
+    def judged() -> float:
+        start = time.perf_counter()
+        result = judge(task)
+        took = time.perf_counter() - start
+        assert result.verdict == Verdict.ACCEPTED, result.message
+        return took
+
+    compile_s = _compile_time(task)
+    bare_s, judge_s = bare(), judged()  # warm both once, then measure alternately
+    bare_s, judge_s = min(bare_s, bare()), min(judge_s, judged())
+    per_test = (judge_s - compile_s) / N
+    print(f"judge vs bare loop, {N} tests of a trivial C program (best of 2 each):")
+    print(f"  bare loop (subprocess, same redirections): {bare_s:7.3f} s  {bare_s / N * 1000:6.3f} ms/test")
+    print(f"  gavel judge, incl. one compile of {compile_s:.3f} s: {judge_s:7.3f} s  {per_test * 1000:6.3f} ms/test")
+    print(f"  ratio (judge - compile) / bare: {(judge_s - compile_s) / bare_s:.2f}   (goal: <= 1.25)")
+    print(f"  ratio judge / bare:             {judge_s / bare_s:.2f}")
+
+
+def _compile_time(task: Task) -> float:
+    one = task.model_copy(update={"tests": task.tests[:1]})
+    start = time.perf_counter()
+    judge(one)
+    return time.perf_counter() - start
+
+
+def cpu_accuracy(tmp: Path) -> None:
+    exe = cc(BUSY, tmp / "busy")
+    print("CPU time: sandbox measurement vs getrusage ground truth (same binary, run directly):")
+    for n in (50_000_000, 200_000_000, 600_000_000):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([str(exe), str(n)], check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        truth = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+        m = sandbox.run([str(exe), str(n)], cwd=tmp, cpu_ms=60_000, wall_ms=120_000)
+        print(f"  {n:>11,} iterations: ground truth {truth:8.1f} ms, sandbox {m.cpu_ms:6d} ms "
+              f"({(m.cpu_ms - truth) / truth * 100:+.1f}%)")
+
+
+def memory_accuracy(tmp: Path) -> None:
+    exe = cc(TOUCH, tmp / "touch")
+    base = sandbox.run([str(exe), "0"], cwd=tmp).rss_kb
+    print(f"Peak memory: a program that touches N MiB (its own footprint at 0 MiB: {base} kB):")
+    for mib in (16, 64, 256):
+        m = sandbox.run([str(exe), str(mib)], cwd=tmp, memory_kb=1 << 21)
+        print(f"  {mib:4d} MiB touched: measured {m.rss_kb:7d} kB, expected {mib * 1024 + base:7d} kB "
+              f"({(m.rss_kb - mib * 1024 - base) / (mib * 1024) * 100:+.2f}%)")
+
+
+def main() -> int:
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, running as uid {os.geteuid()}")
+    with tempfile.TemporaryDirectory(prefix="gavel-bench-") as tmp:
+        judge_vs_bare(Path(tmp))
+        cpu_accuracy(Path(tmp))
+        memory_accuracy(Path(tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
