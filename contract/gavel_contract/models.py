@@ -67,9 +67,12 @@ class MemoryModel(str, Enum):
     """How the sandbox holds a language to its memory limit.
 
     Both watch the resident set (killing at the limit) and decide MemoryLimitExceeded on the
-    measured peak RSS.  address-space adds a backstop RLIMIT_AS of four times the limit plus
-    `addressSpaceGraceKb`, so that a runaway allocation fails fast (C, C++, Rust, Python);
-    rss has none, since Java, Go and Node reserve gigabytes of address space they never touch."""
+    measured peak RSS.  rss (the default) sets no address-space limit: Java, Go and Node reserve
+    gigabytes they never touch, and a C++ program that asks for 800 MB under a 64 MB limit
+    should hear MemoryLimitExceeded, not die of a refused allocation.  address-space adds a
+    backstop RLIMIT_AS of four times the limit plus `addressSpaceGraceKb`: an allocation past
+    it fails inside the program, which then ends as the program decides (usually a
+    RuntimeError)."""
 
     ADDRESS_SPACE = "address-space"
     RSS = "rss"
@@ -91,7 +94,7 @@ class LanguageVersion(Strict):
     )
     compile_processes: int = Field(64, ge=1, le=4096, alias="compileProcesses", description="processes and threads the compiler may use")
     processes: int = Field(1, ge=1, le=4096, description="processes and threads a submission may use (RLIMIT_NPROC)")
-    memory_model: MemoryModel = Field(MemoryModel.ADDRESS_SPACE, alias="memoryModel")
+    memory_model: MemoryModel = Field(MemoryModel.RSS, alias="memoryModel")
     address_space_grace_kb: int = Field(
         262_144, ge=0, alias="addressSpaceGraceKb",
         description="address-space model: the backstop RLIMIT_AS is four times the memory limit plus this",

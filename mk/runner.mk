@@ -1,0 +1,38 @@
+# The judging engine: Python environment, toolchains, S3 server, tests and benchmark.
+
+VENV_STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+$(VENV_STAMP): pyproject.toml
+	@echo "[venv] creating $(VENV) and installing gavel with its test and operator extras…"
+	@rm -rf $(VENV) && $(PY) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --upgrade pip
+	@$(VENV)/bin/pip install -q -e '.[operator,test]'
+	@touch $@
+
+.PHONY: venv toolchains s3-server deps schema test test-unit test-runner bench-runner judge-demo
+
+venv: $(VENV_STAMP) ## Python virtualenv (.venv) with gavel installed
+
+toolchains: ## install the Debian toolchains the default languages use (apt)
+	@scripts/install-toolchains.sh
+
+s3-server: ## build the MinIO test server into $(GAVEL_CACHE) (cold: ~5 min)
+	@scripts/minio.sh >/dev/null
+
+deps: venv toolchains s3-server ## everything the runner tests need
+
+schema: venv ## regenerate contract/schema/*.json from the models
+	@$(VENV)/bin/python -m gavel_contract.schema contract/schema
+
+test-unit: venv ## unit tests (pure logic)
+	@$(VENV)/bin/pytest -q tests/unit
+
+test-runner: deps ## runner tests: real sandbox, real compilers, real S3 server
+	@echo "[test] runner: every language, every verdict, hostile programs, S3 (~1 min)"
+	@$(VENV)/bin/pytest -q tests/unit tests/integration
+
+bench-runner: deps ## benchmark: judge 1,000 tests vs a bare loop; CPU and memory accuracy
+	@$(VENV)/bin/python bench/bench_runner.py
+
+judge-demo: deps ## judge the example submissions locally with `gavel judge`
+	@scripts/judge-demo.sh
