@@ -12,3 +12,7 @@ help: ## list the verbs
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 include mk/*.mk
+
+.PHONY: test
+test: ## set up everything and run every test tier (what .ci/run calls)
+	@$(MAKE) --no-print-directory test-runner
