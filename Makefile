@@ -16,3 +16,7 @@ include mk/*.mk
 .PHONY: test
 test: ## set up everything and run every test tier (what .ci/run calls)
 	@$(MAKE) --no-print-directory test-runner
+
+.PHONY: demo
+demo: ## the main job: set everything up and judge the example submissions
+	@$(MAKE) --no-print-directory judge-demo
