@@ -34,7 +34,7 @@ build_etcd() {
   built "$dir" && return 0
   log "building etcd $ETCD_VERSION — cold: ~3 min"
   go_build "$CLUSTER_DIR/build/etcd" "$dir/bin.tmp" -ldflags "-s -w" go.etcd.io/etcd/server/v3
-  mv "$dir/bin.tmp/v3" "$dir/bin.tmp/etcd" 2>/dev/null || true
+  mv "$dir/bin.tmp/server" "$dir/bin.tmp/etcd" # go names the binary after ".../server/v3"
   rm -rf "$dir/bin" && mv "$dir/bin.tmp" "$dir/bin" && stamp "$dir"
   log "etcd built ($(elapsed))"
 }

@@ -124,6 +124,7 @@ start kube-apiserver "$K8S_BIN/kube-apiserver" \
   --service-account-issuer "https://kubernetes.default.svc.$CLUSTER_DOMAIN" \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
+  --kubelet-preferred-address-types InternalIP,Hostname \
   --allow-privileged=true --profiling=false
 wait_for "kube-apiserver /readyz" 120 kubectl get --raw /readyz
 
@@ -195,7 +196,7 @@ for f in "$CLUSTER_DIR"/addons/*.yaml; do
 done | kubectl apply -f - >/dev/null
 start kube-router "$KUBE_ROUTER_BIN/kube-router" --kubeconfig "$pki/kube-router.kubeconfig" \
   --hostname-override "$NODE_NAME" --run-firewall=true --run-router=false --run-service-proxy=false \
-  --enable-cni=false --service-cluster-ip-range "$SERVICE_CIDR" --health-port 20244 --metrics-port 0
+  --enable-cni=false --enable-pod-egress=false --enable-overlay=false --enable-ibgp=false --service-cluster-ip-range "$SERVICE_CIDR" --health-port 20244 --metrics-port 0
 
 # Pod traffic crosses the host's FORWARD chain; Docker (if running) sets its policy to
 # DROP. Accept the pod bridge's traffic at the end of FORWARD (policy chains come first).

@@ -54,7 +54,8 @@ spec:
 
 def fetch(kube, ns: str, url: str) -> str | None:
     """Body fetched by the client pod, or None if the connection failed."""
-    proc = kube.run("-n", ns, "exec", "client", "--", "busybox", "wget", "-q", "-O-", "-T", "2", url,
+    # (busybox wget's own -T timeout segfaults in Debian's busybox-static 1.35: use timeout(1).)
+    proc = kube.run("-n", ns, "exec", "client", "--", "timeout", "3", "busybox", "wget", "-q", "-O-", url,
                     check=False, timeout=30)
     return proc.stdout.strip() if proc.returncode == 0 else None
 
