@@ -36,3 +36,7 @@ bench-runner: deps ## benchmark: judge 1,000 tests vs a bare loop; CPU and memor
 
 judge-demo: deps ## judge the example submissions locally with `gavel judge`
 	@scripts/judge-demo.sh
+
+.PHONY: crds
+crds: venv ## regenerate crds/*.yaml from the operator's typed models
+	@$(VENV)/bin/python -m gavel_operator.crdgen crds

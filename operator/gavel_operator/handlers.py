@@ -1,0 +1,510 @@
+"""The kopf handlers: admit Evaluations, start Jobs within the concurrency caps, follow Jobs and
+pods through watches (no per-Evaluation timers or polling), write verdicts back.
+
+Restart-safe by construction: Job and Secret names derive from the Evaluation, so creating
+them again is a no-op (409); what is running or queued is rebuilt from kopf's indexes, which
+kopf fills from a full list on start; a finished Job seen again finds its Evaluation final."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from gavel_contract import Language, Result, Verdict
+from gavel_contract.languages import supported
+
+from . import callbacks, jobs, metrics
+from .status import condition, judged, now, result_from_summary, with_condition
+from .kube import ApiError, Kube
+from .objectstore import ObjectStore, StorageError
+from .resources import API_VERSION, FINAL_PHASES, GROUP, VERSION, EvaluationSpec, Phase
+from .settings import Settings
+
+log = logging.getLogger("gavel.operator")
+
+PULL_FAILURES_AT_ONCE = {"ErrImageNeverPull", "InvalidImageName"}  # can never succeed
+PULL_FAILURES_LATER = {"ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError", "CreateContainerError"}
+STORAGE_RETRIES = 8
+
+
+class State:
+    """What the operator process holds: settings, clients, and who it is starting right now."""
+
+    settings: Settings
+    store: ObjectStore
+    kube: Kube | None = None
+    lock: asyncio.Lock
+    starting: dict[tuple[str, str], str]  # started, not yet seen as such in the index
+    evaluations: Any = None  # kopf's live evaluation index, for metrics and callbacks
+    credentials: kopf.ConnectionInfo | None = None
+
+
+STATE = State()
+
+
+# --- start-up ------------------------------------------------------------------------------
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, **_):
+    STATE.settings = Settings.from_env()
+    STATE.store = ObjectStore(STATE.settings)
+    STATE.lock = asyncio.Lock()
+    STATE.starting = {}
+    # progress in annotations: the status stays the user's to read
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    settings.persistence.finalizer = f"{GROUP}/operator"
+    settings.posting.level = logging.INFO
+    settings.watching.server_timeout = 300
+    settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
+    metrics.start(STATE.settings.metrics_port, lambda: STATE.evaluations)
+    callbacks.start(STATE)
+
+
+@kopf.on.login()
+def login(**kwargs):
+    info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    STATE.credentials = info
+    return info
+
+
+@kopf.on.cleanup()
+async def cleanup(**_):
+    await callbacks.stop()
+    if STATE.kube:
+        await STATE.kube.close()
+
+
+def kube() -> Kube:
+    if STATE.kube is None:
+        STATE.kube = Kube(STATE.credentials)
+    return STATE.kube
+
+
+@kopf.on.probe(id="storage")
+def storage_probe(**_):
+    return STATE.settings.storage_endpoint
+
+
+# --- indexes -------------------------------------------------------------------------------
+
+@kopf.index(GROUP, VERSION, "languages")
+def language_index(name, spec, **_):
+    return {name: dict(spec)}
+
+
+@kopf.index(GROUP, VERSION, "evaluations")
+def evaluation_index(namespace, name, uid, spec, status, meta, body, **_):
+    return {(namespace, name): {
+        "uid": uid, "phase": status.get("phase"), "queue": spec.get("queue", "default"),
+        "priority": spec.get("priority", 0), "created": meta.get("creationTimestamp"),
+        "cancel": spec.get("cancel", False), "callback": spec.get("callbackUrl"),
+        "conditions": status.get("conditions") or [], "body": body,
+    }}
+
+
+def one(index, key):
+    for value in index.get(key, ()):
+        return value
+    return None
+
+
+def languages(language_index) -> dict[str, Language]:
+    out = {}
+    for name, specs in language_index.items():
+        for spec in specs:
+            try:
+                out[name] = Language.model_validate({"name": name, **spec})
+            except ValidationError as err:
+                log.warning("Language %s is unusable: %s", name, err)
+    return out
+
+
+@kopf.on.create(GROUP, VERSION, "languages")
+@kopf.on.update(GROUP, VERSION, "languages")
+@kopf.on.resume(GROUP, VERSION, "languages")
+def language_status(spec, patch, **_):
+    versions = [v.get("version") for v in spec.get("versions", [])]
+    default = next((v.get("version") for v in spec.get("versions", []) if v.get("default")), versions[0] if versions else "")
+    patch.status["versions"] = ", ".join(versions)
+    patch.status["defaultVersion"] = default
+
+
+# --- admission -----------------------------------------------------------------------------
+
+def ref(body) -> dict:
+    """What kopf.event and kopf.adopt need of an Evaluation."""
+    meta = body["metadata"]
+    return {"apiVersion": API_VERSION, "kind": "Evaluation",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]}}
+
+
+def eval_path(namespace: str, name: str) -> str:
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/evaluations/{name}"
+
+
+async def patch_status(namespace: str, name: str, values: dict) -> None:
+    try:
+        await kube().merge_patch(eval_path(namespace, name) + "/status", {"status": values})
+    except ApiError as err:
+        if err.status != 404:  # deleted meanwhile: nothing to report to
+            raise
+
+
+@kopf.on.create(GROUP, VERSION, "evaluations", retries=STORAGE_RETRIES,
+                backoff=5)
+async def admit(body, spec, namespace, name, status, patch, retry, language_index, evaluation_index, **_):
+    STATE.evaluations = evaluation_index
+    if status.get("phase"):
+        return  # admitted before a restart
+    try:
+        parsed = EvaluationSpec.model_validate(dict(spec))
+    except ValidationError as err:
+        return reject(patch, body, Verdict.INITIALIZATION_ERROR, f"invalid spec: {err.errors()[0]['msg']}")
+    known = languages(language_index)
+    lang = known.get(parsed.language)
+    label = f"{parsed.language}:{parsed.version or ''}".rstrip(":")
+    if lang is None or lang.get(parsed.version) is None:
+        what = f"unknown language {parsed.language!r}" if lang is None else \
+            f"unknown version {parsed.version!r} of {parsed.language}"
+        return reject(patch, body, Verdict.INITIALIZATION_ERROR,
+                      f"{what}; this cluster judges: {supported(known) or 'no language (kubectl get languages)'}")
+    version = lang.get(parsed.version)
+    patch.status["language"] = f"{lang.name}:{version.version}"
+    try:
+        await asyncio.to_thread(check_storage, parsed, namespace, name, body["metadata"]["uid"])
+    except StorageError as err:  # a missing bucket or object: the request is wrong, not the cluster
+        return reject(patch, body, Verdict.INITIALIZATION_ERROR, str(err))
+    except Exception as err:  # unreachable: retried with back-off, then Failed with the reason
+        message = f"storage unreachable at {STATE.settings.storage_endpoint}: {err}"
+        if retry + 1 >= STORAGE_RETRIES:
+            patch.status.update(phase=Phase.FAILED.value, message=message, finishedAt=now(),
+                                conditions=[condition("Failed", True, "StorageUnreachable", message)])
+            kopf.warn(body, reason="StorageUnreachable", message=message)
+            metrics.failed("StorageUnreachable", body)
+            return
+        patch.status["phase"] = Phase.PENDING.value
+        patch.status["message"] = message
+        patch.status["conditions"] = [condition("StorageReachable", False, "StorageUnreachable", message)]
+        raise kopf.TemporaryError(message, delay=min(60, 5 * 2 ** retry))
+    log.info("admitted %s/%s (%s)", namespace, name, label)
+    async with STATE.lock:
+        key = (namespace, name)
+        if room_for(parsed.queue, evaluation_index, exclude=key):
+            values = await start(namespace, name, body["metadata"]["uid"], parsed, lang, version, body, attempt=1)
+            patch.status.update(values)
+        else:
+            patch.status.update(phase=Phase.QUEUED.value, queuedAt=now(), message="waiting for a free slot",
+                                conditions=[condition("Queued", True, "ConcurrencyLimit",
+                                                             f"queue {parsed.queue} is at its cap")])
+            kopf.info(body, reason="Queued", message=f"queue {parsed.queue} is full; waiting")
+
+
+def reject(patch, body, verdict: Verdict, message: str) -> None:
+    """Judged at once, without a Job: the request itself cannot be judged."""
+    patch.status.update(phase=Phase.SUCCEEDED.value, verdict=verdict.value, message=message, passed="0/0",
+                        finishedAt=now(),
+                        conditions=[condition("Complete", True, verdict.value, message)])
+    kopf.warn(body, reason=verdict.value, message=message)
+    metrics.judged(verdict.value, body)
+
+
+def check_storage(spec: EvaluationSpec, namespace: str, name: str, uid: str) -> None:
+    """The submission exists and the results bucket too (a full listing of tests would cost a
+    request per object: a missing test object is the runner's InitializationError)."""
+    store, settings = STATE.store, STATE.settings
+    store.check_object(spec.submission.bucket or settings.bucket, spec.submission.key)
+    where = jobs.placement(spec, namespace, name, uid, settings)
+    if not store.bucket_exists(where.bucket):
+        raise StorageError(f"results bucket {where.bucket} does not exist")
+
+
+# --- concurrency ---------------------------------------------------------------------------
+
+def active(evaluation_index) -> dict[tuple[str, str], str]:
+    """Running or about to run, by key -> queue."""
+    out = {}
+    for key, values in evaluation_index.items():
+        for v in values:
+            if v["phase"] in (Phase.PENDING.value, Phase.RUNNING.value) and not v["cancel"]:
+                out[key] = v["queue"]
+    for key, queue in STATE.starting.items():
+        out[key] = queue
+    return out
+
+
+def room_for(queue: str, evaluation_index, exclude=None) -> bool:
+    if STATE.settings.kueue:
+        return True  # Kueue admits suspended Jobs
+    running = active(evaluation_index)
+    running.pop(exclude, None)
+    if len(running) >= STATE.settings.max_running:
+        return False
+    cap = STATE.settings.queue_limits.get(queue)
+    return cap is None or sum(q == queue for q in running.values()) < cap
+
+
+async def dispatch(evaluation_index, language_index) -> None:
+    """Start queued Evaluations, by priority then age, while there is room."""
+    STATE.evaluations = evaluation_index
+    async with STATE.lock:
+        for key in [k for k, v in STATE.starting.items()]:
+            seen = one(evaluation_index, key)
+            if seen is None or seen["phase"] != Phase.QUEUED.value:
+                STATE.starting.pop(key, None)
+        queued = []
+        for key, values in evaluation_index.items():
+            for v in values:
+                if v["phase"] == Phase.QUEUED.value and not v["cancel"] and key not in STATE.starting:
+                    queued.append((-v["priority"], v["created"] or "", key, v))
+        for _, _, key, v in sorted(queued, key=lambda item: item[:3]):
+            if not room_for(v["queue"], evaluation_index):
+                continue
+            namespace, name = key
+            body = v["body"]
+            spec = EvaluationSpec.model_validate(dict(body["spec"]))
+            lang = languages(language_index).get(spec.language)
+            version = lang.get(spec.version) if lang else None
+            STATE.starting[key] = spec.queue
+            if version is None:  # the Language went away while it waited
+                message = f"language {spec.language}:{spec.version or ''} is no longer defined in this cluster"
+                await patch_status(namespace, name, {
+                    "phase": Phase.SUCCEEDED.value, "verdict": Verdict.INITIALIZATION_ERROR.value,
+                    "message": message, "finishedAt": now(),
+                    "conditions": [condition("Complete", True, "InitializationError", message)]})
+                continue
+            values = await start(namespace, name, v["uid"], spec, lang, version, body, attempt=1)
+            await patch_status(namespace, name, values)
+
+
+async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang: Language, version, body,
+                attempt: int) -> dict:
+    """Create the task Secret and the Job, both owned by the Evaluation. Returns its new status."""
+    settings, store = STATE.settings, STATE.store
+    where = jobs.placement(spec, namespace, name, uid, settings)
+    limits = [jobs.resolve_limits(version, spec, t) for t in spec.tests]
+    deadline = jobs.deadline_seconds(spec, limits, settings)
+    expiry = timedelta(seconds=min(7 * 86400, deadline * (spec.retries + 1) + 3600))
+    task = jobs.build_task(f"{namespace}/{name}", spec, lang, version, where, store, settings, expiry)
+    jname = jobs.job_name(name, uid, attempt)
+    owner = ref(body)
+    secret = jobs.task_secret(jname, task)
+    job = jobs.job_manifest(name=jname, secret=jname, eval_name=name, spec=spec, version=version, limits=limits,
+                            attempt=attempt, settings=settings)
+    for obj in (secret, job):
+        kopf.adopt(obj, owner=owner)
+        obj["metadata"]["namespace"] = namespace
+    await kube().create(f"/api/v1/namespaces/{namespace}/secrets", secret)
+    await kube().create(f"/apis/batch/v1/namespaces/{namespace}/jobs", job)
+    STATE.starting[(namespace, name)] = spec.queue
+    kopf.info(owner, reason="JobCreated", message=f"Job {jname} judges {lang.name}:{version.version} "
+                                                  f"on {len(spec.tests)} tests")
+    log.info("started %s/%s as Job %s", namespace, name, jname)
+    return {"phase": Phase.PENDING.value, "jobName": jname, "attempts": attempt, "message": "Job created",
+            "language": f"{lang.name}:{version.version}",
+            "conditions": [condition("Running", False, "JobCreated", f"Job {jname}")]}
+
+
+@kopf.on.resume(GROUP, VERSION, "evaluations")
+async def resume(evaluation_index, language_index, **_):
+    await dispatch(evaluation_index, language_index)
+
+
+@kopf.on.event(GROUP, VERSION, "evaluations")
+async def evaluation_event(event, evaluation_index, language_index, **_):
+    STATE.evaluations = evaluation_index
+    if event["type"] == "DELETED":
+        await dispatch(evaluation_index, language_index)
+    body = event["object"]
+    callbacks.consider(body)
+
+
+# --- following Jobs and pods ---------------------------------------------------------------
+
+def job_condition(job_status: dict, type_: str) -> dict | None:
+    for c in job_status.get("conditions") or []:
+        if c.get("type") == type_ and c.get("status") == "True":
+            return c
+    return None
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={jobs.LABEL_EVALUATION: kopf.PRESENT,
+                                               "app.kubernetes.io/managed-by": "gavel-operator"})
+async def job_event(event, body, namespace, labels, evaluation_index, language_index, **_):
+    if event["type"] == "DELETED":
+        return
+    key = (namespace, labels[jobs.LABEL_EVALUATION])
+    ev = one(evaluation_index, key)
+    if ev is None or ev["phase"] in {p.value for p in FINAL_PHASES}:
+        return
+    if body["metadata"]["name"] != (ev["body"].get("status") or {}).get("jobName", body["metadata"]["name"]):
+        return  # an older attempt's Job
+    jstatus = body.get("status") or {}
+    if job_condition(jstatus, "Complete") or job_condition(jstatus, "SuccessCriteriaMet"):
+        await finish(key, ev, body)
+        await dispatch(evaluation_index, language_index)
+    elif failed := job_condition(jstatus, "Failed"):
+        await fail(key, ev, body, failed.get("reason", "Failed"), failed.get("message", ""))
+        await dispatch(evaluation_index, language_index)
+    elif (jstatus.get("ready") or 0) > 0 and ev["phase"] != Phase.RUNNING.value:
+        await patch_status(*key, {"phase": Phase.RUNNING.value, "startedAt": now(), "message": "judging",
+                                  "conditions": with_condition(
+                                      ev["conditions"], condition("Running", True, "PodRunning", ""))})
+    elif body["spec"].get("suspend") and ev["phase"] != Phase.QUEUED.value:
+        await patch_status(*key, {"phase": Phase.QUEUED.value, "message": "waiting for Kueue to admit the Job"})
+
+
+@kopf.on.event("", "v1", "pods", labels={jobs.LABEL_ROLE: "runner", jobs.LABEL_EVALUATION: kopf.PRESENT})
+async def pod_event(event, body, namespace, labels, evaluation_index, language_index, **_):
+    """A pod that cannot start its image never fails on its own: fail its attempt here."""
+    if event["type"] == "DELETED":
+        return
+    for cs in (body.get("status") or {}).get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        reason = waiting.get("reason")
+        if reason not in PULL_FAILURES_AT_ONCE | PULL_FAILURES_LATER:
+            continue
+        created = datetime.fromisoformat(body["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+        age = (datetime.now(timezone.utc) - created).total_seconds()
+        if reason in PULL_FAILURES_LATER and age < STATE.settings.image_pull_grace_seconds:
+            continue
+        key = (namespace, labels[jobs.LABEL_EVALUATION])
+        ev = one(evaluation_index, key)
+        if ev is None or ev["phase"] in {p.value for p in FINAL_PHASES}:
+            return
+        job = labels.get("job-name") or labels.get("batch.kubernetes.io/job-name")
+        message = f"{reason}: {waiting.get('message', '')} (image {cs.get('image')})"
+        await fail(key, ev, {"metadata": {"name": job, "namespace": namespace}}, reason, message, pod=body)
+        await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job}")
+        await dispatch(evaluation_index, language_index)
+        return
+
+
+async def runner_pods(namespace: str, job_name: str) -> list[dict]:
+    pods = await kube().get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=f"job-name={job_name}")
+    return sorted(pods.get("items", []), key=lambda p: p["metadata"]["creationTimestamp"])
+
+
+async def save_logs(namespace: str, job_name: str, ev: dict, pods: list[dict] | None = None) -> bool:
+    """Every attempt's runner log to storage, as runner.log (as the old update worker did)."""
+    pods = pods if pods is not None else await runner_pods(namespace, job_name)
+    parts = []
+    for pod in pods:
+        pname = pod["metadata"]["name"]
+        try:
+            text = await kube().log(namespace, pname)
+        except ApiError as err:
+            text = f"(no log: {err})"
+        parts.append(f"===== pod {pname} =====\n{text}")
+    if not parts:
+        return False
+    spec = EvaluationSpec.model_validate(dict(ev["body"]["spec"]))
+    where = jobs.placement(spec, namespace, ev["body"]["metadata"]["name"], ev["uid"], STATE.settings)
+    try:
+        await asyncio.to_thread(STATE.store.write, where.bucket, where.key("runner.log"), "\n".join(parts).encode())
+    except Exception as err:  # logs are a courtesy: never lose a verdict for them
+        log.warning("cannot save logs of %s: %s", job_name, err)
+        return False
+    return True
+
+
+def termination_message(pods: list[dict]) -> str | None:
+    for pod in reversed(pods):
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            term = (cs.get("state") or {}).get("terminated") or {}
+            if term.get("message"):
+                return term["message"]
+    return None
+
+
+async def finish(key, ev: dict, job: dict) -> None:
+    namespace, name = key
+    spec = EvaluationSpec.model_validate(dict(ev["body"]["spec"]))
+    where = jobs.placement(spec, namespace, name, ev["uid"], STATE.settings)
+    pods = await runner_pods(namespace, job["metadata"]["name"])
+    raw = await asyncio.to_thread(STATE.store.read, where.bucket, where.key("result.json"))
+    result = None
+    if raw is not None:
+        try:
+            result = Result.model_validate_json(raw)
+        except ValidationError as err:
+            log.warning("result of %s/%s is malformed: %s", namespace, name, err)
+    if result is None and (summary := termination_message(pods)):
+        result = result_from_summary(summary)  # the fallback: counts, without per-test detail
+    logs = await save_logs(namespace, job["metadata"]["name"], ev, pods)
+    if result is None:
+        await fail(key, ev, job, "NoResult", "the runner finished without a result", saved=logs)
+        return
+    values = judged(result, store=STATE.store, bucket=where.bucket, prefix=where.prefix,
+                           conditions=ev["conditions"], logs_saved=logs)
+    await patch_status(namespace, name, values)
+    owner = ref(ev["body"])
+    (kopf.info if values["phase"] == Phase.SUCCEEDED.value else kopf.warn)(
+        owner, reason=result.verdict.value, message=f"{result.verdict.value}: {result.message}"[:1000])
+    metrics.judged(result.verdict.value, ev["body"])
+
+
+async def fail(key, ev: dict, job: dict, reason: str, message: str, pod: dict | None = None,
+               saved: bool | None = None) -> None:
+    """Could not be judged: phase Failed with the reason, logs saved and linked."""
+    namespace, name = key
+    job_name = job["metadata"]["name"]
+    pods = await runner_pods(namespace, job_name)
+    detail = pod_failure(pods)
+    if detail:
+        message = f"{message}; {detail}" if message else detail
+    logs = saved if saved is not None else await save_logs(namespace, job_name, ev, pods)
+    spec = EvaluationSpec.model_validate(dict(ev["body"]["spec"]))
+    where = jobs.placement(spec, namespace, name, ev["uid"], STATE.settings)
+    full = f"could not be judged ({reason}): {message}"
+    values = {"phase": Phase.FAILED.value, "message": full[:1000], "finishedAt": now(),
+              "attempts": len(pods) or 1,
+              "conditions": with_condition(ev["conditions"], condition("Failed", True, reason, message))}
+    if logs:
+        values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
+    await patch_status(namespace, name, values)
+    kopf.warn(ref(ev["body"]), reason=reason, message=full[:1000])
+    metrics.failed(reason, ev["body"])
+
+
+def pod_failure(pods: list[dict]) -> str:
+    """How the last attempt ended, in words: exit code, OOMKilled, evicted."""
+    if not pods:
+        return ""
+    pod = pods[-1]
+    st = pod.get("status") or {}
+    if st.get("reason"):
+        return f"last pod {st['reason']}: {st.get('message', '')}".strip()
+    for cs in st.get("containerStatuses") or []:
+        term = (cs.get("state") or {}).get("terminated")
+        if term:
+            return f"last pod: runner {term.get('reason', '')} (exit code {term.get('exitCode')})"
+    return ""
+
+
+# --- cancel --------------------------------------------------------------------------------
+
+@kopf.on.field(GROUP, VERSION, "evaluations", field="spec.cancel", new=True)
+async def cancel(body, namespace, name, status, evaluation_index, language_index, **_):
+    if status.get("phase") in {p.value for p in FINAL_PHASES}:
+        return
+    ev = one(evaluation_index, (namespace, name)) or {"body": body, "uid": body["metadata"]["uid"], "conditions": []}
+    values = {"phase": Phase.CANCELED.value, "message": "canceled by spec.cancel", "finishedAt": now(),
+              "conditions": with_condition(status.get("conditions"),
+                                                  condition("Canceled", True, "Canceled", "spec.cancel"))}
+    job_name = status.get("jobName")
+    if job_name:
+        if await save_logs(namespace, job_name, ev):
+            spec = EvaluationSpec.model_validate(dict(body["spec"]))
+            where = jobs.placement(spec, namespace, name, body["metadata"]["uid"], STATE.settings)
+            values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
+        await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job_name}", propagation="Foreground")
+    await patch_status(namespace, name, values)
+    kopf.info(body, reason="Canceled", message="stopped at the request of spec.cancel")
+    metrics.failed("Canceled", body)
+    await dispatch(evaluation_index, language_index)

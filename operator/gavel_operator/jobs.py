@@ -1,0 +1,161 @@
+"""From an Evaluation to what runs it: the task (contract), its Secret, and the Job.
+Pure functions of their inputs, so that the manifests are unit-tested as data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from gavel_contract import Checker, Language, LanguageVersion, Limits, Task, TestCase
+
+from .objectstore import ObjectStore
+from .resources import EvaluationSpec
+from .settings import Settings
+
+LABEL_EVALUATION = "gavel.dev/evaluation"
+LABEL_ROLE = "gavel.dev/role"
+LABEL_ATTEMPT = "gavel.dev/attempt"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "gavel-operator", "app.kubernetes.io/part-of": "gavel"}
+TASK_DIR = "/etc/gavel/task"
+# what the runner needs as root to run tests as another uid: switch users, signal and reap
+# them, hand them and take back their directories; nothing else (no CAP_SYS_ADMIN, no network admin)
+RUNNER_CAPABILITIES = ["SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER"]
+EXIT_NOT_JUDGED = 1  # the runner could not deliver a result: infrastructure, retried
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class Placement:
+    bucket: str
+    prefix: str
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}/{name}"
+
+
+def job_name(eval_name: str, uid: str, attempt: int = 1) -> str:
+    """Derived from the Evaluation, so a restarted operator can never create a second Job for
+    the same attempt: `gavel-NAME-UID8-aN`, within the 63 characters of a label value."""
+    base = re.sub(r"[^a-z0-9-]", "-", eval_name.lower())[:40].strip("-")
+    return f"gavel-{base}-{uid.replace('-', '')[:8]}-a{attempt}"
+
+
+def placement(spec: EvaluationSpec, namespace: str, name: str, uid: str, settings: Settings) -> Placement:
+    prefix = (spec.results.prefix or f"{namespace}/{name}/{uid}").strip("/")
+    return Placement(spec.results.bucket or settings.results_bucket_name, prefix)
+
+
+def resolve_limits(version: LanguageVersion, spec: EvaluationSpec, test) -> Limits:
+    """Language defaults, then the Evaluation's limits, then the test's own."""
+    values = version.default_limits.model_dump(by_alias=True)
+    for layer in (spec.limits, test):
+        for key, value in layer.model_dump(by_alias=True, include={"time_ms", "wall_ms", "memory_kb", "output_kb"}).items():
+            if value is not None:
+                values[key] = value
+    return Limits.model_validate(values)
+
+
+def deadline_seconds(spec: EvaluationSpec, limits: list[Limits], settings: Settings) -> int:
+    if spec.deadline_seconds:
+        return spec.deadline_seconds
+    tests_ms = sum(lim.wall_limit_ms for lim in limits)
+    return settings.compile_wall_seconds + tests_ms // 1000 + 1 + settings.start_grace_seconds
+
+
+def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: LanguageVersion,
+               where: Placement, store: ObjectStore, settings: Settings, expiry: timedelta) -> Task:
+    """The task a Job is given: presigned URLs for exactly this Evaluation's objects."""
+    src_bucket = settings.bucket
+    get = lambda ref: store.get_url(ref.bucket or src_bucket, ref.key, expiry)  # noqa: E731
+    put = lambda name: store.put_url(where.bucket, where.key(name), expiry)  # noqa: E731
+    tests = [TestCase(name=t.name, input=get(t.input), expected=get(t.expected),
+                      stdout=put(f"{t.name}.stdout"), stderr=put(f"{t.name}.stderr"), diff=put(f"{t.name}.diff"),
+                      limits=resolve_limits(version, spec, t)) for t in spec.tests]
+    checker = Checker(kind=spec.checker.kind, epsilon=spec.checker.epsilon, language=spec.checker.language,
+                      program=get(spec.checker.program) if spec.checker.program else None)
+    return Task(id=eval_id, language=version, languageName=language.name, submission=get(spec.submission),
+                tests=tests, checker=checker, result=put("result.json"), compileOutput=put("compile.txt"),
+                failFast=spec.fail_fast)
+
+
+def task_secret(name: str, task: Task) -> dict:
+    return {
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": name, "labels": dict(MANAGED_BY)},
+        "stringData": {"task.json": task.model_dump_json(by_alias=True, exclude_none=True)},
+    }
+
+
+def memory_mi(version: LanguageVersion, limits: list[Limits], settings: Settings) -> int:
+    """The pod's memory: the largest of the test and compile limits, plus the runner's own."""
+    largest_kb = max([lim.memory_kb for lim in limits] + [version.compile_limits.memory_kb])
+    return -(-largest_kb // 1024) + settings.runner_memory_overhead_mi
+
+
+def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec, version: LanguageVersion,
+                 limits: list[Limits], attempt: int, settings: Settings) -> dict:
+    labels = {**MANAGED_BY, LABEL_EVALUATION: eval_name, LABEL_ROLE: "runner", LABEL_ATTEMPT: str(attempt)}
+    memory = f"{memory_mi(version, limits, settings)}Mi"
+    resources = {"cpu": settings.runner_cpu, "memory": memory}
+    pod_spec = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,  # the submission gets no Kubernetes credential
+        "enableServiceLinks": False,
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [{
+            "name": "runner",
+            "image": version.image,
+            "imagePullPolicy": settings.image_pull_policy,
+            "command": ["gavel-runner", "run", f"{TASK_DIR}/task.json"],
+            "env": [{"name": "TMPDIR", "value": "/tmp"}],
+            "resources": {"requests": resources, "limits": resources},
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "File",
+            "securityContext": {
+                # root inside, to run each test as its own unprivileged uid; every other capability dropped
+                "runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True, "privileged": False,
+                "capabilities": {"drop": ["ALL"], "add": RUNNER_CAPABILITIES},
+            },
+            "volumeMounts": [{"name": "task", "mountPath": TASK_DIR, "readOnly": True},
+                             {"name": "tmp", "mountPath": "/tmp"}],
+        }],
+        "volumes": [
+            {"name": "task", "secret": {"secretName": secret, "defaultMode": 0o400}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": f"{settings.scratch_size_mi}Mi"}},
+        ],
+    }
+    if spec.runtime_class_name:
+        pod_spec["runtimeClassName"] = spec.runtime_class_name
+    if spec.node_selector:
+        pod_spec["nodeSelector"] = spec.node_selector
+    if spec.tolerations:
+        pod_spec["tolerations"] = [t.model_dump(by_alias=True, exclude_none=True) for t in spec.tolerations]
+    job = {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "backoffLimit": spec.retries,
+            "activeDeadlineSeconds": deadline_seconds(spec, limits, settings),
+            "ttlSecondsAfterFinished": settings.job_ttl_seconds,
+            "podFailurePolicy": {"rules": [
+                # the runner's own word that the task cannot be run: retrying cannot help
+                {"action": "FailJob", "onExitCodes": {"containerName": "runner", "operator": "In",
+                                                      "values": [EXIT_USAGE]}},
+                # evicted, preempted, node lost: counted against backoffLimit like a crash
+                {"action": "Count", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            ]},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }
+    if settings.kueue:
+        job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] = spec.queue
+        job["spec"]["suspend"] = True
+    return job
+
+
+def spec_digest(spec: dict) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]

@@ -1,0 +1,78 @@
+"""The operator's side of storage: presigned URLs for pods, and reading results and writing
+logs with the credentials only the operator holds. S3-generic (the minio client)."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from urllib.parse import quote
+
+import urllib3
+from minio import Minio
+from minio.error import S3Error
+
+from .settings import Settings
+
+
+class StorageError(RuntimeError):
+    pass
+
+
+class ObjectStore:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        # short timeouts and few retries: an unreachable endpoint is reported, and retried by kopf
+        http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=30), maxsize=10,
+                                   retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503]))
+        self.client = Minio(settings.storage_endpoint, access_key=settings.storage_access_key,
+                            secret_key=settings.storage_secret_key, secure=settings.storage_secure,
+                            region=settings.storage_region, http_client=http)
+        # URLs for pods name the endpoint pods reach; a fixed region means presigning makes no request
+        pod_secure = settings.storage_secure if settings.pod_storage_secure is None else settings.pod_storage_secure
+        self.signer = Minio(settings.pod_storage_endpoint or settings.storage_endpoint,
+                            access_key=settings.storage_access_key, secret_key=settings.storage_secret_key,
+                            secure=pod_secure, region=settings.storage_region)
+
+    def get_url(self, bucket: str, key: str, expiry: timedelta) -> str:
+        return self.signer.presigned_get_object(bucket, key, expires=expiry)
+
+    def put_url(self, bucket: str, key: str, expiry: timedelta) -> str:
+        return self.signer.presigned_put_object(bucket, key, expires=expiry)
+
+    def check_object(self, bucket: str, key: str) -> None:
+        """Raise StorageError naming the problem: bucket or object missing, storage unreachable."""
+        try:
+            self.client.stat_object(bucket, key)
+        except S3Error as err:
+            if err.code in ("NoSuchBucket",):
+                raise StorageError(f"bucket {bucket} does not exist") from None
+            if err.code in ("NoSuchKey", "NoSuchObject"):
+                raise StorageError(f"object s3://{bucket}/{key} does not exist") from None
+            raise StorageError(f"s3://{bucket}/{key}: {err.code}: {err.message}") from None
+
+    def bucket_exists(self, bucket: str) -> bool:
+        return self.client.bucket_exists(bucket)
+
+    def read(self, bucket: str, key: str) -> bytes | None:
+        try:
+            resp = self.client.get_object(bucket, key)
+        except S3Error as err:
+            if err.code in ("NoSuchKey", "NoSuchObject", "NoSuchBucket"):
+                return None
+            raise
+        try:
+            return resp.read()
+        finally:
+            resp.close()
+            resp.release_conn()
+
+    def write(self, bucket: str, key: str, data: bytes, content_type: str = "text/plain") -> None:
+        self.client.put_object(bucket, key, io.BytesIO(data), len(data), content_type=content_type)
+
+    def link(self, bucket: str, key: str) -> str | None:
+        base = self.settings.public_endpoint
+        return f"{base.rstrip('/')}/{bucket}/{quote(key)}" if base else None
+
+
+def uri(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"

@@ -1,0 +1,239 @@
+"""The Evaluation and Language resources as typed models: the operator reads objects through
+them, and crdgen.py turns them into the CustomResourceDefinitions in crds/, so that schema
+and code cannot drift. Descriptions here are what `kubectl explain` shows."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gavel_contract import CheckerKind, LanguageVersion, TestVerdict, Verdict
+
+GROUP = "gavel.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ObjectRef(Spec):
+    """An object in the storage the operator is configured with (S3-compatible)."""
+
+    bucket: str | None = Field(
+        None, min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$",
+        description="Bucket; default: the operator's default bucket (values: storage.bucket).")
+    key: str = Field(min_length=1, max_length=1024, description="Object key, e.g. problems/sum/tests/1.in.")
+
+
+class TestLimits(Spec):
+    time_ms: int | None = Field(None, ge=1, le=600_000, alias="timeMs",
+                                description="CPU time limit in milliseconds. TimeLimitExceeded past it.")
+    wall_ms: int | None = Field(None, ge=1, le=1_200_000, alias="wallMs",
+                                description="Wall-clock limit in milliseconds (default 2 × timeMs + 1000): "
+                                            "catches a program that sleeps or blocks.")
+    memory_kb: int | None = Field(None, ge=1024, le=16 * 1024 * 1024, alias="memoryKb",
+                                  description="Peak resident memory limit in kB. MemoryLimitExceeded past it.")
+    output_kb: int | None = Field(None, ge=1, le=1024 * 1024, alias="outputKb",
+                                  description="Cap on stdout, stderr and any file written, in kB. "
+                                              "OutputLimitExceeded past it.")
+
+
+class EvaluationTest(TestLimits):
+    """One test case: an input, its expected output, and optional limits overriding spec.limits."""
+
+    __test__ = False
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                      description="Test name, unique in the list; results are reported under it.")
+    input: ObjectRef = Field(description="Object fed to the program's stdin.")
+    expected: ObjectRef = Field(description="Object holding the expected output (the answer).")
+
+
+class CheckerSpec(Spec):
+    """How outputs are compared with the answers."""
+
+    kind: CheckerKind = Field(
+        CheckerKind.LINES,
+        description="exact: byte for byte. lines (default): trailing whitespace of each line and "
+                    "trailing blank lines ignored. tokens: whitespace-separated tokens. float: tokens, "
+                    "numbers within absolute or relative epsilon. custom: a program run as "
+                    "`checker input output answer`, exit 0 accepts, 1 or 2 rejects (testlib).")
+    epsilon: float | None = Field(None, gt=0, lt=1, description="Tolerance of the float checker (default 1e-6).")
+    program: ObjectRef | None = Field(None, description="Custom checker: its source (or executable).")
+    language: str | None = Field(
+        None, max_length=40, pattern=r"^[a-z0-9+-]+(:[a-z0-9._+-]+)?$",
+        description="Custom checker source language as NAME[:VERSION]; empty: the program is an executable.")
+
+
+class ResultsSpec(Spec):
+    """Where the runner's outputs go: BUCKET/PREFIX/{result.json, compile.txt, NAME.stdout,
+    NAME.stderr, NAME.diff, runner.log}."""
+
+    bucket: str | None = Field(None, min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$",
+                               description="Default: the operator's results bucket.")
+    prefix: str | None = Field(None, max_length=512,
+                               description="Default: NAMESPACE/NAME/UID, unique to this Evaluation.")
+
+
+class Toleration(Spec):
+    key: str | None = None
+    operator: str | None = Field(None, pattern=r"^(Exists|Equal)$")
+    value: str | None = None
+    effect: str | None = Field(None, pattern=r"^(NoSchedule|PreferNoSchedule|NoExecute)$")
+    toleration_seconds: int | None = Field(None, alias="tolerationSeconds")
+
+
+class EvaluationSpec(Spec):
+    """A submission to judge against ordered test cases. Immutable once created, but for
+    `cancel`."""
+
+    language: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9+-]*$",
+                          description="Language name, as `kubectl get languages` lists them (e.g. cpp).")
+    version: str | None = Field(None, max_length=32, pattern=r"^[a-z0-9][a-z0-9._+-]*$",
+                                description="Language version (e.g. 20 for C++20); default: the "
+                                            "language's default version.")
+    submission: ObjectRef = Field(description="The submitted source file.")
+    tests: list[EvaluationTest] = Field(min_length=1, max_length=500,
+                                        description="Test cases, run in this order.")
+    limits: TestLimits = Field(default_factory=TestLimits,
+                               description="Default limits of every test; each test may override them. "
+                                           "Unset: the language version's default limits.")
+    checker: CheckerSpec = Field(default_factory=CheckerSpec)
+    results: ResultsSpec = Field(default_factory=ResultsSpec)
+    fail_fast: bool = Field(False, alias="failFast", description="Stop at the first failed test; the rest are Skipped.")
+    queue: str = Field("default", min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+                       description="Queue name: running Evaluations are capped per queue (operator settings). "
+                                   "With Kueue installed, the Job is handed to this Kueue LocalQueue instead.")
+    priority: int = Field(0, ge=-1000, le=1000,
+                          description="Higher runs first among queued Evaluations; ties by age.")
+    retries: int = Field(2, ge=0, le=10,
+                         description="How often an infrastructure failure (image pull, eviction, node lost, "
+                                     "runner crash) is retried, with back-off, before the Evaluation is Failed.")
+    deadline_seconds: int | None = Field(None, ge=10, le=86_400, alias="deadlineSeconds",
+                                         description="Wall-clock limit of the whole Job (activeDeadlineSeconds); "
+                                                     "default: derived from the limits.")
+    cancel: bool = Field(False, description="Set to true to stop the evaluation: the Job is stopped, the phase "
+                                            "becomes Canceled. Cannot be undone.")
+    callback_url: str | None = Field(None, alias="callbackUrl", max_length=2048, pattern=r"^https?://",
+                                     description="The finished result is POSTed here as JSON (retried with back-off).")
+    runtime_class_name: str | None = Field(None, alias="runtimeClassName", max_length=253,
+                                           description="RuntimeClass of the runner pod (e.g. gvisor).")
+    node_selector: dict[str, str] | None = Field(None, alias="nodeSelector", description="Node selector of the runner pod.")
+    tolerations: list[Toleration] | None = Field(None, description="Tolerations of the runner pod.")
+
+
+class Phase(str, Enum):
+    PENDING = "Pending"
+    QUEUED = "Queued"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+
+
+FINAL_PHASES = {Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELED}
+
+
+class Condition(BaseModel):
+    type: str
+    status: str = Field(pattern=r"^(True|False|Unknown)$")
+    reason: str = ""
+    message: str = ""
+    last_transition_time: str | None = Field(None, alias="lastTransitionTime")
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class TestStatus(BaseModel):
+    __test__ = False
+    name: str
+    verdict: TestVerdict
+    cpu_time_ms: int = Field(0, alias="cpuTimeMs")
+    wall_time_ms: int = Field(0, alias="wallTimeMs")
+    memory_kb: int = Field(0, alias="memoryKb")
+    exit_code: int | None = Field(None, alias="exitCode")
+    signal: int | None = None
+    message: str | None = None
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class Locations(BaseModel):
+    """Where the outputs are: s3://bucket/key, and http(s) links where a public endpoint is set."""
+
+    result: str | None = None
+    compile_output: str | None = Field(None, alias="compileOutput")
+    logs: str | None = None
+    outputs: str | None = Field(None, description="prefix holding NAME.stdout, NAME.stderr, NAME.diff")
+    links: dict[str, str] | None = Field(None, description="http(s) links of the same objects")
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class EvaluationStatus(BaseModel):
+    phase: Phase | None = None
+    verdict: Verdict | None = None
+    message: str | None = None
+    passed: str | None = Field(None, description="passed/total, e.g. 3/5")
+    language: str | None = Field(None, description="NAME:VERSION judged with")
+    attempts: int | None = None
+    job_name: str | None = Field(None, alias="jobName")
+    queued_at: str | None = Field(None, alias="queuedAt")
+    started_at: str | None = Field(None, alias="startedAt")
+    finished_at: str | None = Field(None, alias="finishedAt")
+    compile_output: str | None = Field(None, alias="compileOutput", description="excerpt of the compiler output")
+    tests: list[TestStatus] | None = None
+    locations: Locations | None = None
+    conditions: list[Condition] | None = None
+    observed_generation: int | None = Field(None, alias="observedGeneration")
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class LanguageSpec(Spec):
+    """A language this cluster judges: `kubectl get languages` is the handshake."""
+
+    title: str = Field("", max_length=100, description="Human name, e.g. C++ (GCC).")
+    versions: list[LanguageVersion] = Field(min_length=1, max_length=32,
+                                            description="Versions, each with its runner image and commands.")
+
+
+# CEL rules the API server enforces (x-kubernetes-validations), by JSON path in the schema.
+EVALUATION_RULES: dict[str, list[dict[str, Any]]] = {
+    "spec": [
+        {"rule": "self.language == oldSelf.language && "
+                 "(has(self.version) == has(oldSelf.version) && (!has(self.version) || self.version == oldSelf.version)) && "
+                 "self.submission == oldSelf.submission && self.tests == oldSelf.tests",
+         "message": "an Evaluation's language, version, submission and tests cannot change; create a new Evaluation"},
+    ],
+    "spec.cancel": [
+        {"rule": "self || !oldSelf", "message": "cancel cannot be undone"},
+    ],
+    "spec.checker": [
+        {"rule": "self.kind != 'custom' || has(self.program)", "message": "a custom checker needs checker.program"},
+        {"rule": "self.kind == 'custom' || !has(self.program)",
+         "message": "checker.program is only for kind: custom"},
+        {"rule": "self.kind == 'float' || !has(self.epsilon)", "message": "checker.epsilon is only for kind: float"},
+    ],
+    "spec.limits": [
+        {"rule": "!has(self.wallMs) || !has(self.timeMs) || self.wallMs >= self.timeMs",
+         "message": "limits.wallMs must be at least limits.timeMs"},
+    ],
+}
+
+# `kubectl get evaluations` columns.
+EVALUATION_COLUMNS = [
+    {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+    {"name": "Verdict", "type": "string", "jsonPath": ".status.verdict"},
+    {"name": "Passed", "type": "string", "jsonPath": ".status.passed"},
+    {"name": "Language", "type": "string", "jsonPath": ".status.language"},
+    {"name": "Queue", "type": "string", "jsonPath": ".spec.queue", "priority": 1},
+    {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]
+
+LANGUAGE_COLUMNS = [
+    {"name": "Title", "type": "string", "jsonPath": ".spec.title"},
+    {"name": "Versions", "type": "string", "jsonPath": ".status.versions"},
+    {"name": "Default", "type": "string", "jsonPath": ".status.defaultVersion"},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]

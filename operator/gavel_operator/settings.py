@@ -1,0 +1,62 @@
+"""Operator settings, from the environment (the Helm chart sets them; see README)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    # Storage the operator holds credentials for; pods only ever get presigned URLs.
+    storage_endpoint: str = Field("127.0.0.1:9000", description="host:port the operator reaches storage at")
+    storage_secure: bool = False
+    storage_access_key: str = ""
+    storage_secret_key: str = ""
+    storage_region: str = "us-east-1"
+    pod_storage_endpoint: str | None = Field(None, description="host:port runner pods reach storage at "
+                                                               "(presigned URLs name it); default: storage_endpoint")
+    pod_storage_secure: bool | None = None
+    public_endpoint: str | None = Field(None, description="base http(s) URL for links in status, e.g. "
+                                                          "https://s3.example.com; none: no links")
+    bucket: str = Field("gavel", description="default bucket of submissions and tests")
+    results_bucket: str | None = Field(None, description="default bucket of results; default: bucket")
+
+    # Concurrency: running Evaluations in all and per queue; the rest wait as Queued.
+    max_running: int = 20
+    queue_limits: dict[str, int] = Field(default_factory=dict, description="queue name -> cap")
+    kueue: bool = Field(False, description="hand queue names to Kueue (suspended Jobs) instead of capping here")
+
+    # Runner pods.
+    image_pull_policy: str = "IfNotPresent"
+    image_pull_grace_seconds: int = Field(120, description="how long a pod may fail to pull its image "
+                                                           "before the attempt counts as failed")
+    runner_memory_overhead_mi: int = 256
+    runner_cpu: str = "1"
+    scratch_size_mi: int = 1024
+    job_ttl_seconds: int = 3600
+    compile_wall_seconds: int = 60
+    start_grace_seconds: int = Field(180, description="added to the derived deadline: pod start, fetches, uploads")
+
+    # Callbacks.
+    callback_retries: int = 6
+    callback_timeout_seconds: float = 10.0
+
+    metrics_port: int = 8080
+
+    @property
+    def results_bucket_name(self) -> str:
+        return self.results_bucket or self.bucket
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        """GAVEL_<FIELD> variables; dicts as JSON, booleans as true/false."""
+        env = os.environ if env is None else env
+        values = {}
+        for name, field in cls.model_fields.items():
+            raw = env.get(f"GAVEL_{name.upper()}")
+            if raw is None:
+                continue
+            values[name] = json.loads(raw) if field.annotation in (dict[str, int],) else raw
+        return cls.model_validate(values)

@@ -1,0 +1,76 @@
+"""Status of an Evaluation: conditions, and the final status from a runner's result."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from gavel_contract import Result, TestVerdict, Verdict
+
+from .objectstore import ObjectStore, uri
+from .resources import Phase
+
+COMPILE_EXCERPT = 2000
+MESSAGE_MAX = 1000
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def condition(type_: str, ok: bool, reason: str, message: str = "") -> dict:
+    return {"type": type_, "status": "True" if ok else "False", "reason": reason,
+            "message": message[:MESSAGE_MAX], "lastTransitionTime": now()}
+
+
+def with_condition(conditions: list[dict] | None, new: dict) -> list[dict]:
+    """Replace the condition of the same type; keep its transition time if the status did not change."""
+    out = []
+    for c in conditions or []:
+        if c.get("type") == new["type"]:
+            if c.get("status") == new["status"]:
+                new = {**new, "lastTransitionTime": c.get("lastTransitionTime", new["lastTransitionTime"])}
+            continue
+        out.append(c)
+    return out + [new]
+
+
+def judged(result: Result, *, store: ObjectStore, bucket: str, prefix: str, conditions: list[dict] | None,
+           logs_saved: bool) -> dict:
+    """The status of a judged Evaluation. InternalError means the judge (not the submission)
+    failed: phase Failed; every other verdict is a judgement: phase Succeeded."""
+    failed = result.verdict == Verdict.INTERNAL_ERROR
+    phase = Phase.FAILED if failed else Phase.SUCCEEDED
+    total = len(result.tests)
+    keys = {"result": "result.json", "compileOutput": "compile.txt"}
+    if logs_saved:
+        keys["logs"] = "runner.log"
+    locations = {field: uri(bucket, f"{prefix}/{name}") for field, name in keys.items()}
+    locations["outputs"] = uri(bucket, f"{prefix}/")
+    links = {field: store.link(bucket, f"{prefix}/{name}") for field, name in keys.items()}
+    if any(links.values()):
+        locations["links"] = {k: v for k, v in links.items() if v}
+    tests = [{
+        "name": t.name, "verdict": t.verdict.value, "cpuTimeMs": t.cpu_time_ms, "wallTimeMs": t.wall_time_ms,
+        "memoryKb": t.memory_kb, **({"exitCode": t.exit_code} if t.exit_code is not None else {}),
+        **({"signal": t.signal} if t.signal else {}), **({"message": t.message[:300]} if t.message else {}),
+    } for t in result.tests]
+    conds = with_condition(conditions, condition("Complete", not failed, result.verdict.value, result.message))
+    conds = with_condition(conds, condition("Running", False, "Finished"))
+    return {
+        "phase": phase.value, "verdict": result.verdict.value, "message": result.message[:MESSAGE_MAX],
+        "passed": f"{result.passed}/{total}", "tests": tests,
+        "compileOutput": result.compile_output[:COMPILE_EXCERPT] or None,
+        "locations": locations, "finishedAt": now(), "conditions": conds,
+    }
+
+
+def result_from_summary(message: str) -> Result | None:
+    """The termination message's compact summary, when the result object is not there."""
+    try:
+        doc = json.loads(message)
+        codes = {v.value[0]: v for v in TestVerdict}
+        tests = [{"name": str(i + 1), "verdict": codes[c]} for i, c in enumerate(doc.get("tests", ""))]
+        return Result.model_validate({"verdict": doc["verdict"], "message": doc.get("message", ""), "tests": tests})
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,133 @@
+"""The operator's pure parts: CRDs generated from the models, the Job and Secret it makes."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+
+from gavel_contract import Result, TestResult, Verdict
+from gavel_contract.languages import builtin_languages
+from gavel_operator import crdgen, jobs
+from gavel_operator.objectstore import ObjectStore
+from gavel_operator.resources import EvaluationSpec
+from gavel_operator.settings import Settings
+from gavel_operator.status import judged, result_from_summary, with_condition, condition
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = EvaluationSpec.model_validate({
+    "language": "cpp", "submission": {"key": "subs/1.cpp"},
+    "limits": {"timeMs": 2000, "memoryKb": 131072},
+    "tests": [{"name": "1", "input": {"key": "p/1.in"}, "expected": {"key": "p/1.out"}},
+              {"name": "2", "input": {"key": "p/2.in"}, "expected": {"key": "p/2.out"}, "memoryKb": 524288,
+               "timeMs": 500}],
+})
+
+
+def test_checked_in_crds_are_current():
+    for name, text in crdgen.render().items():
+        path = ROOT / "crds" / name
+        assert path.exists() and path.read_text() == text, f"{path} is out of date: run `make crds`"
+
+
+def _walk(node, path="$"):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield path, key, value
+            yield from _walk(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _walk(value, f"{path}[{i}]")
+
+
+def test_crds_are_structural_and_explained():
+    for name in crdgen.render():
+        crd = yaml.safe_load((ROOT / "crds" / name).read_text())
+        schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        for path, key, value in _walk(schema):
+            if not path.endswith(".properties"):  # property names may be anything, even "title"
+                assert key not in ("$ref", "anyOf", "allOf", "oneOf", "title", "$defs"), f"{name} {path}.{key}"
+            if key == "properties":
+                for prop, sub in value.items():
+                    assert "type" in sub, f"{name} {path}.{prop} has no type"
+    spec = crdgen.evaluation_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    for field in ("language", "version", "submission", "tests", "limits", "checker", "queue", "priority",
+                  "retries", "cancel", "callbackUrl"):
+        assert spec["properties"][field].get("description"), field
+    assert spec["properties"]["tests"]["x-kubernetes-list-map-keys"] == ["name"]
+
+
+def test_limits_are_layered():
+    version = builtin_languages()["cpp"].default_version()
+    first, second = (jobs.resolve_limits(version, SPEC, t) for t in SPEC.tests)
+    assert (first.time_ms, first.memory_kb) == (2000, 131072)
+    assert (second.time_ms, second.memory_kb) == (500, 524288)
+    assert first.output_kb == version.default_limits.output_kb
+
+
+def test_job_is_isolated_and_named_for_its_evaluation():
+    settings = Settings()
+    version = builtin_languages()["cpp"].default_version()
+    limits = [jobs.resolve_limits(version, SPEC, t) for t in SPEC.tests]
+    name = jobs.job_name("a-very-long-evaluation-name-" * 3, "0b7a1d2c-1111-2222-3333-444455556666", 2)
+    assert len(name) <= 63 and name.endswith("-0b7a1d2c-a2")
+    job = jobs.job_manifest(name=name, secret=name, eval_name="e1", spec=SPEC, version=version, limits=limits,
+                            attempt=2, settings=settings)
+    pod = job["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    assert pod["automountServiceAccountToken"] is False and pod["enableServiceLinks"] is False
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": jobs.RUNNER_CAPABILITIES}
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert c["resources"]["requests"] == c["resources"]["limits"]  # Guaranteed
+    assert c["resources"]["limits"]["memory"] == f"{1024 + settings.runner_memory_overhead_mi}Mi"  # compile: 1 GB
+    assert job["spec"]["backoffLimit"] == SPEC.retries
+    assert job["spec"]["ttlSecondsAfterFinished"] == settings.job_ttl_seconds
+    assert job["spec"]["activeDeadlineSeconds"] == 60 + (5000 + 2000) // 1000 + 1 + 180
+    assert pod["volumes"][0]["secret"]["defaultMode"] == 0o400
+    assert job["spec"]["template"]["metadata"]["labels"][jobs.LABEL_ROLE] == "runner"
+
+
+def test_task_carries_presigned_urls_only():
+    settings = Settings(storage_endpoint="127.0.0.1:9000", pod_storage_endpoint="minio.gavel:9000",
+                        storage_access_key="k", storage_secret_key="s")
+    store = ObjectStore(settings)
+    lang = builtin_languages()["cpp"]
+    where = jobs.placement(SPEC, "ns", "e1", "uid-1", settings)
+    task = jobs.build_task("ns/e1", SPEC, lang, lang.default_version(), where, store, settings, timedelta(hours=1))
+    assert where.prefix == "ns/e1/uid-1"
+    assert task.submission.startswith("http://minio.gavel:9000/gavel/subs/1.cpp?")
+    assert "X-Amz-Signature=" in task.tests[0].input
+    assert task.result.startswith("http://minio.gavel:9000/gavel/ns/e1/uid-1/result.json?")
+    secret = jobs.task_secret("j", task)
+    assert '"s"' not in secret["stringData"]["task.json"]  # no credential, only signatures
+
+
+def test_judged_status():
+    settings = Settings(public_endpoint="https://s3.example.com")
+    result = Result(verdict=Verdict.TEST_FAILED, message="1/2 tests passed", tests=[
+        TestResult(name="1", verdict="Passed", cpuTimeMs=3, memoryKb=900, exitCode=0),
+        TestResult(name="2", verdict="TimeLimitExceeded", cpuTimeMs=1001, signal=9, message="CPU time")])
+    st = judged(result, store=ObjectStore(settings), bucket="b", prefix="ns/e/u", conditions=None, logs_saved=True)
+    assert st["phase"] == "Succeeded" and st["verdict"] == "TestFailed" and st["passed"] == "1/2"
+    assert st["locations"]["result"] == "s3://b/ns/e/u/result.json"
+    assert st["locations"]["links"]["logs"] == "https://s3.example.com/b/ns/e/u/runner.log"
+    assert st["tests"][1] == {"name": "2", "verdict": "TimeLimitExceeded", "cpuTimeMs": 1001, "wallTimeMs": 0,
+                              "memoryKb": 0, "signal": 9, "message": "CPU time"}
+    internal = judged(Result(verdict=Verdict.INTERNAL_ERROR, message="x"), store=ObjectStore(settings), bucket="b",
+                      prefix="p", conditions=None, logs_saved=False)
+    assert internal["phase"] == "Failed"
+
+
+def test_summary_fallback_and_conditions():
+    r = result_from_summary('{"verdict":"TestFailed","passed":1,"total":2,"tests":"PW","message":"m"}')
+    assert r.verdict == Verdict.TEST_FAILED and [t.verdict.value for t in r.tests] == ["Passed", "WrongAnswer"]
+    assert result_from_summary("garbage") is None
+    a = condition("Running", True, "PodRunning")
+    conds = with_condition([a], condition("Running", True, "Still"))
+    assert len(conds) == 1 and conds[0]["lastTransitionTime"] == a["lastTransitionTime"]
+
+
+def test_settings_from_env():
+    s = Settings.from_env({"GAVEL_MAX_RUNNING": "3", "GAVEL_QUEUE_LIMITS": '{"contest": 1}', "GAVEL_KUEUE": "true"})
+    assert s.max_running == 3 and s.queue_limits == {"contest": 1} and s.kueue is True
