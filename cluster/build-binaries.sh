@@ -58,6 +58,5 @@ build_coredns() {
   log "CoreDNS built ($(elapsed))"
 }
 
-command -v go >/dev/null || die "go is not installed (needed to build the components)"
 what=${*:-kubernetes etcd kube_router coredns}
 for w in $what; do "build_$w"; done

@@ -18,13 +18,23 @@ stop() { # name: SIGTERM, then SIGKILL after 10 s
   for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
   kill -9 "$pid" 2>/dev/null || true
 }
-# Processes whose command line names this cluster's state (shims, strays of a killed run).
-ours() {
-  local p
+# Processes whose executable path and command line match (extended regexes): the
+# containerd shims, and strays of a killed run (which leaves pid files of dead processes).
+procs_matching() { # exe regex, cmdline regex
+  local p exe
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qE "/run/gavel-containerd|$GAVEL_STATE/" && echo "${p#/proc/}"
+    exe=$(readlink "$p/exe" 2>/dev/null) || continue
+    [[ $exe =~ $1 ]] || continue
+    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qE -- "$2" && echo "${p#/proc/}"
   done
   return 0
+}
+kill_matching() { # exe regex, cmdline regex, what
+  local pids
+  mapfile -t pids < <(procs_matching "$1" "$2")
+  ((${#pids[@]})) || return 0
+  log "killing ${#pids[@]} leftover $3"
+  kill -9 "${pids[@]}" 2>/dev/null || true
 }
 
 # 1. The node agents first, so that nothing restarts containers behind our back.
@@ -37,8 +47,7 @@ for cg in /sys/fs/cgroup/*/kubepods; do
   find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null || true
 done
 stop containerd
-mapfile -t strays < <(ours)
-((${#strays[@]})) && { log "killing ${#strays[@]} leftover processes (shims)"; kill -9 "${strays[@]}" 2>/dev/null || true; }
+kill_matching "containerd-shim" "/run/gavel-containerd/" "containerd shims"
 sleep 0.5
 for cg in /sys/fs/cgroup/*/kubepods; do
   [[ -d $cg ]] || continue
@@ -48,6 +57,9 @@ done
 # 3. The control plane.
 stop kube-apiserver
 stop etcd
+# Anything else of this cluster still running (a killed run leaves no pid files behind it).
+kill_matching "^$GAVEL_CACHE/(k8s|etcd|kube-router)-" "" "cluster components"
+kill_matching "containerd" "/run/gavel-containerd/|$GAVEL_STATE/" "containerd processes"
 
 # 4. Mounts under the state directories (volumes, rootfs overlays, shm, network namespaces).
 mapfile -t mounts < <(awk '{print $5}' /proc/self/mountinfo | grep -E "^($GAVEL_STATE|/run/gavel-containerd)(/|$)" | sort -r)

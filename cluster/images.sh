@@ -89,10 +89,12 @@ build_dockerfile() { # $1: tag, $2: context dir, $3: "always" to rebuild even wh
   local tag=$1 ctx=$2 tar
   tar=$(tarball "$tag")
   [[ -f $tar && ${3:-} != always ]] && return 0
-  build_base
+  grep -q '^ARG BASE' "$ctx/Dockerfile" && build_base
   ensure_docker
   log "docker build $tag ($ctx)"
-  docker build -q --network host --build-arg "BASE=$BASE_IMAGE" -t "$tag" "$ctx" >/dev/null
+  local blog=$IMAGES_DIR/build-$(basename "$tar" .tar).log
+  docker build --network host --build-arg "BASE=$BASE_IMAGE" -t "$tag" "$ctx" >"$blog" 2>&1 ||
+    { tail -20 "$blog" >&2; die "docker build $tag failed: see $blog"; }
   docker save "$tag" -o "$tar.tmp" && mv "$tar.tmp" "$tar"
 }
 

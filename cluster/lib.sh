@@ -47,6 +47,7 @@ elapsed() { printf '%dm%02ds' $((SECONDS / 60)) $((SECONDS % 60)); }
 go_build() { # $1: module dir, $2: output dir, rest: go build arguments
   local mod=$1 out=$2
   shift 2
+  command -v go >/dev/null || die "go is not on PATH (needed to build the components; Go >= 1.24)"
   mkdir -p "$out"
   # Go's module and build caches live in the cache too: an empty $GAVEL_CACHE is a cold build.
   (cd "$mod" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -modcacherw" \

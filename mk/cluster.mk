@@ -25,7 +25,8 @@ kubeconfig: ## print the path of the cluster's kubeconfig (make -s kubeconfig)
 kubectl: ## print the path of the kubectl matching the cluster (make -s kubectl)
 	@$(CLUSTER_SH) kubectl
 
-test-cluster: ## bring the cluster up (cold or warm) and run tests/cluster against it
+# venv: tests/conftest.py imports gavel's own package; tests/cluster itself needs only pytest.
+test-cluster: venv ## bring the cluster up (cold or warm) and run tests/cluster against it
 	@$(CLUSTER_SH) up >/dev/null
 	@$(CLUSTER_SH) images-test
 	GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) $(PYTEST) -v tests/cluster

@@ -13,6 +13,9 @@ pytestmark = pytest.mark.skipif(os.environ.get("CLUSTER", "local") != "local",
                                 reason="checks the host-process cluster's leftovers")
 
 
+CACHE = os.environ.get("GAVEL_CACHE", "/var/cache/gavel")
+
+
 def make(target: str, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run(["make", "-s", "-C", str(REPO), target], capture_output=True, text=True,
                           timeout=timeout, check=True)
@@ -34,7 +37,7 @@ def leftovers() -> list[str]:
             cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if "/var/lib/gavel-cluster/" in cmd or "/run/gavel-containerd" in cmd or "/var/cache/gavel/k8s-" in cmd:
+        if "/var/lib/gavel-cluster/" in cmd or "/run/gavel-containerd" in cmd or f"{CACHE}/k8s-" in cmd:
             found.append(f"process {pid}: {cmd[:80]}")
     return found
 
