@@ -36,14 +36,16 @@ def _free_port() -> int:
 
 
 @contextmanager
-def minio_server(data_dir: Path):
+def minio_server(data_dir: Path, host: str = "127.0.0.1"):
+    """MinIO on host:free-port (host "" listens on every address: loopback for the tests and
+    the operator, the cluster bridge for pods)."""
     binary = os.environ.get("GAVEL_MINIO") or subprocess.run(
         [str(ROOT / "scripts" / "minio.sh")], check=True, capture_output=True, text=True).stdout.strip()
     port, console = _free_port(), _free_port()
     env = {**os.environ, "MINIO_ROOT_USER": "gavel-test", "MINIO_ROOT_PASSWORD": "gavel-test-secret",
            "MINIO_BROWSER": "off", "MINIO_UPDATE": "off"}
     log = open(data_dir.parent / "minio.log", "wb")
-    proc = subprocess.Popen([binary, "server", "--quiet", "--address", f"127.0.0.1:{port}",
+    proc = subprocess.Popen([binary, "server", "--quiet", "--address", f"{host}:{port}",
                              "--console-address", f"127.0.0.1:{console}", str(data_dir)],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -89,7 +89,7 @@ class LanguageVersion(Strict):
     run: list[str] = Field(min_length=1, description="run command (argv; absolute program path), run in a fresh scratch directory; {build} is the build directory")
     env: dict[str, str] = Field(default_factory=dict, description="environment of compile and run (the runner's own is never passed)")
     compile_limits: Limits = Field(
-        default_factory=lambda: Limits(timeMs=30_000, wallMs=60_000, memoryKb=1_048_576, outputKb=1024),
+        default_factory=lambda: Limits(timeMs=30_000, wallMs=60_000, memoryKb=524_288, outputKb=1024),
         alias="compileLimits",
     )
     compile_processes: int = Field(64, ge=1, le=4096, alias="compileProcesses", description="processes and threads the compiler may use")

@@ -3,8 +3,6 @@ Pure functions of their inputs, so that the manifests are unit-tested as data.""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -99,7 +97,8 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
                  limits: list[Limits], attempt: int, settings: Settings) -> dict:
     labels = {**MANAGED_BY, LABEL_EVALUATION: eval_name, LABEL_ROLE: "runner", LABEL_ATTEMPT: str(attempt)}
     memory = f"{memory_mi(version, limits, settings)}Mi"
-    resources = {"cpu": settings.runner_cpu, "memory": memory}
+    requests = {"cpu": settings.runner_cpu, "memory": memory}
+    limits_ = {"cpu": settings.runner_cpu_limit or settings.runner_cpu, "memory": memory}
     pod_spec = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,  # the submission gets no Kubernetes credential
@@ -111,7 +110,7 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
             "imagePullPolicy": settings.image_pull_policy,
             "command": ["gavel-runner", "run", f"{TASK_DIR}/task.json"],
             "env": [{"name": "TMPDIR", "value": "/tmp"}],
-            "resources": {"requests": resources, "limits": resources},
+            "resources": {"requests": requests, "limits": limits_},
             "terminationMessagePath": "/dev/termination-log",
             "terminationMessagePolicy": "File",
             "securityContext": {
@@ -155,7 +154,3 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
         job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] = spec.queue
         job["spec"]["suspend"] = True
     return job
-
-
-def spec_digest(spec: dict) -> str:
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]

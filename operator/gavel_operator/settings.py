@@ -33,7 +33,9 @@ class Settings(BaseModel):
     image_pull_grace_seconds: int = Field(120, description="how long a pod may fail to pull its image "
                                                            "before the attempt counts as failed")
     runner_memory_overhead_mi: int = 256
-    runner_cpu: str = "1"
+    runner_cpu: str = Field("1", description="CPU request of a runner pod")
+    runner_cpu_limit: str | None = Field(None, description="CPU limit of a runner pod; default: the request "
+                                                          "(requests equal limits: Guaranteed QoS)")
     scratch_size_mi: int = 1024
     job_ttl_seconds: int = 3600
     compile_wall_seconds: int = 60

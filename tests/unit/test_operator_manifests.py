@@ -80,7 +80,7 @@ def test_job_is_isolated_and_named_for_its_evaluation():
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
     assert c["resources"]["requests"] == c["resources"]["limits"]  # Guaranteed
-    assert c["resources"]["limits"]["memory"] == f"{1024 + settings.runner_memory_overhead_mi}Mi"  # compile: 1 GB
+    assert c["resources"]["limits"]["memory"] == f"{512 + settings.runner_memory_overhead_mi}Mi"  # test 2 and compile: 512 MB
     assert job["spec"]["backoffLimit"] == SPEC.retries
     assert job["spec"]["ttlSecondsAfterFinished"] == settings.job_ttl_seconds
     assert job["spec"]["activeDeadlineSeconds"] == 60 + (5000 + 2000) // 1000 + 1 + 180

@@ -1,0 +1,47 @@
+"""Malformed Evaluations are rejected by the API server itself, with a message a person reads."""
+
+import json
+
+import pytest
+
+
+def evaluation(**spec):
+    base = {"language": "cpp", "submission": {"key": "s.cpp"},
+            "tests": [{"name": "1", "input": {"key": "1.in"}, "expected": {"key": "1.out"}}]}
+    return {"apiVersion": "gavel.dev/v1alpha1", "kind": "Evaluation", "metadata": {"name": "bad"},
+            "spec": {**base, **spec}}
+
+
+CASES = [
+    (evaluation(tests=[]), "spec.tests: Invalid value: 0: spec.tests in body should have at least 1 items"),
+    (evaluation(language="C++"), "spec.language in body should match"),
+    (evaluation(checker={"kind": "custom"}), "a custom checker needs checker.program"),
+    (evaluation(checker={"kind": "lines", "epsilon": 0.1}), "checker.epsilon is only for kind: float"),
+    (evaluation(tests=[{"name": "1", "input": {"key": "a"}, "expected": {"key": "b"}}] * 2), "Duplicate value"),
+    (evaluation(limits={"timeMs": 0}), "spec.limits.timeMs in body should be greater than or equal to 1"),
+    (evaluation(limits={"timeMs": 2000, "wallMs": 1000}), "limits.wallMs must be at least limits.timeMs"),
+    (evaluation(retries=99), "spec.retries in body should be less than or equal to 10"),
+    (evaluation(callbackUrl="ftp://x"), "spec.callbackUrl in body should match '^https?://'"),
+    (evaluation(bogus=1), 'unknown field "spec.bogus"'),
+]
+
+
+@pytest.mark.parametrize("manifest,message", CASES, ids=[m for _, m in CASES])
+def test_rejected_with_a_clear_message(kube, crds, namespace, manifest, message):
+    proc = kube.run("-n", namespace, "create", "--validate=strict", "-f", "-", input=json.dumps(manifest), check=False)
+    assert proc.returncode != 0, "accepted a malformed Evaluation"
+    assert message in proc.stderr, proc.stderr
+
+
+def test_spec_cannot_change(kube, crds, namespace):
+    kube("-n", namespace, "create", "-f", "-", input=json.dumps(evaluation()))
+    proc = kube.run("-n", namespace, "patch", "evaluation", "bad", "--type=merge", "-p",
+                    '{"spec":{"language":"c"}}', check=False)
+    assert proc.returncode != 0 and "cannot change" in proc.stderr
+
+
+def test_explain_teaches(kube, crds):
+    text = kube("explain", "evaluation.spec")
+    assert "A submission to judge against ordered test cases" in text
+    assert "retries" in text and "infrastructure failure" in text
+    assert "Higher runs first" in kube("explain", "evaluation.spec.priority")

@@ -1,0 +1,72 @@
+"""Concurrency caps, priorities, and an operator killed in the middle of 50 Evaluations."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from conftest import wait_phase
+
+SUM_PY = "a, b = map(int, input().split())\nprint(a + b)\n"
+SLOW_PY = "import time\ntime.sleep(4)\na, b = map(int, input().split())\nprint(a + b)\n"
+
+
+def phases(kube, namespace) -> dict[str, str]:
+    items = kube.json("-n", namespace, "get", "evaluations")["items"]
+    return {i["metadata"]["name"]: (i.get("status") or {}).get("phase") for i in items}
+
+
+def test_concurrency_cap_and_priority(kube, namespace, operator_factory, problems):
+    op = operator_factory(max_running=2)
+    try:
+        evs = [problems.evaluation(f"e{i}", SLOW_PY, "python", tests={"1": ("1 2\n", "3\n")}, priority=i)
+               for i in range(5)]
+        kube("-n", namespace, "apply", "-f", "-", input="\n---\n".join(json.dumps(e) for e in evs))
+        most, saw_queued, order = 0, False, []
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            now = phases(kube, namespace)
+            running = [n for n, p in now.items() if p in ("Pending", "Running")]
+            most = max(most, len(running))
+            saw_queued |= any(p == "Queued" for p in now.values())
+            order += [n for n in running if n not in order]
+            if all(p in ("Succeeded", "Failed", "Canceled") for p in now.values()) and len(now) == 5:
+                break
+            time.sleep(0.5)
+        assert most <= 2, f"{most} ran at once under a cap of 2"
+        assert saw_queued
+        final = {n: wait_phase(kube, namespace, n, operator=op)["status"]["verdict"] for n in phases(kube, namespace)}
+        assert set(final.values()) == {"Accepted"}
+        # the three that waited started by priority: e4 before e3 before e2 (e0..e4 were admitted as they came)
+        waited = [n for n in order if n in ("e2", "e3", "e4")]
+        assert waited == sorted(waited, reverse=True) or len(waited) < 3, order
+    finally:
+        op.stop()
+
+
+def test_restart_in_the_middle_of_50_loses_and_duplicates_nothing(kube, namespace, operator_factory, problems):
+    op = operator_factory(max_running=6)
+    try:
+        evs = [problems.evaluation(f"r{i:02d}", SUM_PY, "python", tests={"1": ("1 2\n", "3\n")}) for i in range(50)]
+        kube("-n", namespace, "apply", "-f", "-", input="\n---\n".join(json.dumps(e) for e in evs))
+        # kill it hard once some are judged and many are still queued
+        kube.wait_for("a few verdicts", lambda: sum(p == "Succeeded" for p in phases(kube, namespace).values()) >= 5,
+                      180)
+        op.stop("kill")
+        time.sleep(3)
+        op.start()
+        for i in range(50):
+            st = wait_phase(kube, namespace, f"r{i:02d}", timeout=420, operator=op)["status"]
+            assert st["verdict"] == "Accepted", st
+        jobs = kube.json("-n", namespace, "get", "jobs")["items"]
+        per_eval = {}
+        for j in jobs:
+            per_eval.setdefault(j["metadata"]["labels"]["gavel.dev/evaluation"], []).append(j["metadata"]["name"])
+        assert len(per_eval) == 50 and all(len(v) == 1 for v in per_eval.values()), per_eval
+        events = kube.json("-n", namespace, "get", "events", "--field-selector", "reason=JobCreated")["items"]
+        created = {}
+        for e in events:
+            created[e["involvedObject"]["name"]] = created.get(e["involvedObject"]["name"], 0) + e.get("count", 1)
+        assert all(n == 1 for n in created.values()), {k: v for k, v in created.items() if v != 1}
+    finally:
+        op.stop()
