@@ -40,6 +40,7 @@ class State:
     kube: Kube | None = None
     lock: asyncio.Lock
     starting: dict[tuple[str, str], str]  # started, not yet seen as such in the index
+    policies: set[str]  # namespaces whose runner NetworkPolicy exists
     evaluations: Any = None  # kopf's live evaluation index, for metrics and callbacks
     credentials: kopf.ConnectionInfo | None = None
 
@@ -55,6 +56,7 @@ async def startup(settings: kopf.OperatorSettings, **_):
     STATE.store = ObjectStore(STATE.settings)
     STATE.lock = asyncio.Lock()
     STATE.starting = {}
+    STATE.policies = set()
     # progress in annotations: the status stays the user's to read
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
@@ -299,6 +301,7 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
     for obj in (secret, job):
         kopf.adopt(obj, owner=owner)
         obj["metadata"]["namespace"] = namespace
+    await ensure_network_policy(namespace)
     await kube().create(f"/api/v1/namespaces/{namespace}/secrets", secret)
     await kube().create(f"/apis/batch/v1/namespaces/{namespace}/jobs", job)
     STATE.starting[(namespace, name)] = spec.queue
@@ -308,6 +311,18 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
     return {"phase": Phase.PENDING.value, "jobName": jname, "attempts": attempt, "message": "Job created",
             "language": f"{lang.name}:{version.version}",
             "conditions": [condition("Running", False, "JobCreated", f"Job {jname}")]}
+
+
+async def ensure_network_policy(namespace: str) -> None:
+    """Once per namespace and process: the egress policy of runner pods (create is idempotent)."""
+    if STATE.settings.runner_egress is None or namespace in STATE.policies:
+        return
+    policy = jobs.network_policy(STATE.settings.runner_egress)
+    policy["metadata"]["namespace"] = namespace
+    path = f"/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies"
+    if await kube().create(path, policy) is None:  # there already: bring it to the current settings
+        await kube().merge_patch(f"{path}/{jobs.NETWORK_POLICY}", {"spec": policy["spec"]})
+    STATE.policies.add(namespace)
 
 
 @kopf.on.resume(GROUP, VERSION, "evaluations")

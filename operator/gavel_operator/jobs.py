@@ -154,3 +154,16 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
         job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] = spec.queue
         job["spec"]["suspend"] = True
     return job
+
+
+NETWORK_POLICY = "gavel-runner-egress"
+
+
+def network_policy(egress: list[dict]) -> dict:
+    """Runner pods may reach only what `egress` allows (storage, DNS), and nothing may reach them."""
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": NETWORK_POLICY, "labels": dict(MANAGED_BY)},
+        "spec": {"podSelector": {"matchLabels": {LABEL_ROLE: "runner"}},
+                 "policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": egress},
+    }

@@ -45,6 +45,11 @@ class Settings(BaseModel):
     callback_retries: int = 6
     callback_timeout_seconds: float = 10.0
 
+    # Egress of runner pods: a NetworkPolicy the operator keeps in every namespace it runs Jobs
+    # in, allowing these rules only (NetworkPolicyEgressRule objects; typically the storage
+    # endpoint and DNS). None: no policy is made.
+    runner_egress: list[dict] | None = None
+
     metrics_port: int = 8080
 
     @property
@@ -60,5 +65,5 @@ class Settings(BaseModel):
             raw = env.get(f"GAVEL_{name.upper()}")
             if raw is None:
                 continue
-            values[name] = json.loads(raw) if field.annotation in (dict[str, int],) else raw
+            values[name] = json.loads(raw) if field.annotation in (dict[str, int], list[dict] | None) else raw
         return cls.model_validate(values)
