@@ -40,3 +40,5 @@ judge-demo: deps ## judge the example submissions locally with `gavel judge`
 .PHONY: crds
 crds: venv ## regenerate crds/*.yaml from the operator's typed models
 	@$(VENV)/bin/python -m gavel_operator.crdgen crds
+	@cp crds/*.yaml charts/gavel/crds/ && cp languages/*.yaml charts/gavel/files/languages/
+	@echo "copied crds/ and languages/ into charts/gavel"

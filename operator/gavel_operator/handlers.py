@@ -64,6 +64,8 @@ async def startup(settings: kopf.OperatorSettings, **_):
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
     settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
+    if STATE.settings.create_buckets:
+        await asyncio.to_thread(STATE.store.ensure_buckets)
     metrics.start(STATE.settings.metrics_port, lambda: STATE.evaluations)
     callbacks.start(STATE)
 

@@ -50,6 +50,20 @@ class ObjectStore:
                 raise StorageError(f"object s3://{bucket}/{key} does not exist") from None
             raise StorageError(f"s3://{bucket}/{key}: {err.code}: {err.message}") from None
 
+    def ensure_buckets(self) -> None:
+        """Create the configured buckets if missing; storage may still be starting: retried."""
+        import time
+        for attempt in range(30):
+            try:
+                for bucket in {self.settings.bucket, self.settings.results_bucket_name}:
+                    if not self.client.bucket_exists(bucket):
+                        self.client.make_bucket(bucket)
+                return
+            except Exception:  # noqa: BLE001 - not up yet
+                if attempt == 29:
+                    raise
+                time.sleep(2)
+
     def bucket_exists(self, bucket: str) -> bool:
         return self.client.bucket_exists(bucket)
 

@@ -22,6 +22,7 @@ class Settings(BaseModel):
                                                           "https://s3.example.com; none: no links")
     bucket: str = Field("gavel", description="default bucket of submissions and tests")
     results_bucket: str | None = Field(None, description="default bucket of results; default: bucket")
+    create_buckets: bool = Field(False, description="create the buckets at start (the chart's bundled MinIO)")
 
     # Concurrency: running Evaluations in all and per queue; the rest wait as Queued.
     max_running: int = 20

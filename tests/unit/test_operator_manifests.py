@@ -131,3 +131,10 @@ def test_summary_fallback_and_conditions():
 def test_settings_from_env():
     s = Settings.from_env({"GAVEL_MAX_RUNNING": "3", "GAVEL_QUEUE_LIMITS": '{"contest": 1}', "GAVEL_KUEUE": "true"})
     assert s.max_running == 3 and s.queue_limits == {"contest": 1} and s.kueue is True
+
+
+def test_chart_carries_the_current_crds_and_languages():
+    for sub, chart_sub in (("crds", "crds"), ("languages", "files/languages")):
+        for path in (ROOT / sub).glob("*.yaml"):
+            copy = ROOT / "charts" / "gavel" / chart_sub / path.name
+            assert copy.exists() and copy.read_text() == path.read_text(), f"{copy} is stale: run `make crds`"
