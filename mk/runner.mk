@@ -6,7 +6,7 @@ $(VENV_STAMP): pyproject.toml
 	@echo "[venv] creating $(VENV) and installing gavel with its test and operator extras…"
 	@rm -rf $(VENV) && $(PY) -m venv $(VENV)
 	@$(VENV)/bin/pip install -q --upgrade pip
-	@$(VENV)/bin/pip install -q -e '.[operator,test]'
+	@$(VENV)/bin/pip install -q -e '.[operator,client,test]'
 	@touch $@
 
 .PHONY: venv toolchains s3-server deps schema test test-unit test-runner bench-runner judge-demo

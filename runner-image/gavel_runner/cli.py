@@ -176,6 +176,41 @@ def gavel_main(argv: list[str] | None = None) -> int:
     j.add_argument("--output-dir", "-o", help="keep each test's stdout, stderr and diff here")
     j.add_argument("--fail-fast", action="store_true", help="stop at the first failed test")
     j.add_argument("--json", action="store_true", help="print the result model as JSON")
+    _client_commands(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.command != "judge":
+        from gavel_client.cli import main as client_main
+
+        return client_main(args)
     return judge_main(args)
+
+
+def _client_commands(sub) -> None:
+    """gavel submit / status / fetch: the cluster side (gavel_client; needs the `client` extra)."""
+    s = sub.add_parser("submit", help="upload a submission and tests, create the Evaluation (and wait)")
+    s.add_argument("source")
+    s.add_argument("--language", "-l", required=True, help="NAME[:VERSION]")
+    s.add_argument("--tests", "-t", required=True, help="directory of NAME.in with NAME.out or NAME.ans")
+    s.add_argument("--name", help="Evaluation name (default: from the file name)")
+    s.add_argument("--time-limit", type=int, help="ms")
+    s.add_argument("--memory-limit", type=int, help="kB")
+    s.add_argument("--checker", help="exact | lines | tokens | float:EPS")
+    s.add_argument("--queue")
+    s.add_argument("--priority", type=int)
+    s.add_argument("--callback-url")
+    s.add_argument("--wait", "-w", action="store_true", help="watch until the verdict and print it")
+    s.add_argument("--output-dir", "-o", help="with --wait: download the outputs here")
+    for name, helptext in (("status", "show an Evaluation's verdict (and wait for it)"),
+                           ("fetch", "download an Evaluation's outputs")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("name")
+        if name == "status":
+            p.add_argument("--wait", "-w", action="store_true")
+            p.add_argument("--json", action="store_true")
+        else:
+            p.add_argument("--output-dir", "-o", required=True)
+    for p in (s, sub.choices["status"], sub.choices["fetch"]):
+        p.add_argument("--namespace", "-n", default="default")
+        p.add_argument("--s3-endpoint", help="host:port (default $GAVEL_S3_ENDPOINT)")
+        p.add_argument("--bucket", help="default $GAVEL_S3_BUCKET or gavel")
