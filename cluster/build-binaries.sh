@@ -20,7 +20,7 @@ build_kubernetes() {
     ld+=" -X $p.gitTreeState=clean -X $p.gitCommit=0000000000000000000000000000000000000000"
     ld+=" -X $p.buildDate=1970-01-01T00:00:00Z"
   done
-  log "building Kubernetes $KUBERNETES_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl) — cold: ~25 min on 2 cores"
+  log "building Kubernetes $KUBERNETES_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl) — cold: ~5 min on 2 cores"
   go_build "$CLUSTER_DIR/build/kubernetes" "$dir/bin.tmp" -ldflags "$ld" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet \
@@ -32,7 +32,7 @@ build_kubernetes() {
 build_etcd() {
   local dir=$GAVEL_CACHE/etcd-$ETCD_VERSION
   built "$dir" && return 0
-  log "building etcd $ETCD_VERSION — cold: ~3 min"
+  log "building etcd $ETCD_VERSION — cold: ~1 min"
   go_build "$CLUSTER_DIR/build/etcd" "$dir/bin.tmp" -ldflags "-s -w" go.etcd.io/etcd/server/v3
   mv "$dir/bin.tmp/server" "$dir/bin.tmp/etcd" # go names the binary after ".../server/v3"
   rm -rf "$dir/bin" && mv "$dir/bin.tmp" "$dir/bin" && stamp "$dir"
@@ -42,7 +42,7 @@ build_etcd() {
 build_kube_router() {
   local dir=$GAVEL_CACHE/kube-router-$KUBE_ROUTER_VERSION
   built "$dir" && return 0
-  log "building kube-router $KUBE_ROUTER_VERSION (network policy controller) — cold: ~4 min"
+  log "building kube-router $KUBE_ROUTER_VERSION (network policy controller) — cold: ~2.5 min"
   go_build "$CLUSTER_DIR/build/kube-router" "$dir/bin.tmp" -ldflags "-s -w" \
     github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
   rm -rf "$dir/bin" && mv "$dir/bin.tmp" "$dir/bin" && stamp "$dir"
@@ -52,7 +52,7 @@ build_kube_router() {
 build_coredns() {
   local dir=$GAVEL_CACHE/coredns-$COREDNS_VERSION
   built "$dir" && return 0
-  log "building CoreDNS $COREDNS_VERSION — cold: ~4 min"
+  log "building CoreDNS $COREDNS_VERSION — cold: ~1 min"
   go_build "$CLUSTER_DIR/build/coredns" "$dir/bin.tmp" -ldflags "-s -w" .
   rm -rf "$dir/bin" && mv "$dir/bin.tmp" "$dir/bin" && stamp "$dir"
   log "CoreDNS built ($(elapsed))"

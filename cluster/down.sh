@@ -9,14 +9,22 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 pid_of() { cat "$PID_DIR/$1.pid" 2>/dev/null || true; }
-stop() { # name: SIGTERM, then SIGKILL after 10 s
-  local pid
-  pid=$(pid_of "$1")
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  log "stopping $1 (pid $pid)"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
-  kill -9 "$pid" 2>/dev/null || true
+stop() { # names: SIGTERM to all, then SIGKILL to those still running after 10 s
+  local name pid pids=()
+  for name in "$@"; do
+    pid=$(pid_of "$name")
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || continue
+    log "stopping $name (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    pids+=("$pid")
+  done
+  for _ in $(seq 50); do
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || return 0
+    sleep 0.2
+  done
+  kill -9 "${pids[@]}" 2>/dev/null || true
 }
 # Processes whose executable path and command line match (extended regexes): the
 # containerd shims, and strays of a killed run (which leaves pid files of dead processes).
@@ -38,7 +46,7 @@ kill_matching() { # exe regex, cmdline regex, what
 }
 
 # 1. The node agents first, so that nothing restarts containers behind our back.
-for c in kubelet kube-router kube-proxy kube-scheduler kube-controller-manager; do stop "$c"; done
+stop kubelet kube-router kube-proxy kube-scheduler kube-controller-manager
 
 # 2. Every container: kill their processes through the pod cgroups (a killed cluster
 #    leaves orphans there), then containerd and its shims.
@@ -56,7 +64,7 @@ done
 
 # 3. The control plane.
 stop kube-apiserver
-stop etcd
+stop etcd # after the API server, whose shutdown waits on it
 # Anything else of this cluster still running (a killed run leaves no pid files behind it).
 kill_matching "^$GAVEL_CACHE/(k8s|etcd|kube-router)-" "" "cluster components"
 kill_matching "containerd" "/run/gavel-containerd/|$GAVEL_STATE/" "containerd processes"

@@ -70,7 +70,7 @@ build_base() {
     command -v debootstrap >/dev/null || die "debootstrap missing: run cluster/prereqs.sh"
     local root
     root=$(mktemp -d /var/tmp/gavel-rootfs.XXXXXX)
-    log "debootstrap $DEBIAN_SUITE (minbase) — cold: ~3 min"
+    log "debootstrap $DEBIAN_SUITE (minbase) — cold: ~1 min"
     debootstrap --variant=minbase "$DEBIAN_SUITE" "$root" "$(debian_mirror)" >"$IMAGES_DIR/debootstrap.log" 2>&1 ||
       die "debootstrap failed: see $IMAGES_DIR/debootstrap.log"
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
