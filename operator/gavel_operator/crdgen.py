@@ -41,6 +41,9 @@ def structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         merged = {**schema["allOf"][0], **{k: v for k, v in schema.items() if k != "allOf"}}
         return structural(merged, defs)
     out = {k: v for k, v in schema.items() if k in KEEP}
+    for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if bound in out and not isinstance(out[bound], bool):  # JSON Schema 2020 -> OpenAPI v3 (draft 4)
+            out[limit], out[bound] = out[bound], True
     if "description" in out:  # docstrings wrap; kubectl explain re-wraps
         out["description"] = " ".join(out["description"].split())
     if "enum" in out and "type" not in out:
