@@ -8,6 +8,15 @@ CLUSTER=${CLUSTER:-local}
 export CLUSTER
 case $CLUSTER in local | kind) ;; *) die "CLUSTER must be local or kind, not $CLUSTER" ;; esac
 
+# One cluster operation at a time (two `make cluster` racing would both start etcd, …).
+case ${1:-} in
+  up | down | images | images-test | load-image)
+    mkdir -p "$GAVEL_CACHE/run"
+    exec 9>"$GAVEL_CACHE/run/cluster.lock"
+    flock -w 1800 9 || die "another cluster operation holds $GAVEL_CACHE/run/cluster.lock"
+    ;;
+esac
+
 case ${1:-} in
   up)
     if [[ $CLUSTER == kind ]]; then exec "$CLUSTER_DIR/kind.sh" up; fi
@@ -16,8 +25,8 @@ case ${1:-} in
     if [[ $CLUSTER == kind ]]; then exec "$CLUSTER_DIR/kind.sh" down; fi
     exec "$CLUSTER_DIR/down.sh" ;;
   images) # everything Gavel has so far
-    if [[ $CLUSTER == kind ]]; then exec "$CLUSTER_DIR/images.sh" load base testbox runner; fi
-    exec "$CLUSTER_DIR/images.sh" load base pause coredns testbox runner ;;
+    if [[ $CLUSTER == kind ]]; then exec "$CLUSTER_DIR/images.sh" load base testbox runner operator; fi
+    exec "$CLUSTER_DIR/images.sh" load base pause coredns testbox runner operator ;;
   images-test) # what tests/cluster needs
     exec "$CLUSTER_DIR/images.sh" load testbox ;;
   load-image)

@@ -6,6 +6,9 @@
 #   coredns  CoreDNS built by build-binaries.sh (cluster/images/coredns)
 #   testbox  base + busybox + python3, for tests/cluster (cluster/images/testbox)
 #   runner   Gavel's runner image (runner-image/Dockerfile), when it exists
+#   operator Gavel's operator image (operator/Dockerfile), when it exists
+#   (runner and operator: context = the repository root, tags gavel.local/<name>:dev and
+#   :<the Helm chart's appVersion>, rebuilt every time; Docker's layer cache keeps that quick)
 # Each built image is also saved as $GAVEL_CACHE/images/<tag>.tar, so a warm machine
 # loads it into the cluster without Docker. Usage:
 #   images.sh build NAME...   build (or take from the cache) and save
@@ -31,7 +34,7 @@ ensure_docker() {
   if ! grep -qs '"default-runtime"\|"runtimes"' /etc/docker/daemon.json; then
     args+=(--add-runtime "gavel-runc=$GAVEL_CACHE/bin/runc-nosysres" --default-runtime gavel-runc)
   fi
-  setsid dockerd "${args[@]}" >"$GAVEL_CACHE/run/dockerd.log" 2>&1 </dev/null &
+  setsid dockerd "${args[@]}" >"$GAVEL_CACHE/run/dockerd.log" 2>&1 </dev/null 9>&- &
   echo $! >"$DOCKERD_PID_FILE"
   STARTED_DOCKERD=1
   trap stop_docker EXIT
@@ -74,6 +77,14 @@ build_base() {
     debootstrap --variant=minbase "$DEBIAN_SUITE" "$root" "$(debian_mirror)" >"$IMAGES_DIR/debootstrap.log" 2>&1 ||
       die "debootstrap failed: see $IMAGES_DIR/debootstrap.log"
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    # Builds inside the image reach the registries the way the host does: carry over the
+    # host's extra CA certificates (used once an image installs ca-certificates) and pip's
+    # configuration (which points pip at that CA bundle).
+    if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+      mkdir -p "$root/usr/local/share/ca-certificates"
+      cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+    fi
+    [[ -f /etc/pip.conf ]] && cp /etc/pip.conf "$root/etc/pip.conf"
     tar -C "$root" --numeric-owner -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"
     rm -rf "$root"
   fi
@@ -98,6 +109,24 @@ build_dockerfile() { # $1: tag, $2: context dir, $3: "always" to rebuild even wh
   docker save "$tag" -o "$tar.tmp" && mv "$tar.tmp" "$tar"
 }
 
+# Gavel's own images: built from the repository root with the base as BASE.
+project_tag() { echo "gavel.local/$1:dev"; }
+build_project_image() { # name, Dockerfile
+  local name=$1 dockerfile=$2 tar app names t args=()
+  [[ -f $dockerfile ]] || { log "no ${dockerfile#"$REPO_DIR"/} yet: skipping the $name image"; return 0; }
+  build_base
+  ensure_docker
+  names=("$(project_tag "$name")")
+  app=$(awk -F'"' '/^appVersion:/ {print $2}' "$REPO_DIR/charts/gavel/Chart.yaml" 2>/dev/null || true)
+  [[ -n $app ]] && names+=("gavel.local/$name:$app")
+  for t in "${names[@]}"; do args+=(-t "$t"); done
+  tar=$(tarball "${names[0]}")
+  log "docker build ${names[*]} (${dockerfile#"$REPO_DIR"/}) — first build: several minutes"
+  docker build --network host --build-arg "BASE=$BASE_IMAGE" "${args[@]}" -f "$dockerfile" "$REPO_DIR" \
+    >"$IMAGES_DIR/build-$name.log" 2>&1 || { tail -20 "$IMAGES_DIR/build-$name.log" >&2; die "docker build $name failed"; }
+  docker save "${names[@]}" -o "$tar.tmp" && mv "$tar.tmp" "$tar"
+}
+
 build_image() { # NAME
   mkdir -p "$IMAGES_DIR"
   case $1 in
@@ -113,9 +142,8 @@ build_image() { # NAME
       cp "$CLUSTER_DIR/images/coredns/Dockerfile" "$COREDNS_BIN/coredns" "$ctx/"
       build_dockerfile "$COREDNS_IMAGE" "$ctx"
       rm -rf "$ctx" ;;
-    runner)
-      [[ -f $REPO_DIR/runner-image/Dockerfile ]] || { log "no runner-image/Dockerfile yet: skipping the runner image"; return 0; }
-      build_dockerfile "${RUNNER_IMAGE:-gavel.local/runner:dev}" "$REPO_DIR/runner-image" always ;;
+    runner) build_project_image runner "$REPO_DIR/runner-image/Dockerfile" ;;
+    operator) build_project_image operator "$REPO_DIR/operator/Dockerfile" ;;
     *) die "unknown image $1" ;;
   esac
 }
@@ -131,7 +159,7 @@ image_archive() { # NAME -> path of a `docker save` archive
     pause) tarball "$PAUSE_IMAGE" ;;
     coredns) tarball "$COREDNS_IMAGE" ;;
     testbox) tarball "$TESTBOX_IMAGE" ;;
-    runner) tarball "${RUNNER_IMAGE:-gavel.local/runner:dev}" ;;
+    runner | operator) tarball "$(project_tag "$1")" ;;
   esac
 }
 
@@ -152,7 +180,7 @@ case $cmd in
   load)
     for n in "$@"; do
       build_image "$n"
-      [[ $n == runner && ! -f $REPO_DIR/runner-image/Dockerfile ]] && continue
+      [[ -f $(image_archive "$n") ]] || continue # e.g. no Dockerfile yet
       log "loading $n into the cluster"
       ctr_import "$(image_archive "$n")"
     done ;;

@@ -13,7 +13,7 @@ cluster: ## start the single-node Kubernetes cluster (CLUSTER=local|kind); print
 cluster-down: ## remove the cluster: no process, mount, interface or iptables rule left behind
 	@$(CLUSTER_SH) down
 
-images: ## build Gavel's images locally (base, pause, coredns, testbox, runner-image if present) and load them
+images: ## build the images locally (base, pause, coredns, testbox, runner, operator) and load them into the cluster
 	@$(CLUSTER_SH) images
 
 load-image: ## load a local docker image into the cluster: make load-image IMAGE=name:tag
