@@ -32,13 +32,23 @@ def leftovers() -> list[str]:
     rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
     if any(tag in rules for tag in ("KUBE-", "CNI-", "gavel-cluster")):
         found.append("iptables rules")
+    # Processes the cluster started: its components (binaries in the cache; kubectl is a
+    # client), its containerd and shims. Clients of the cluster (ctr, kubectl) do not count.
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
+            exe = os.readlink(f"/proc/{pid}/exe")
             cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if "/var/lib/gavel-cluster/" in cmd or "/run/gavel-containerd" in cmd or f"{CACHE}/k8s-" in cmd:
+        component = exe.startswith(tuple(f"{CACHE}/{c}-" for c in ("k8s", "etcd", "kube-router", "coredns"))) \
+            and os.path.basename(exe) != "kubectl"
+        runtime = "containerd" in os.path.basename(exe) and (
+            "/var/lib/gavel-cluster/" in cmd or "/run/gavel-containerd" in cmd)
+        if component or runtime:
             found.append(f"process {pid}: {cmd[:80]}")
+    # Containers: the pod cgroups are gone (and with them every container process).
+    found += [f"cgroup {d}" for d in ("/sys/fs/cgroup/memory/kubepods", "/sys/fs/cgroup/pids/kubepods")
+              if os.path.isdir(d)]
     return found
 
 
