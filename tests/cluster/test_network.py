@@ -14,6 +14,7 @@ kind: Pod
 metadata: {{name: {name}, namespace: {ns}, labels: {{app: {name}}}}}
 spec:
   automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 0
   containers:
   - name: httpd
     image: {TESTBOX_IMAGE}
