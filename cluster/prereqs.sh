@@ -10,7 +10,8 @@ declare -A need=(
   [containerd]=containerd [ctr]=containerd [runc]=runc [dockerd]=docker.io [docker]=docker.io
   [debootstrap]=debootstrap [iptables]=iptables [ip6tables]=iptables [ipset]=ipset
   [nft]=nftables [conntrack]=conntrack [socat]=socat [ethtool]=ethtool [jq]=jq
-  [ip]=iproute2 [openssl]=openssl [mount]=mount [nsenter]=util-linux
+  [ip]=iproute2 [openssl]=openssl [mount]=mount [nsenter]=util-linux [flock]=util-linux
+  [curl]=curl [sysctl]=procps [python3]=python3
 )
 missing=()
 for cmd in "${!need[@]}"; do

@@ -51,8 +51,9 @@ if [[ -e $GAVEL_STATE || -e /run/gavel-containerd ]] || ip link show "$CNI_BRIDG
 fi
 "$CLUSTER_DIR/build-binaries.sh"
 
-node_ip=$(ip -4 route get 1.2.3.4 2>/dev/null | grep -oP 'src \K\S+' || true)
-[[ -n $node_ip ]] || node_ip=$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1)
+# The node's address: the first IPv4 address of the default route's interface (or of any).
+dev=$(ip -4 route show default | awk '{for (i = 1; i < NF; i++) if ($i == "dev") {print $(i + 1); exit}}')
+node_ip=$(ip -4 -o addr show ${dev:+dev "$dev"} scope global | awk '{print $4}' | cut -d/ -f1 | head -1)
 [[ -n $node_ip ]] || die "no IPv4 address for the node"
 log "node $NODE_NAME, address $node_ip"
 
@@ -110,7 +111,11 @@ cat >"$GAVEL_STATE/cni/net.d/10-gavel.conflist" <<JSON
   ]
 }
 JSON
-start containerd containerd --config "$cfg/containerd.toml"
+# Every image is local. A pod naming a missing image must fail without reaching out to any
+# registry (nor looking one up): containerd's pulls go to a proxy on a closed loopback port.
+# (containerd 1.6 has no catch-all registry host configuration; 1.7+ has certs.d/_default.)
+start containerd env HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY= \
+  containerd --config "$cfg/containerd.toml"
 
 # ---- kube-apiserver --------------------------------------------------------------------
 wait_for etcd 60 curl -sf "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
@@ -148,6 +153,7 @@ wait_for containerd 60 ctr -a "$CONTAINERD_SOCK" version
 cat >"$cfg/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
+# cgroup v1 (this host) with the cgroupfs driver: fine on 1.34 (1.35+ needs failCgroupV1: false).
 cgroupDriver: cgroupfs
 containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
 authentication:
@@ -159,7 +165,6 @@ clusterDomain: $CLUSTER_DOMAIN
 clusterDNS: [$DNS_SERVICE_IP]
 resolvConf: /etc/resolv.conf
 failSwapOn: false
-# cgroup v1 still works on 1.34 (1.35+ would need failCgroupV1: false).
 oomScoreAdj: 0
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
