@@ -1,5 +1,9 @@
 """The node is Ready, and a Job running a locally built image completes, with its
 termination message and logs readable through the API server."""
+import os
+
+import pytest
+
 from conftest import TESTBOX_IMAGE
 
 
@@ -44,3 +48,21 @@ spec:
     assert terminated["exitCode"] == 0
     assert terminated["message"] == "verdict=Accepted"
     assert kube("-n", namespace, "logs", "job/hello") == "hello from gavel\nline two\n"
+
+
+@pytest.mark.skipif(os.environ.get("CLUSTER", "local") != "local", reason="the kind route may pull")
+def test_missing_image_never_reaches_a_registry(kube, namespace):
+    """Images are local only: a pod naming a missing image fails to pull, and containerd's
+    attempt goes to the closed loopback proxy, not to a registry."""
+    kube("-n", namespace, "run", "nopull", "--image=docker.io/library/gavel-no-such-image:1",
+         "--image-pull-policy=IfNotPresent", "--restart=Never")
+
+    def waiting():
+        pod = kube.json("-n", namespace, "get", "pod", "nopull")
+        state = pod["status"]["containerStatuses"][0]["state"]
+        return state.get("waiting", {}).get("reason") in ("ErrImagePull", "ImagePullBackOff") and state["waiting"]
+
+    waiting_state = kube.wait_for("pull to fail", waiting, timeout=60)
+    message = waiting_state.get("message", "")
+    events = kube("-n", namespace, "get", "events", "--field-selector", "involvedObject.name=nopull")
+    assert "127.0.0.1:9" in message + events, message + events
