@@ -14,6 +14,7 @@
 #   images.sh build NAME...   build (or take from the cache) and save
 #   images.sh load NAME...    build if needed, then import into the running cluster
 #   images.sh load-docker IMAGE   import any image from the local Docker into the cluster
+#   images.sh reload TAG...   import the cached archives of these tags again
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -192,6 +193,14 @@ case $cmd in
       log "loading $n into the cluster"
       ctr_import "$(image_archive "$n")"
     done ;;
+  reload) # TAG...: import the cached archives of these tags again (after a down/up)
+    for tag in "$@"; do
+      tar=$(tarball "$tag")
+      [[ -f $tar.image ]] && tar=$tar.image # the base: its `docker save` archive, not the rootfs
+      [[ -f $tar ]] || continue            # e.g. a second tag of an archive already loaded
+      log "reloading $tag"
+      ctr_import "$tar"
+    done ;;
   load-docker)
     [[ $# -eq 1 ]] || die "usage: images.sh load-docker IMAGE"
     ensure_docker
@@ -201,5 +210,5 @@ case $cmd in
     docker save "$1" -o "$tmp"
     ctr_import "$tmp"
     rm -f "$tmp" ;;
-  *) die "usage: images.sh build|load NAME... | load-docker IMAGE" ;;
+  *) die "usage: images.sh build|load NAME... | reload TAG... | load-docker IMAGE" ;;
 esac
