@@ -29,6 +29,8 @@ case ${1:-} in
     exec "$CLUSTER_DIR/images.sh" load base pause coredns testbox runner operator ;;
   images-test) # what tests/cluster needs
     exec "$CLUSTER_DIR/images.sh" load testbox ;;
+  images-operator) # what tests/operator needs
+    exec "$CLUSTER_DIR/images.sh" load runner ;;
   load-image)
     [[ -n ${2:-} ]] || die "usage: make load-image IMAGE=name:tag"
     exec "$CLUSTER_DIR/images.sh" load-docker "$2" ;;
