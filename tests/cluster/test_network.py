@@ -118,3 +118,12 @@ spec:
 
     kube("-n", c, "delete", "networkpolicy", "deny-egress", "allow-web")
     eventually(kube, "other reachable again without policies", lambda: fetch(kube, c, topology["other"]) == "hello-from-other")
+
+
+def test_pod_reaches_api_server_through_kubernetes_service(kube, namespace):
+    """In-cluster clients (the operator) reach the API server at kubernetes.default.svc."""
+    client(kube, namespace)
+    probe = ("import socket; s = socket.create_connection(('kubernetes.default.svc.cluster.local', 443), 5); "
+             "print('connected', s.getpeername()[1])")
+    out = kube("-n", namespace, "exec", "client", "--", "python3", "-c", probe)
+    assert out.strip() == "connected 443"
