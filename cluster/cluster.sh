@@ -10,7 +10,7 @@ case $CLUSTER in local | kind) ;; *) die "CLUSTER must be local or kind, not $CL
 
 # One cluster operation at a time (two `make cluster` racing would both start etcd, …).
 case ${1:-} in
-  up | down | images | images-test | load-image)
+  up | down | images | images-test | images-operator | load-image)
     mkdir -p "$GAVEL_CACHE/run"
     exec 9>"$GAVEL_CACHE/run/cluster.lock"
     flock -w 1800 9 || die "another cluster operation holds $GAVEL_CACHE/run/cluster.lock"
