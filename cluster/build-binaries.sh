@@ -25,7 +25,7 @@ build_kubernetes() {
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet \
     k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl
-  rm -rf "$dir/bin" && mv "$dir/bin.tmp" "$dir/bin" && stamp "$dir"
+  rm -rf "${dir:?}/bin" && mv "$dir/bin.tmp" "$dir/bin" && stamp "$dir"
   log "Kubernetes built ($(elapsed))"
 }
 
@@ -35,7 +35,7 @@ build_etcd() {
   log "building etcd $ETCD_VERSION — cold: ~1 min"
   go_build "$CLUSTER_DIR/build/etcd" "$dir/bin.tmp" -ldflags "-s -w" go.etcd.io/etcd/server/v3
   mv "$dir/bin.tmp/server" "$dir/bin.tmp/etcd" # go names the binary after ".../server/v3"
-  rm -rf "$dir/bin" && mv "$dir/bin.tmp" "$dir/bin" && stamp "$dir"
+  rm -rf "${dir:?}/bin" && mv "$dir/bin.tmp" "$dir/bin" && stamp "$dir"
   log "etcd built ($(elapsed))"
 }
 
@@ -45,7 +45,7 @@ build_kube_router() {
   log "building kube-router $KUBE_ROUTER_VERSION (network policy controller) — cold: ~2.5 min"
   go_build "$CLUSTER_DIR/build/kube-router" "$dir/bin.tmp" -ldflags "-s -w" \
     github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
-  rm -rf "$dir/bin" && mv "$dir/bin.tmp" "$dir/bin" && stamp "$dir"
+  rm -rf "${dir:?}/bin" && mv "$dir/bin.tmp" "$dir/bin" && stamp "$dir"
   log "kube-router built ($(elapsed))"
 }
 
@@ -54,7 +54,7 @@ build_coredns() {
   built "$dir" && return 0
   log "building CoreDNS $COREDNS_VERSION — cold: ~1 min"
   go_build "$CLUSTER_DIR/build/coredns" "$dir/bin.tmp" -ldflags "-s -w" .
-  rm -rf "$dir/bin" && mv "$dir/bin.tmp" "$dir/bin" && stamp "$dir"
+  rm -rf "${dir:?}/bin" && mv "$dir/bin.tmp" "$dir/bin" && stamp "$dir"
   log "CoreDNS built ($(elapsed))"
 }
 

@@ -112,7 +112,8 @@ build_dockerfile() { # $1: tag, $2: context dir, $3: "always" to rebuild even wh
   grep -q '^ARG BASE' "$ctx/Dockerfile" && build_base
   ensure_docker
   log "docker build $tag ($ctx)"
-  local blog=$IMAGES_DIR/build-$(basename "$tar" .tar).log
+  local blog
+  blog=$IMAGES_DIR/build-$(basename "$tar" .tar).log
   docker build --network host --build-arg "BASE=$BASE_IMAGE" -t "$tag" "$ctx" >"$blog" 2>&1 ||
     { tail -20 "$blog" >&2; die "docker build $tag failed: see $blog"; }
   docker save "$tag" -o "$tar.tmp" && mv "$tar.tmp" "$tar"

@@ -1,5 +1,5 @@
 # Shared settings and helpers for cluster/*.sh. Source it; do not run it.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # (the variables are for the scripts that source this)
 CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$CLUSTER_DIR/.." && pwd)
 # shellcheck source=versions.env
