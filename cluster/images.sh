@@ -97,8 +97,8 @@ build_base() {
     tar -C "$root" --numeric-owner -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"
     rm -rf "$root"
   fi
-  have_docker_image "$BASE_IMAGE" && return 0
   ensure_docker
+  have_docker_image "$BASE_IMAGE" && return 0 # re-importing would defeat Docker's layer cache
   log "docker import $BASE_IMAGE"
   docker import -c 'CMD ["/bin/bash"]' -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     "$tar" "$BASE_IMAGE" >/dev/null
