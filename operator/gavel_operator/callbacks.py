@@ -81,7 +81,10 @@ async def _worker() -> None:
                     pass
                 continue
             heapq.heappop(_heap)
-            await _deliver(session, uid)
+            try:
+                await _deliver(session, uid)
+            except Exception:  # noqa: BLE001 - the worker must outlive any one callback
+                log.exception("callback of %s failed unexpectedly", uid)
 
 
 async def _deliver(session: aiohttp.ClientSession, uid: str) -> None:

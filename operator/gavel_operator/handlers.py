@@ -41,6 +41,7 @@ class State:
     lock: asyncio.Lock
     starting: dict[tuple[str, str], str]  # started, not yet seen as such in the index
     policies: set[str]  # namespaces whose runner NetworkPolicy exists
+    finished: set[str]  # uids this process wrote a final status for: the index may not show it yet
     evaluations: Any = None  # kopf's live evaluation index, for metrics and callbacks
     credentials: kopf.ConnectionInfo | None = None
 
@@ -57,6 +58,7 @@ async def startup(settings: kopf.OperatorSettings, **_):
     STATE.lock = asyncio.Lock()
     STATE.starting = {}
     STATE.policies = set()
+    STATE.finished = set()
     # progress in annotations: the status stays the user's to read
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
@@ -343,6 +345,10 @@ async def evaluation_event(event, evaluation_index, language_index, **_):
 
 # --- following Jobs and pods ---------------------------------------------------------------
 
+def is_final(ev: dict | None) -> bool:
+    return ev is None or ev["phase"] in {p.value for p in FINAL_PHASES} or ev["uid"] in STATE.finished
+
+
 def job_condition(job_status: dict, type_: str) -> dict | None:
     for c in job_status.get("conditions") or []:
         if c.get("type") == type_ and c.get("status") == "True":
@@ -357,7 +363,7 @@ async def job_event(event, body, namespace, labels, evaluation_index, language_i
         return
     key = (namespace, labels[jobs.LABEL_EVALUATION])
     ev = one(evaluation_index, key)
-    if ev is None or ev["phase"] in {p.value for p in FINAL_PHASES}:
+    if is_final(ev):
         return
     if body["metadata"]["name"] != (ev["body"].get("status") or {}).get("jobName", body["metadata"]["name"]):
         return  # an older attempt's Job
@@ -392,7 +398,7 @@ async def pod_event(event, body, namespace, labels, evaluation_index, language_i
             continue
         key = (namespace, labels[jobs.LABEL_EVALUATION])
         ev = one(evaluation_index, key)
-        if ev is None or ev["phase"] in {p.value for p in FINAL_PHASES}:
+        if is_final(ev):
             return
         job = labels.get("job-name") or labels.get("batch.kubernetes.io/job-name")
         message = f"{reason}: {waiting.get('message', '')} (image {cs.get('image')})"
@@ -460,6 +466,7 @@ async def finish(key, ev: dict, job: dict) -> None:
     values = judged(result, store=STATE.store, bucket=where.bucket, prefix=where.prefix,
                            conditions=ev["conditions"], logs_saved=logs)
     await patch_status(namespace, name, values)
+    STATE.finished.add(ev["uid"])
     owner = ref(ev["body"])
     (kopf.info if values["phase"] == Phase.SUCCEEDED.value else kopf.warn)(
         owner, reason=result.verdict.value, message=f"{result.verdict.value}: {result.message}"[:1000])
@@ -485,6 +492,7 @@ async def fail(key, ev: dict, job: dict, reason: str, message: str, pod: dict | 
     if logs:
         values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
     await patch_status(namespace, name, values)
+    STATE.finished.add(ev["uid"])
     kopf.warn(ref(ev["body"]), reason=reason, message=full[:1000])
     metrics.failed(reason, ev["body"])
 
@@ -522,6 +530,7 @@ async def cancel(body, namespace, name, status, evaluation_index, language_index
             values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
         await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job_name}", propagation="Foreground")
     await patch_status(namespace, name, values)
+    STATE.finished.add(body["metadata"]["uid"])
     kopf.info(body, reason="Canceled", message="stopped at the request of spec.cancel")
     metrics.failed("Canceled", body)
     await dispatch(evaluation_index, language_index)
