@@ -16,6 +16,8 @@ include mk/*.mk
 .PHONY: test
 test: ## set up everything and run every test tier (what .ci/run calls)
 	@$(MAKE) --no-print-directory test-runner
+	@$(MAKE) --no-print-directory test-cluster
+	@$(MAKE) --no-print-directory test-operator
 
 .PHONY: demo
 demo: ## the main job: set everything up and judge the example submissions
