@@ -14,11 +14,13 @@ help: ## list the verbs
 include mk/*.mk
 
 .PHONY: test
-test: ## set up everything and run every test tier (what .ci/run calls)
+test: ## set up everything and run every test tier (what .ci/run calls; removes a demo release first)
 	@$(MAKE) --no-print-directory test-runner
 	@$(MAKE) --no-print-directory test-cluster
+	@$(MAKE) --no-print-directory demo-down
 	@$(MAKE) --no-print-directory test-operator
+	@$(MAKE) --no-print-directory test-e2e
 
 .PHONY: demo
-demo: ## the main job: set everything up and judge the example submissions
-	@$(MAKE) --no-print-directory judge-demo
+demo: deps ## the main job: cluster, images, chart with bundled MinIO, example Evaluations to their verdicts
+	@scripts/demo.sh

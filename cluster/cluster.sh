@@ -25,12 +25,14 @@ case ${1:-} in
     if [[ $CLUSTER == kind ]]; then exec "$CLUSTER_DIR/kind.sh" down; fi
     exec "$CLUSTER_DIR/down.sh" ;;
   images) # everything Gavel has so far
-    if [[ $CLUSTER == kind ]]; then exec "$CLUSTER_DIR/images.sh" load base testbox runner operator; fi
-    exec "$CLUSTER_DIR/images.sh" load base pause coredns testbox runner operator ;;
+    if [[ $CLUSTER == kind ]]; then exec "$CLUSTER_DIR/images.sh" load base testbox runner operator minio; fi
+    exec "$CLUSTER_DIR/images.sh" load base pause coredns testbox runner operator minio ;;
   images-test) # what tests/cluster needs
     exec "$CLUSTER_DIR/images.sh" load testbox ;;
   images-operator) # what tests/operator needs
     exec "$CLUSTER_DIR/images.sh" load runner ;;
+  images-e2e) # what tests/e2e and make demo need
+    exec "$CLUSTER_DIR/images.sh" load runner operator minio ;;
   load-image)
     [[ -n ${2:-} ]] || die "usage: make load-image IMAGE=name:tag"
     exec "$CLUSTER_DIR/images.sh" load-docker "$2" ;;

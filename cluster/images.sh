@@ -7,6 +7,7 @@
 #   testbox  base + busybox + python3, for tests/cluster (cluster/images/testbox)
 #   runner   Gavel's runner image (runner-image/Dockerfile), when it exists
 #   operator Gavel's operator image (operator/Dockerfile), when it exists
+#   minio    the S3 server of the chart's bundled storage (cluster/images/minio)
 #   (runner and operator: context = the repository root, tags gavel.local/<name>:dev and
 #   :<the Helm chart's appVersion>, rebuilt every time; Docker's layer cache keeps that quick)
 # Each built image is also saved as $GAVEL_CACHE/images/<tag>.tar, so a warm machine
@@ -121,8 +122,8 @@ build_dockerfile() { # $1: tag, $2: context dir, $3: "always" to rebuild even wh
 
 # Gavel's own images: built from the repository root with the base as BASE.
 project_tag() { echo "gavel.local/$1:dev"; }
-build_project_image() { # name, Dockerfile
-  local name=$1 dockerfile=$2 tar app names t args=()
+build_project_image() { # name, Dockerfile[, context (default: the repository root)]
+  local name=$1 dockerfile=$2 ctx=${3:-$REPO_DIR} tar app names t args=()
   [[ -f $dockerfile ]] || { log "no ${dockerfile#"$REPO_DIR"/} yet: skipping the $name image"; return 0; }
   build_base
   ensure_docker
@@ -132,7 +133,7 @@ build_project_image() { # name, Dockerfile
   for t in "${names[@]}"; do args+=(-t "$t"); done
   tar=$(tarball "${names[0]}")
   log "docker build ${names[*]} (${dockerfile#"$REPO_DIR"/}) — first build: several minutes"
-  docker build --network host --build-arg "BASE=$BASE_IMAGE" "${args[@]}" -f "$dockerfile" "$REPO_DIR" \
+  docker build --network host --build-arg "BASE=$BASE_IMAGE" "${args[@]}" -f "$dockerfile" "$ctx" \
     >"$IMAGES_DIR/build-$name.log" 2>&1 || { tail -20 "$IMAGES_DIR/build-$name.log" >&2; die "docker build $name failed"; }
   docker save "${names[@]}" -o "$tar.tmp" && mv "$tar.tmp" "$tar"
 }
@@ -154,6 +155,12 @@ build_image() { # NAME
       rm -rf "$ctx" ;;
     runner) build_project_image runner "$REPO_DIR/runner-image/Dockerfile" ;;
     operator) build_project_image operator "$REPO_DIR/operator/Dockerfile" ;;
+    minio)
+      local ctx
+      ctx=$(mktemp -d)
+      cp "$(GAVEL_CACHE=$GAVEL_CACHE "$REPO_DIR/scripts/minio.sh")" "$ctx/minio"
+      build_project_image minio "$CLUSTER_DIR/images/minio/Dockerfile" "$ctx"
+      rm -rf "$ctx" ;;
     *) die "unknown image $1" ;;
   esac
 }
@@ -169,7 +176,7 @@ image_archive() { # NAME -> path of a `docker save` archive
     pause) tarball "$PAUSE_IMAGE" ;;
     coredns) tarball "$COREDNS_IMAGE" ;;
     testbox) tarball "$TESTBOX_IMAGE" ;;
-    runner | operator) tarball "$(project_tag "$1")" ;;
+    runner | operator | minio) tarball "$(project_tag "$1")" ;;
   esac
 }
 

@@ -5,8 +5,9 @@ VENV_STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-
 $(VENV_STAMP): pyproject.toml
 	@echo "[venv] creating $(VENV) and installing gavel with its test and operator extras…"
 	@rm -rf $(VENV) && $(PY) -m venv $(VENV)
-	@$(VENV)/bin/pip install -q --upgrade pip
-	@$(VENV)/bin/pip install -q -e '.[operator,client,test]'
+	@$(VENV)/bin/pip install -q --upgrade pip >$(VENV)/install.log 2>&1
+	@$(VENV)/bin/pip install -q -e '.[operator,client,test]' >>$(VENV)/install.log 2>&1 || \
+		{ tail -30 $(VENV)/install.log; exit 1; }
 	@touch $@
 
 .PHONY: venv toolchains s3-server deps schema test test-unit test-runner bench-runner judge-demo

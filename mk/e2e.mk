@@ -1,0 +1,14 @@
+# The user's path: the Helm chart on the real cluster, and the demo.
+
+.PHONY: test-e2e demo-down
+
+test-e2e: deps ## end-to-end: install the chart, judge every verdict in every language, upgrade, uninstall
+	@$(CLUSTER_SH) up >/dev/null
+	@$(CLUSTER_SH) images-e2e
+	@echo "[test] e2e: helm install, 42 evaluations in 7 languages, cancel, delete, upgrade, uninstall (~8 min)"
+	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
+		GAVEL_HELM=$$(scripts/helm.sh) $(VENV)/bin/pytest -q tests/e2e
+
+demo-down: ## uninstall the demo release (the cluster stays: make cluster-down)
+	@$(CLUSTER_SH) up >/dev/null
+	@$$(scripts/helm.sh) --kubeconfig $$($(CLUSTER_SH) kubeconfig) uninstall gavel -n gavel-system --wait 2>/dev/null || true

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# make demo: from a fresh machine to verdicts. The cluster, Gavel's images, the chart with its
+# bundled MinIO, the example problem uploaded, example Evaluations applied and watched to their
+# verdicts, then a table of them and where their outputs are.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '\n[demo] %s\n' "$*"; }
+release=gavel ns=gavel-system demo_ns=default
+
+say "cluster (cold: ~11 min of building Kubernetes from source; warm: ~20 s)"
+cluster/cluster.sh up
+kubeconfig=$(cluster/cluster.sh kubeconfig)
+kc() { "$(cluster/cluster.sh kubectl)" --kubeconfig "$kubeconfig" "$@"; }
+helm=$(scripts/helm.sh)
+
+say "images: runner, operator, MinIO (first build: several minutes)"
+cluster/cluster.sh images-e2e
+
+say "helm upgrade --install $release charts/gavel (bundled MinIO)"
+pull=Never; [[ ${CLUSTER:-local} == kind ]] && pull=IfNotPresent
+"$helm" --kubeconfig "$kubeconfig" upgrade --install "$release" charts/gavel -n "$ns" --create-namespace \
+  --set storage.bundled.enabled=true --set runner.pullPolicy=$pull --set operator.image.pullPolicy=$pull \
+  --set storage.bundled.image.pullPolicy=$pull --set runner.cpu=250m --set runner.cpuLimit=1 --wait --timeout 5m
+kc get languages
+
+say "uploading examples/problems/sum and the example submissions to the bundled MinIO"
+export GAVEL_S3_ENDPOINT="$(kc -n "$ns" get service "$release-minio" -o jsonpath='{.spec.clusterIP}'):9000"
+export GAVEL_S3_ACCESS_KEY="$(kc -n "$ns" get secret "$release-minio" -o jsonpath='{.data.accessKey}' | base64 -d)"
+export GAVEL_S3_SECRET_KEY="$(kc -n "$ns" get secret "$release-minio" -o jsonpath='{.data.secretKey}' | base64 -d)"
+.venv/bin/python scripts/demo_upload.py
+
+say "kubectl apply -f examples/evaluations/ (accepted, wrong answer, time limit, memory limit, compilation error)"
+kc -n "$demo_ns" delete -f examples/evaluations/ --ignore-not-found --wait >/dev/null
+kc -n "$demo_ns" apply -f examples/evaluations/
+names=$(kc -n "$demo_ns" get -f examples/evaluations/ -o jsonpath='{.items[*].metadata.name}')
+
+say "watching them (kubectl get evaluations -w shows the same)"
+last=""
+for _ in $(seq 1 300); do
+  table=$(kc -n "$demo_ns" get evaluations $names)
+  [[ $table != "$last" ]] && { echo "$table"; echo; last=$table; }
+  pending=$(kc -n "$demo_ns" get evaluations $names -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' |
+    grep -cvE '^(Succeeded|Failed|Canceled)$' || true)
+  [[ $pending == 0 ]] && break
+  sleep 2
+done
+
+say "verdicts and where their outputs are"
+kc -n "$demo_ns" get evaluations $names -o custom-columns='NAME:.metadata.name,VERDICT:.status.verdict,PASSED:.status.passed,FIRST FAILURE:.status.tests[?(@.verdict!="Passed")].verdict,RESULT:.status.locations.result'
+cat <<EOF2
+
+Try it yourself:
+  export KUBECONFIG=$kubeconfig
+  kubectl apply -f examples/evaluation.yaml && kubectl get evaluations -w
+  kubectl describe evaluation sum-accepted        # status, conditions, events
+  GAVEL_S3_ENDPOINT=$GAVEL_S3_ENDPOINT GAVEL_S3_ACCESS_KEY=$GAVEL_S3_ACCESS_KEY GAVEL_S3_SECRET_KEY=… \\
+    .venv/bin/gavel fetch sum-accepted -o /tmp/sum-accepted   # its outputs
+EOF2

@@ -1,0 +1,152 @@
+"""Install Gavel with Helm, judge every verdict in every default language through the
+installed operator, cancel one, delete one, upgrade mid-flight, check RBAC, uninstall.
+Tests run in file order: the last one uninstalls."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import NAMESPACE, RELEASE, ROOT, VALUES, apply, wait_all
+
+TESTS = {"1": ("1 2\n", "3\n"), "2": ("40 2\n", "42\n")}
+LANGS = {  # per language: accepted, wrong answer, compilation error, runtime error, time limit, memory limit
+    "c": ('#include <stdio.h>\nint main(){long a,b;scanf("%ld %ld",&a,&b);printf("%ld\\n",a+b);}\n',
+          '#include <stdio.h>\nint main(){puts("3");}\n', "int main( {}\n", "int main(){return 3;}\n",
+          "int main(){for(;;);}\n",
+          "#include <stdlib.h>\n#include <string.h>\nint main(){char*p=malloc(200<<20);memset(p,1,200<<20);return p[9]-1;}\n"),
+    "cpp": ("#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<'\\n';}\n",
+            "#include <iostream>\nint main(){std::cout<<3<<'\\n';}\n", "int main(){ nope; }\n",
+            "#include <stdexcept>\nint main(){throw std::runtime_error(\"x\");}\n",
+            "int main(){volatile long x=0;for(;;)x++;}\n",
+            "#include <vector>\n#include <cstdio>\nint main(){std::vector<char> v(200<<20,1);printf(\"%d\",v[7]);}\n"),
+    "python": ("a, b = map(int, input().split())\nprint(a + b)\n", "print(3)\n", "def f(:\n", "raise SystemExit(3)\n",
+               "while True:\n    pass\n", "x = bytearray(200 << 20)\nprint(len(x))\n"),
+    "java": ("import java.util.*;\npublic class Main{public static void main(String[] x){Scanner s=new Scanner(System.in);"
+             "System.out.println(s.nextLong()+s.nextLong());}}\n",
+             "public class Main{public static void main(String[] x){System.out.println(3);}}\n",
+             "public class Main{ void }\n",
+             "public class Main{public static void main(String[] x){System.exit(3);}}\n",
+             "public class Main{public static void main(String[] x){long i=0;while(i>=0){i++;}}}\n",
+             "public class Main{public static void main(String[] x){byte[][] b=new byte[200][];"
+             "for(int i=0;i<200;i++){b[i]=new byte[1<<20];java.util.Arrays.fill(b[i],(byte)1);}}}\n"),
+    "go": ('package main\nimport "fmt"\nfunc main(){var a, b int64; fmt.Scan(&a, &b); fmt.Println(a+b)}\n',
+           'package main\nimport "fmt"\nfunc main(){fmt.Println(3)}\n', "package main\nfunc main(){ x := }\n",
+           'package main\nimport "os"\nfunc main(){os.Exit(3)}\n', "package main\nvar x int\nfunc main(){for{x++}}\n",
+           'package main\nimport "fmt"\nfunc main(){b:=make([]byte,200<<20);for i:=range b{b[i]=1};fmt.Println(len(b))}\n'),
+    "rust": ("use std::io::*;\nfn main(){let mut s=String::new();stdin().read_to_string(&mut s).unwrap();"
+             "let v:Vec<i64>=s.split_whitespace().map(|x|x.parse().unwrap()).collect();println!(\"{}\",v[0]+v[1]);}\n",
+             'fn main(){println!("3");}\n', 'fn main(){ let x: i32 = "s"; }\n', "fn main(){std::process::exit(3);}\n",
+             "fn main(){let mut x:u64=0;loop{x=unsafe{std::ptr::read_volatile(&x)}+1;}}\n",
+             'fn main(){let v=vec![1u8;200<<20];println!("{}",v.len());}\n'),
+    "javascript": ("const s=require('fs').readFileSync(0,'utf8').trim().split(/\\s+/).map(Number);console.log(s[0]+s[1]);\n",
+                   "console.log(3);\n", "function (\n", "process.exit(3);\n", "for(;;){}\n",
+                   "const b=[];for(let i=0;i<200;i++){b.push(Buffer.alloc(1<<20,1));}console.log(b.length);\n"),
+}
+KINDS = ["accepted", "wrong", "compile", "crash", "tle", "mle"]
+
+
+def test_lint_and_server_side_dry_run(helm, kube):
+    chart = str(ROOT / "charts" / "gavel")
+    sets = [x for v in VALUES for x in ("--set", v)]
+    assert "0 chart(s) failed" in helm.run("lint", chart, *sets).stdout
+    typo = helm.run("template", "t", chart, "--set", "storage.bundled.enabld=true", check=False)
+    assert typo.returncode != 0 and "additional properties 'enabld' not allowed" in typo.stderr
+    rendered = helm.run("template", "dry", chart, "-n", NAMESPACE, *sets).stdout
+    kube("apply", "--dry-run=server", "-n", NAMESPACE, "-f", "-", input=rendered)
+
+
+def test_every_verdict_in_every_default_language(kube, namespace, storage):
+    evs, want = [], {}
+    for lang, sources in LANGS.items():
+        for kind, src in zip(KINDS, sources):
+            name = f"{lang}-{kind}"
+            limits = {"timeMs": 1000, "memoryKb": 65536} if kind != "tle" else {"timeMs": 500}
+            evs.append(storage.evaluation(name, src, lang, TESTS, limits=limits))
+            want[name] = kind
+    apply(kube, namespace, evs)
+    done = wait_all(kube, namespace, list(want), timeout=900)
+    wrong = {}
+    for name, kind in want.items():
+        st = done[name]["status"]
+        first = (st.get("tests") or [{}])[0].get("verdict")
+        ok = {"accepted": st.get("verdict") == "Accepted",
+              "wrong": st.get("verdict") == "TestFailed" and st["tests"][0]["verdict"] == "Passed"
+                       and st["tests"][1]["verdict"] == "WrongAnswer",
+              "compile": st.get("verdict") == "CompilationError",
+              "crash": first == "RuntimeError",
+              "tle": first == "TimeLimitExceeded",
+              "mle": first == "MemoryLimitExceeded"}[kind]
+        if not ok:
+            wrong[name] = (st.get("phase"), st.get("verdict"), first, st.get("message", "")[:200])
+    assert not wrong, json.dumps(wrong, indent=1)
+
+
+def test_cancel_and_delete(kube, namespace, storage):
+    slow = storage.evaluation("slow", "import time\ntime.sleep(300)\n", "python", {"1": ("", "")},
+                              limits={"timeMs": 1000, "wallMs": 400000})
+    doomed = storage.evaluation("doomed", "import time\ntime.sleep(300)\n", "python", {"1": ("", "")},
+                                limits={"timeMs": 1000, "wallMs": 400000})
+    apply(kube, namespace, [slow, doomed])
+    wait_all(kube, namespace, ["slow", "doomed"], phases=("Running",), timeout=180)
+    kube("-n", namespace, "patch", "evaluation", "slow", "--type=merge", "-p", '{"spec":{"cancel":true}}')
+    assert wait_all(kube, namespace, ["slow"])["slow"]["status"]["phase"] == "Canceled"
+    kube("-n", namespace, "delete", "evaluation", "doomed", "--wait=true")
+    kube.wait_for("doomed's Job, pods and Secret collected", lambda: kube(
+        "-n", namespace, "get", "jobs,pods,secrets", "-l", "gavel.dev/evaluation=doomed", "-o", "name").strip() == ""
+        and "gavel-doomed" not in kube("-n", namespace, "get", "secrets", "-o", "name"), 120)
+
+
+def test_upgrade_mid_flight_loses_nothing(kube, namespace, storage, helm):
+    evs = [storage.evaluation(f"u{i}", "import time\ntime.sleep(3)\na, b = map(int, input().split())\nprint(a + b)\n",
+                              "python", TESTS, limits={"wallMs": 20000}) for i in range(6)]
+    apply(kube, namespace, evs)
+    wait_all(kube, namespace, ["u0"], phases=("Pending", "Running", "Succeeded"), timeout=120)
+    helm.install("concurrency.maxRunning=3", action="upgrade")  # restarts the operator (checksum annotation)
+    done = wait_all(kube, namespace, [f"u{i}" for i in range(6)], timeout=600)
+    assert {d["status"]["verdict"] for d in done.values()} == {"Accepted"}
+    per_eval = {}
+    for j in kube.json("-n", namespace, "get", "jobs")["items"]:
+        per_eval.setdefault(j["metadata"]["labels"]["gavel.dev/evaluation"], []).append(j["metadata"]["name"])
+    assert all(len(v) == 1 for v in per_eval.values()), per_eval
+
+
+def test_operator_rbac_is_least_privilege(kube, installed):
+    sa = f"system:serviceaccount:{NAMESPACE}:{RELEASE}-operator"
+
+    def can(verb: str, resource: str, ns: str = "default") -> bool:
+        return kube.run("auth", "can-i", verb, resource, "-n", ns, "--as", sa, check=False).stdout.strip() == "yes"
+
+    for verb, resource in [("watch", "evaluations.gavel.dev"), ("patch", "evaluations.gavel.dev/status"),
+                           ("create", "jobs.batch"), ("delete", "jobs.batch"), ("create", "secrets"),
+                           ("get", "pods/log"), ("list", "pods"), ("create", "events"),
+                           ("create", "networkpolicies.networking.k8s.io")]:
+        assert can(verb, resource), f"operator cannot {verb} {resource}"
+    for verb, resource in [("get", "secrets"), ("list", "secrets"), ("delete", "pods"), ("create", "pods"),
+                           ("delete", "evaluations.gavel.dev"), ("create", "evaluations.gavel.dev"),
+                           ("update", "customresourcedefinitions.apiextensions.k8s.io"), ("create", "deployments.apps"),
+                           ("create", "clusterrolebindings.rbac.authorization.k8s.io"), ("delete", "namespaces"),
+                           ("create", "pods/exec"), ("get", "nodes"), ("delete", "networkpolicies.networking.k8s.io")]:
+        assert not can(verb, resource), f"operator may {verb} {resource}: more than it needs"
+
+
+def test_runner_pods_reach_only_storage(kube, storage):
+    policy = kube.json("-n", "default", "get", "networkpolicy", "gavel-runner-egress") \
+        if "gavel-runner-egress" in kube("-n", "default", "get", "networkpolicy", "-o", "name", check=False) else None
+    # the policy is made in each namespace the operator runs Jobs in: look at any e2e namespace
+    nss = [n.split("/")[1] for n in kube("get", "namespaces", "-o", "name").split() if n.startswith("namespace/gavel-e2e-")]
+    found = [kube.json("-n", ns, "get", "networkpolicy", "gavel-runner-egress") for ns in nss
+             if "gavel-runner-egress" in kube("-n", ns, "get", "networkpolicy", "-o", "name", check=False)]
+    policy = policy or (found[0] if found else None)
+    assert policy, "no runner egress NetworkPolicy was made"
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"gavel.dev/role": "runner"}}
+    ports = sorted(p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", []))
+    assert ports == [53, 53, 9000]
+
+
+def test_zz_uninstall_keeps_crds_and_evaluations(kube, helm, namespace, storage):
+    apply(kube, namespace, [storage.evaluation("keep", "print(3)\n", "python", {"1": ("1 2\n", "3\n")})])
+    wait_all(kube, namespace, ["keep"])
+    helm.run("uninstall", RELEASE, "-n", NAMESPACE, "--wait")
+    assert kube("-n", NAMESPACE, "get", "deployments", "-o", "name").strip() == ""
+    kube("get", "crd", "evaluations.gavel.dev", "languages.gavel.dev")
+    assert kube.json("-n", namespace, "get", "evaluation", "keep")["status"]["verdict"] == "Accepted"
