@@ -64,6 +64,10 @@ def helm(kube) -> Helm:
 def installed(kube, helm):
     """The chart, installed once for the tier (any earlier e2e release removed first)."""
     helm.run("uninstall", RELEASE, "-n", NAMESPACE, "--wait", check=False)
+    # Languages another tier applied by hand would block the chart's own (Helm adopts nothing)
+    for lang in kube.json("get", "languages")["items"]:
+        if (lang["metadata"].get("annotations") or {}).get("meta.helm.sh/release-name") is None:
+            kube("delete", "language", lang["metadata"]["name"])
     helm.install()
     yield
     # test_zz_uninstall removes it; if a test failed before that, leave nothing behind

@@ -52,6 +52,7 @@ def test_lint_and_server_side_dry_run(helm, kube):
     typo = helm.run("template", "t", chart, "--set", "storage.bundled.enabld=true", check=False)
     assert typo.returncode != 0 and "additional properties 'enabld' not allowed" in typo.stderr
     rendered = helm.run("template", "dry", chart, "-n", NAMESPACE, *sets).stdout
+    kube("apply", "-f", "-", input=kube("create", "namespace", NAMESPACE, "--dry-run=client", "-o", "yaml"))
     kube("apply", "--dry-run=server", "-n", NAMESPACE, "-f", "-", input=rendered)
 
 
