@@ -101,7 +101,13 @@ class LanguageVersion(Strict):
     )
     out_of_memory_exit_code: int | None = Field(
         None, alias="outOfMemoryExitCode",
-        description="exit code the runtime uses when its own heap limit refuses an allocation (MemoryLimitExceeded)",
+        description="exit code the runtime uses when its own heap limit refuses an allocation; with "
+                    "outOfMemoryMessage at the end of stderr, the test is MemoryLimitExceeded",
+    )
+    out_of_memory_message: str | None = Field(
+        None, alias="outOfMemoryMessage", max_length=200,
+        description="what the runtime prints (stdout or stderr) when its heap limit refuses an allocation (a program that exits "
+                    "with the same code on its own stays a RuntimeError)",
     )
     memory_args: list[str] = Field(
         default_factory=list, alias="memoryArgs",

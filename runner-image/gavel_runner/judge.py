@@ -185,8 +185,7 @@ class Judgement:
         if m.leftovers:
             self.warnings.append(f"test {test.name}: killed processes the submission left running")
         verdict, message = classify(m, limits, out.stat().st_size)
-        if verdict == TestVerdict.RUNTIME_ERROR and lang.out_of_memory_exit_code is not None \
-                and m.exit_code == lang.out_of_memory_exit_code:
+        if verdict == TestVerdict.RUNTIME_ERROR and self.runtime_refused_memory(m, (out, err)):
             verdict, message = TestVerdict.MEMORY_LIMIT_EXCEEDED, (
                 f"the runtime refused an allocation at its heap limit ({limits.memory_kb // 1024} MB)")
         if verdict is None:
@@ -213,6 +212,21 @@ class Judgement:
                     self.upload_error = err
                     return
                 setattr(result, field, storage.redact(location))
+
+    def runtime_refused_memory(self, m: sandbox.Measurement, outputs: tuple[Path, Path]) -> bool:
+        """The runtime's own heap limit refused an allocation: its exit code and its words, at
+        the end of stdout or stderr (HotSpot prints them on stdout)."""
+        lang = self.lang
+        if lang.out_of_memory_exit_code is None or m.exit_code != lang.out_of_memory_exit_code:
+            return False
+        if not lang.out_of_memory_message:
+            return True
+        for path in outputs:
+            with open(path, "rb") as f:
+                f.seek(max(0, path.stat().st_size - 4096))
+                if lang.out_of_memory_message.encode() in f.read():
+                    return True
+        return False
 
     def fresh_scratch(self) -> Path:
         """An empty directory the sandbox uid owns. The last test's is kept when it left it

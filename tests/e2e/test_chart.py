@@ -13,7 +13,8 @@ LANGS = {  # per language: accepted, wrong answer, compilation error, runtime er
     "c": ('#include <stdio.h>\nint main(){long a,b;scanf("%ld %ld",&a,&b);printf("%ld\\n",a+b);}\n',
           '#include <stdio.h>\nint main(){puts("3");}\n', "int main( {}\n", "int main(){return 3;}\n",
           "int main(){for(;;);}\n",
-          "#include <stdlib.h>\n#include <string.h>\nint main(){char*p=malloc(200<<20);memset(p,1,200<<20);return p[9]-1;}\n"),
+          "#include <stdlib.h>\nint main(){volatile char*p=malloc(200<<20);for(int i=0;i<(200<<20);i+=4096)p[i]=1;"
+          "return p[4096]-1;}\n"),
     "cpp": ("#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b<<'\\n';}\n",
             "#include <iostream>\nint main(){std::cout<<3<<'\\n';}\n", "int main(){ nope; }\n",
             "#include <stdexcept>\nint main(){throw std::runtime_error(\"x\");}\n",
@@ -115,7 +116,9 @@ def test_operator_rbac_is_least_privilege(kube, installed):
     sa = f"system:serviceaccount:{NAMESPACE}:{RELEASE}-operator"
 
     def can(verb: str, resource: str, ns: str = "default") -> bool:
-        return kube.run("auth", "can-i", verb, resource, "-n", ns, "--as", sa, check=False).stdout.strip() == "yes"
+        what, _, sub = resource.partition("/")
+        args = [what, *(["--subresource", sub] if sub else [])]
+        return kube.run("auth", "can-i", verb, *args, "-n", ns, "--as", sa, check=False).stdout.strip() == "yes"
 
     for verb, resource in [("watch", "evaluations.gavel.dev"), ("patch", "evaluations.gavel.dev/status"),
                            ("create", "jobs.batch"), ("delete", "jobs.batch"), ("create", "secrets"),

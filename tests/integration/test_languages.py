@@ -106,3 +106,16 @@ def test_memory_limit(judge_source, language):
     result = judge_source(HOG[language], language, {"1": ("", "200\n")}, timeMs=5000)
     (t,) = result.tests
     assert t.verdict == TestVerdict.MEMORY_LIMIT_EXCEEDED, t
+
+
+def test_java_exit_3_is_a_runtime_error_not_memory(judge_source):
+    # 3 is also the JVM's exit code on OutOfMemoryError: its message tells them apart
+    src = "public class Main{public static void main(String[] a){System.exit(3);}}\n"
+    (t,) = judge_source(src, "java", {"1": ("", "")}).tests
+    assert t.verdict == TestVerdict.RUNTIME_ERROR and t.exit_code == 3
+
+
+def test_java_heap_refusal_is_memory_limit(judge_source):
+    src = "public class Main{public static void main(String[] a){long[] x=new long[200_000_000];System.out.println(x.length);}}\n"
+    (t,) = judge_source(src, "java", {"1": ("", "")}).tests
+    assert t.verdict == TestVerdict.MEMORY_LIMIT_EXCEEDED and "heap limit" in t.message
