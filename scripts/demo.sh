@@ -16,6 +16,9 @@ helm=$(scripts/helm.sh)
 say "images: runner, operator, MinIO (first build: several minutes)"
 cluster/cluster.sh images-e2e
 
+say "CRDs (Helm installs them once and never upgrades them: apply them first, as on any upgrade)"
+kc apply --server-side --force-conflicts -f charts/gavel/crds/
+
 say "helm upgrade --install $release charts/gavel (bundled MinIO)"
 pull=Never; [[ ${CLUSTER:-local} == kind ]] && pull=IfNotPresent
 "$helm" --kubeconfig "$kubeconfig" upgrade --install "$release" charts/gavel -n "$ns" --create-namespace \
