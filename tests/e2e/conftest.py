@@ -61,11 +61,15 @@ def helm(kube) -> Helm:
 
 
 @pytest.fixture(scope="session")
-def installed(kube, helm):
+def crds(kube):
+    """Helm installs crds/ once and never upgrades them: as a user upgrading Gavel does, apply them."""
+    kube("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "charts" / "gavel" / "crds"))
+
+
+@pytest.fixture(scope="session")
+def installed(kube, helm, crds):
     """The chart, installed once for the tier (any earlier e2e release removed first)."""
     helm.run("uninstall", RELEASE, "-n", NAMESPACE, "--wait", check=False)
-    # Helm installs crds/ once and never upgrades them: as a user upgrading Gavel does, apply them
-    kube("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "charts" / "gavel" / "crds"))
     # Languages another tier applied by hand would block the chart's own (Helm adopts nothing)
     for lang in kube.json("get", "languages")["items"]:
         if (lang["metadata"].get("annotations") or {}).get("meta.helm.sh/release-name") is None:

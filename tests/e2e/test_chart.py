@@ -46,7 +46,7 @@ LANGS = {  # per language: accepted, wrong answer, compilation error, runtime er
 KINDS = ["accepted", "wrong", "compile", "crash", "tle", "mle"]
 
 
-def test_lint_and_server_side_dry_run(helm, kube):
+def test_lint_and_server_side_dry_run(helm, kube, crds):
     chart = str(ROOT / "charts" / "gavel")
     sets = [x for v in VALUES for x in ("--set", v)]
     assert "0 chart(s) failed" in helm.run("lint", chart, *sets).stdout
