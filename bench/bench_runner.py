@@ -11,7 +11,6 @@ measurements are. Prints numbers; asserts nothing (these machines are noisy).
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import tempfile

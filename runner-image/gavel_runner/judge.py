@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from gavel_contract import (
-    Checker, CheckerKind, LanguageVersion, Limits, MemoryModel, Result, Task, TestCase,
+    CheckerKind, LanguageVersion, Limits, MemoryModel, Result, Task, TestCase,
     TestResult, TestVerdict, Verdict,
 )
 from gavel_contract.languages import UnknownLanguage, resolve
