@@ -237,7 +237,8 @@ def active(evaluation_index) -> dict[tuple[str, str], str]:
     out = {}
     for key, values in evaluation_index.items():
         for v in values:
-            if v["phase"] in (Phase.PENDING.value, Phase.RUNNING.value) and not v["cancel"]:
+            if v["phase"] in (Phase.PENDING.value, Phase.RUNNING.value) and not v["cancel"] \
+                    and v["uid"] not in STATE.finished:  # finished here, the index not caught up yet
                 out[key] = v["queue"]
     for key, queue in STATE.starting.items():
         out[key] = queue
@@ -337,9 +338,10 @@ async def resume(evaluation_index, language_index, **_):
 @kopf.on.event(GROUP, VERSION, "evaluations")
 async def evaluation_event(event, evaluation_index, language_index, **_):
     STATE.evaluations = evaluation_index
-    if event["type"] == "DELETED":
-        await dispatch(evaluation_index, language_index)
     body = event["object"]
+    # a slot may have freed: an Evaluation gone, or seen final (the watch is the only clock)
+    if event["type"] == "DELETED" or (body.get("status") or {}).get("phase") in {p.value for p in FINAL_PHASES}:
+        await dispatch(evaluation_index, language_index)
     callbacks.consider(body)
 
 
