@@ -330,8 +330,9 @@ async def ensure_network_policy(namespace: str) -> None:
     STATE.policies.add(namespace)
 
 
-@kopf.on.resume(GROUP, VERSION, "evaluations")
+@kopf.on.resume(GROUP, VERSION, "evaluations", when=lambda status, **_: status.get("phase") == Phase.QUEUED.value)
 async def resume(evaluation_index, language_index, **_):
+    """After a restart, Queued Evaluations start again as room allows."""
     await dispatch(evaluation_index, language_index)
 
 
@@ -340,7 +341,8 @@ async def evaluation_event(event, evaluation_index, language_index, **_):
     STATE.evaluations = evaluation_index
     body = event["object"]
     # a slot may have freed: an Evaluation gone, or seen final (the watch is the only clock)
-    if event["type"] == "DELETED" or (body.get("status") or {}).get("phase") in {p.value for p in FINAL_PHASES}:
+    if event["type"] == "DELETED" or (event["type"] == "MODIFIED" and
+                                      (body.get("status") or {}).get("phase") in {p.value for p in FINAL_PHASES}):
         await dispatch(evaluation_index, language_index)
     callbacks.consider(body)
 
