@@ -29,7 +29,6 @@ log = logging.getLogger("gavel.operator")
 
 PULL_FAILURES_AT_ONCE = {"ErrImageNeverPull", "InvalidImageName"}  # can never succeed
 PULL_FAILURES_LATER = {"ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError", "CreateContainerError"}
-STORAGE_RETRIES = 8
 
 
 class State:
@@ -162,8 +161,7 @@ async def patch_status(namespace: str, name: str, values: dict) -> None:
             raise
 
 
-@kopf.on.create(GROUP, VERSION, "evaluations", retries=STORAGE_RETRIES,
-                backoff=5)
+@kopf.on.create(GROUP, VERSION, "evaluations")
 async def admit(body, spec, namespace, name, status, patch, retry, language_index, evaluation_index, **_):
     STATE.evaluations = evaluation_index
     if status.get("phase"):
@@ -188,7 +186,7 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
         return reject(patch, body, Verdict.INITIALIZATION_ERROR, str(err))
     except Exception as err:  # unreachable: retried with back-off, then Failed with the reason
         message = f"storage unreachable at {STATE.settings.storage_endpoint}: {err}"
-        if retry + 1 >= STORAGE_RETRIES:
+        if retry + 1 >= STATE.settings.storage_retries:
             patch.status.update(phase=Phase.FAILED.value, message=message, finishedAt=now(),
                                 conditions=[condition("Failed", True, "StorageUnreachable", message)])
             kopf.warn(body, reason="StorageUnreachable", message=message)
@@ -197,7 +195,7 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
         patch.status["phase"] = Phase.PENDING.value
         patch.status["message"] = message
         patch.status["conditions"] = [condition("StorageReachable", False, "StorageUnreachable", message)]
-        raise kopf.TemporaryError(message, delay=min(60, 5 * 2 ** retry))
+        raise kopf.TemporaryError(message, delay=min(60.0, STATE.settings.storage_retry_delay_seconds * 2 ** retry))
     log.info("admitted %s/%s (%s)", namespace, name, label)
     async with STATE.lock:
         key = (namespace, name)

@@ -23,6 +23,8 @@ class Settings(BaseModel):
     bucket: str = Field("gavel", description="default bucket of submissions and tests")
     results_bucket: str | None = Field(None, description="default bucket of results; default: bucket")
     create_buckets: bool = Field(False, description="create the buckets at start (the chart's bundled MinIO)")
+    storage_retries: int = Field(8, ge=1, description="admission attempts while storage is unreachable, then Failed")
+    storage_retry_delay_seconds: float = Field(5, gt=0, description="first back-off; doubles, at most 60 s")
 
     # Concurrency: running Evaluations in all and per queue; the rest wait as Queued.
     max_running: int = 20

@@ -186,6 +186,13 @@ def problems(s3) -> Problems:
     return Problems(s3)
 
 
+def apply(kube, namespace: str, *objs: dict) -> None:
+    kube("-n", namespace, "apply", "-f", "-", input="\n---\n".join(json.dumps(o) for o in objs))
+
+
+SUM_C = '#include <stdio.h>\nint main(){long a,b;scanf("%ld %ld",&a,&b);printf("%ld\\n",a+b);}\n'
+
+
 def describe(kube, namespace: str, name: str, operator: Operator | None) -> str:
     status = kube.run("-n", namespace, "get", "evaluation", name, "-o", "yaml", check=False).stdout
     events = kube.run("-n", namespace, "get", "events", "--field-selector", f"involvedObject.name={name}",

@@ -5,14 +5,9 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from conftest import BUCKET, wait_phase
+from conftest import BUCKET, SUM_C, apply, wait_phase
 
-SUM_C = '#include <stdio.h>\nint main(){long a,b;scanf("%ld %ld",&a,&b);printf("%ld\\n",a+b);}\n'
 SUM_PY = "a, b = map(int, input().split())\nprint(a + b)\n"
-
-
-def apply(kube, namespace, *objs):
-    kube("-n", namespace, "apply", "-f", "-", input="\n---\n".join(json.dumps(o) for o in objs))
 
 
 def test_every_verdict(kube, namespace, operator, problems, s3):
@@ -148,3 +143,11 @@ def test_language_handshake(kube, operator):
     for name in ("c", "cpp", "python", "java", "go", "rust", "javascript"):
         assert f"\n{name} " in "\n" + table
     assert "17, 20, 23" in table
+
+
+def test_missing_results_bucket(kube, namespace, operator, problems):
+    ev = problems.evaluation("nobucket", SUM_C, "c", results={"bucket": "no-such-bucket"})
+    apply(kube, namespace, ev)
+    st = wait_phase(kube, namespace, "nobucket", operator=operator)["status"]
+    assert st["verdict"] == "InitializationError" and "results bucket no-such-bucket does not exist" in st["message"]
+
