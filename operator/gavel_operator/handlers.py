@@ -164,8 +164,8 @@ async def patch_status(namespace: str, name: str, values: dict) -> None:
 @kopf.on.create(GROUP, VERSION, "evaluations")
 async def admit(body, spec, namespace, name, status, patch, retry, language_index, evaluation_index, **_):
     STATE.evaluations = evaluation_index
-    if status.get("phase"):
-        return  # admitted before a restart
+    if status.get("jobName") or status.get("phase") not in (None, Phase.PENDING.value):
+        return  # admitted before a restart (Pending without a Job: retrying while storage was down)
     try:
         parsed = EvaluationSpec.model_validate(dict(spec))
     except ValidationError as err:
