@@ -71,7 +71,11 @@ def language_objects(image: str) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def languages(kube, crds):
-    kube.apply(yaml.safe_dump_all(language_objects(RUNNER_IMAGE)))
+    objs = language_objects(RUNNER_IMAGE)
+    kube.apply(yaml.safe_dump_all(objs))
+    yield
+    # leave none behind: the chart's own Languages (make demo, tests/e2e) cannot adopt them
+    kube("delete", "language", *[o["metadata"]["name"] for o in objs], "--ignore-not-found", check=False)
 
 
 @pytest.fixture(scope="session")
