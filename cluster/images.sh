@@ -136,6 +136,7 @@ build_project_image() { # name, Dockerfile[, context (default: the repository ro
   docker build --network host --build-arg "BASE=$BASE_IMAGE" "${args[@]}" -f "$dockerfile" "$ctx" \
     >"$IMAGES_DIR/build-$name.log" 2>&1 || { tail -20 "$IMAGES_DIR/build-$name.log" >&2; die "docker build $name failed"; }
   docker save "${names[@]}" -o "$tar.tmp" && mv "$tar.tmp" "$tar"
+  docker image prune -f >/dev/null # the previous build's layers, untagged now: gigabytes each time
 }
 
 build_image() { # NAME
