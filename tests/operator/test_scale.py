@@ -21,7 +21,11 @@ def test_concurrency_cap_and_priority(kube, namespace, operator_factory, problem
     try:
         evs = [problems.evaluation(f"e{i}", SLOW_PY, "python", tests={"1": ("1 2\n", "3\n")}, priority=i,
                                    limits={"wallMs": 10000}) for i in range(5)]
-        kube("-n", namespace, "apply", "-f", "-", input="\n---\n".join(json.dumps(e) for e in evs))
+        # e0 and e1 take the two slots; e2, e3, e4 then wait, and must start by priority
+        kube("-n", namespace, "apply", "-f", "-", input="\n---\n".join(json.dumps(e) for e in evs[:2]))
+        kube.wait_for("e0 and e1 started", lambda: all(
+            p in ("Pending", "Running", "Succeeded") for p in phases(kube, namespace).values()), 60, 0.2)
+        kube("-n", namespace, "apply", "-f", "-", input="\n---\n".join(json.dumps(e) for e in evs[2:]))
         most, saw_queued = 0, False
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
@@ -36,7 +40,7 @@ def test_concurrency_cap_and_priority(kube, namespace, operator_factory, problem
         assert saw_queued
         final = {n: wait_phase(kube, namespace, n, operator=op)["status"]["verdict"] for n in phases(kube, namespace)}
         assert set(final.values()) == {"Accepted"}
-        # the three that waited started by priority: e4, then e3, then e2 (ties: started by the same dispatch)
+        # the three that waited started by priority: e4, then e3, then e2 (ties: the same second)
         created = {j["metadata"]["labels"]["gavel.dev/evaluation"]: j["metadata"]["creationTimestamp"]
                    for j in kube.json("-n", namespace, "get", "jobs")["items"]}
         assert created["e4"] <= created["e3"] <= created["e2"], created
