@@ -161,6 +161,23 @@ async def patch_status(namespace: str, name: str, values: dict) -> None:
             raise
 
 
+async def write_status(namespace: str, name: str, uid: str, values: dict, final: bool = True) -> bool:
+    """Status writes after admission go through here, serialized with starting Jobs (STATE.lock),
+    so nothing ("Job created", "judging") lands on top of a verdict. False: already final."""
+    async with STATE.lock:
+        return await write_status_held(namespace, name, uid, values, final)
+
+
+async def write_status_held(namespace: str, name: str, uid: str, values: dict, final: bool = True) -> bool:
+    """write_status for a caller that holds STATE.lock."""
+    if uid in STATE.finished:
+        return False
+    await patch_status(namespace, name, values)
+    if final:
+        STATE.finished.add(uid)
+    return True
+
+
 @kopf.on.create(GROUP, VERSION, "evaluations")
 async def admit(body, spec, namespace, name, status, patch, retry, language_index, evaluation_index, **_):
     STATE.evaluations = evaluation_index
@@ -200,8 +217,10 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
     async with STATE.lock:
         key = (namespace, name)
         if room_for(parsed.queue, evaluation_index, exclude=key):
+            # written here, under the lock: kopf's own patch lands after the handler returns, and a Job
+            # left by a killed operator may be finished (and its verdict written) by then
             values = await start(namespace, name, body["metadata"]["uid"], parsed, lang, version, body, attempt=1)
-            patch.status.update(values)
+            await write_status_held(namespace, name, body["metadata"]["uid"], values, final=False)
         else:
             patch.status.update(phase=Phase.QUEUED.value, queuedAt=now(), message="waiting for a free slot",
                                 conditions=[condition("Queued", True, "ConcurrencyLimit",
@@ -265,7 +284,8 @@ async def dispatch(evaluation_index, language_index) -> None:
         queued = []
         for key, values in evaluation_index.items():
             for v in values:
-                if v["phase"] == Phase.QUEUED.value and not v["cancel"] and key not in STATE.starting:
+                if v["phase"] == Phase.QUEUED.value and not v["cancel"] and key not in STATE.starting \
+                        and v["uid"] not in STATE.finished:  # judged from a Job a killed operator left
                     queued.append((-v["priority"], v["created"] or "", key, v))
         for _, _, key, v in sorted(queued, key=lambda item: item[:3]):
             if not room_for(v["queue"], evaluation_index):
@@ -278,13 +298,13 @@ async def dispatch(evaluation_index, language_index) -> None:
             STATE.starting[key] = spec.queue
             if version is None:  # the Language went away while it waited
                 message = f"language {spec.language}:{spec.version or ''} is no longer defined in this cluster"
-                await patch_status(namespace, name, {
+                await write_status_held(namespace, name, v["uid"], {
                     "phase": Phase.SUCCEEDED.value, "verdict": Verdict.INITIALIZATION_ERROR.value,
                     "message": message, "finishedAt": now(),
                     "conditions": [condition("Complete", True, "InitializationError", message)]})
                 continue
             values = await start(namespace, name, v["uid"], spec, lang, version, body, attempt=1)
-            await patch_status(namespace, name, values)
+            await write_status_held(namespace, name, v["uid"], values, final=False)
 
 
 async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang: Language, version, body,
@@ -306,11 +326,14 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
         obj["metadata"]["namespace"] = namespace
     await ensure_network_policy(namespace)
     await kube().create(f"/api/v1/namespaces/{namespace}/secrets", secret)
-    await kube().create(f"/apis/batch/v1/namespaces/{namespace}/jobs", job)
+    created = await kube().create(f"/apis/batch/v1/namespaces/{namespace}/jobs", job)
     STATE.starting[(namespace, name)] = spec.queue
-    kopf.info(owner, reason="JobCreated", message=f"Job {jname} judges {lang.name}:{version.version} "
-                                                  f"on {len(spec.tests)} tests")
-    log.info("started %s/%s as Job %s", namespace, name, jname)
+    if created is None:  # made by a process killed before it could say so: follow that one
+        log.info("Job %s of %s/%s exists already: following it", jname, namespace, name)
+    else:
+        kopf.info(owner, reason="JobCreated", message=f"Job {jname} judges {lang.name}:{version.version} "
+                                                      f"on {len(spec.tests)} tests")
+        log.info("started %s/%s as Job %s", namespace, name, jname)
     return {"phase": Phase.PENDING.value, "jobName": jname, "attempts": attempt, "message": "Job created",
             "language": f"{lang.name}:{version.version}",
             "conditions": [condition("Running", False, "JobCreated", f"Job {jname}")]}
@@ -377,11 +400,12 @@ async def job_event(event, body, namespace, labels, evaluation_index, language_i
         await fail(key, ev, body, failed.get("reason", "Failed"), failed.get("message", ""))
         await dispatch(evaluation_index, language_index)
     elif (jstatus.get("ready") or 0) > 0 and ev["phase"] != Phase.RUNNING.value:
-        await patch_status(*key, {"phase": Phase.RUNNING.value, "startedAt": now(), "message": "judging",
-                                  "conditions": with_condition(
-                                      ev["conditions"], condition("Running", True, "PodRunning", ""))})
+        running = {"phase": Phase.RUNNING.value, "startedAt": now(), "message": "judging",
+                   "conditions": with_condition(ev["conditions"], condition("Running", True, "PodRunning", ""))}
+        await write_status(*key, ev["uid"], running, final=False)
     elif body["spec"].get("suspend") and ev["phase"] != Phase.QUEUED.value:
-        await patch_status(*key, {"phase": Phase.QUEUED.value, "message": "waiting for Kueue to admit the Job"})
+        await write_status(*key, ev["uid"], {"phase": Phase.QUEUED.value,
+                                             "message": "waiting for Kueue to admit the Job"}, final=False)
 
 
 @kopf.on.event("", "v1", "pods", labels={jobs.LABEL_ROLE: "runner", jobs.LABEL_EVALUATION: kopf.PRESENT})
@@ -467,8 +491,8 @@ async def finish(key, ev: dict, job: dict) -> None:
         return
     values = judged(result, store=STATE.store, bucket=where.bucket, prefix=where.prefix,
                            conditions=ev["conditions"], logs_saved=logs)
-    await patch_status(namespace, name, values)
-    STATE.finished.add(ev["uid"])
+    if not await write_status(namespace, name, ev["uid"], values):
+        return
     owner = ref(ev["body"])
     (kopf.info if values["phase"] == Phase.SUCCEEDED.value else kopf.warn)(
         owner, reason=result.verdict.value, message=f"{result.verdict.value}: {result.message}"[:1000])
@@ -493,8 +517,8 @@ async def fail(key, ev: dict, job: dict, reason: str, message: str, pod: dict | 
               "conditions": with_condition(ev["conditions"], condition("Failed", True, reason, message))}
     if logs:
         values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
-    await patch_status(namespace, name, values)
-    STATE.finished.add(ev["uid"])
+    if not await write_status(namespace, name, ev["uid"], values):
+        return
     kopf.warn(ref(ev["body"]), reason=reason, message=full[:1000])
     metrics.failed(reason, ev["body"])
 
@@ -531,8 +555,8 @@ async def cancel(body, namespace, name, status, evaluation_index, language_index
             where = jobs.placement(spec, namespace, name, body["metadata"]["uid"], STATE.settings)
             values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
         await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job_name}", propagation="Foreground")
-    await patch_status(namespace, name, values)
-    STATE.finished.add(body["metadata"]["uid"])
+    if not await write_status(namespace, name, body["metadata"]["uid"], values):
+        return
     kopf.info(body, reason="Canceled", message="stopped at the request of spec.cancel")
     metrics.failed("Canceled", body)
     await dispatch(evaluation_index, language_index)

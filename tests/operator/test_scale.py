@@ -38,7 +38,8 @@ def test_concurrency_cap_and_priority(kube, namespace, operator_factory, problem
             time.sleep(0.5)
         assert most <= 2, f"{most} ran at once under a cap of 2"
         assert saw_queued
-        final = {n: wait_phase(kube, namespace, n, operator=op)["status"]["verdict"] for n in phases(kube, namespace)}
+        final = {n: wait_phase(kube, namespace, n, operator=op)["status"].get("verdict") for n in phases(kube, namespace)}
+        assert all(final.values()), {n: kube.json("-n", namespace, "get", "evaluation", n)["status"] for n in final}
         assert set(final.values()) == {"Accepted"}
         # the three that waited started by priority: e4, then e3, then e2 (ties: the same second)
         created = {j["metadata"]["labels"]["gavel.dev/evaluation"]: j["metadata"]["creationTimestamp"]
@@ -72,5 +73,32 @@ def test_restart_in_the_middle_of_50_loses_and_duplicates_nothing(kube, namespac
         for e in events:
             created[e["involvedObject"]["name"]] = created.get(e["involvedObject"]["name"], 0) + e.get("count", 1)
         assert all(n == 1 for n in created.values()), {k: v for k, v in created.items() if v != 1}
+    finally:
+        op.stop()
+
+
+def test_a_job_left_by_a_killed_operator_is_followed_not_repeated(kube, namespace, operator_factory, problems):
+    """The narrowest kill: the Job created, the status not yet written. The next operator finds
+    the Evaluation Queued and its Job done; whichever it handles first (the Job's watch event
+    or the restart's dispatch), the verdict must come from that Job and stay written."""
+    op = operator_factory(max_running=8)
+    try:
+        names = [f"k{i}" for i in range(6)]
+        evs = [problems.evaluation(n, SUM_PY, "python", tests={"1": ("1 2\n", "3\n")}) for n in names]
+        kube("-n", namespace, "apply", "-f", "-", input="\n---\n".join(json.dumps(e) for e in evs))
+        jobs_before = {n: wait_phase(kube, namespace, n, operator=op)["status"]["jobName"] for n in names}
+        op.stop()
+        for n in names:
+            kube("-n", namespace, "patch", "evaluation", n, "--subresource=status", "--type=json", "-p", json.dumps(
+                [{"op": "replace", "path": "/status", "value": {"phase": "Queued", "message": "waiting"}}]))
+        op.start()
+        for n in names:
+            st = wait_phase(kube, namespace, n, operator=op)["status"]
+            assert (st.get("verdict"), st.get("jobName")) == ("Accepted", jobs_before[n]), st
+        time.sleep(3)  # a late "Job created" status would land now
+        for n in names:
+            st = kube.json("-n", namespace, "get", "evaluation", n)["status"]
+            assert (st["phase"], st.get("verdict")) == ("Succeeded", "Accepted"), st
+        assert len(kube.json("-n", namespace, "get", "jobs")["items"]) == len(names)
     finally:
         op.stop()
