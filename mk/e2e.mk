@@ -12,3 +12,9 @@ test-e2e: deps ## end-to-end: install the chart, judge every verdict in every la
 demo-down: ## uninstall the demo release (the cluster stays: make cluster-down)
 	@$(CLUSTER_SH) up >/dev/null
 	@$$(scripts/helm.sh) --kubeconfig $$($(CLUSTER_SH) kubeconfig) uninstall gavel -n gavel-system --wait 2>/dev/null || true
+
+.PHONY: bench-operator
+bench-operator: demo ## benchmark: Evaluations through the installed chart vs bare Jobs of the same pod shape
+	@echo "[bench] operator: $${BENCH_EVALUATIONS:-12} Evaluations vs as many bare Jobs, $${BENCH_ROUNDS:-3} rounds"
+	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
+		$(VENV)/bin/python bench/bench_operator.py
