@@ -24,9 +24,16 @@ kc delete languages -l 'app.kubernetes.io/managed-by!=Helm' --ignore-not-found >
 
 say "helm upgrade --install $release charts/gavel (bundled MinIO)"
 pull=Never; [[ ${CLUSTER:-local} == kind ]] && pull=IfNotPresent
+installed=$("$helm" --kubeconfig "$kubeconfig" status "$release" -n "$ns" >/dev/null 2>&1 && echo yes || true)
 "$helm" --kubeconfig "$kubeconfig" upgrade --install "$release" charts/gavel -n "$ns" --create-namespace \
   --set storage.bundled.enabled=true --set runner.pullPolicy=$pull --set operator.image.pullPolicy=$pull \
   --set storage.bundled.image.pullPolicy=$pull --set runner.cpu=250m --set runner.cpuLimit=1 --wait --timeout 5m
+if [[ -n $installed ]]; then
+  # the images were rebuilt under the same tags: an unchanged pod spec would keep the old operator
+  say "restarting the operator on the image just built"
+  kc -n "$ns" rollout restart "deployment/$release-operator" >/dev/null
+  kc -n "$ns" rollout status "deployment/$release-operator" --timeout 5m
+fi
 kc get languages
 
 say "uploading examples/problems/sum and the example submissions to the bundled MinIO"

@@ -26,6 +26,7 @@ from .resources import API_VERSION, FINAL_PHASES, GROUP, VERSION, EvaluationSpec
 from .settings import Settings
 
 log = logging.getLogger("gavel.operator")
+FINAL_VALUES = {p.value for p in FINAL_PHASES}
 
 PULL_FAILURES_AT_ONCE = {"ErrImageNeverPull", "InvalidImageName"}  # can never succeed
 PULL_FAILURES_LATER = {"ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError", "CreateContainerError"}
@@ -105,12 +106,12 @@ def language_index(name, spec, **_):
 
 @kopf.index(GROUP, VERSION, "evaluations")
 def evaluation_index(namespace, name, uid, spec, status, meta, body, **_):
-    return {(namespace, name): {
-        "uid": uid, "phase": status.get("phase"), "queue": spec.get("queue", "default"),
-        "priority": spec.get("priority", 0), "created": meta.get("creationTimestamp"),
-        "cancel": spec.get("cancel", False), "callback": spec.get("callbackUrl"),
-        "conditions": status.get("conditions") or [], "body": body,
-    }}
+    entry = {"uid": uid, "phase": status.get("phase"), "queue": spec.get("queue", "default")}
+    if entry["phase"] in FINAL_VALUES:  # counted by the metrics, never handled again: no body kept
+        return {(namespace, name): entry}
+    entry.update(priority=spec.get("priority", 0), created=meta.get("creationTimestamp"),
+                 cancel=spec.get("cancel", False), conditions=status.get("conditions") or [], body=body)
+    return {(namespace, name): entry}
 
 
 def one(index, key):
@@ -170,7 +171,8 @@ async def write_status(namespace: str, name: str, uid: str, values: dict, final:
 
 async def write_status_held(namespace: str, name: str, uid: str, values: dict, final: bool = True) -> bool:
     """write_status for a caller that holds STATE.lock."""
-    if uid in STATE.finished:
+    seen = one(STATE.evaluations or {}, (namespace, name))
+    if uid in STATE.finished or (seen is not None and seen["uid"] == uid and seen["phase"] in FINAL_VALUES):
         return False
     await patch_status(namespace, name, values)
     if final:
@@ -363,7 +365,8 @@ async def evaluation_event(event, evaluation_index, language_index, **_):
     body = event["object"]
     # a slot may have freed: an Evaluation gone, or seen final (the watch is the only clock)
     if event["type"] == "DELETED" or (event["type"] == "MODIFIED" and
-                                      (body.get("status") or {}).get("phase") in {p.value for p in FINAL_PHASES}):
+                                      (body.get("status") or {}).get("phase") in FINAL_VALUES):
+        STATE.finished.discard(body["metadata"]["uid"])  # the index (updated before handlers) shows it now
         await dispatch(evaluation_index, language_index)
     callbacks.consider(body)
 
@@ -371,7 +374,7 @@ async def evaluation_event(event, evaluation_index, language_index, **_):
 # --- following Jobs and pods ---------------------------------------------------------------
 
 def is_final(ev: dict | None) -> bool:
-    return ev is None or ev["phase"] in {p.value for p in FINAL_PHASES} or ev["uid"] in STATE.finished
+    return ev is None or ev["phase"] in FINAL_VALUES or ev["uid"] in STATE.finished
 
 
 def job_condition(job_status: dict, type_: str) -> dict | None:
@@ -542,7 +545,7 @@ def pod_failure(pods: list[dict]) -> str:
 
 @kopf.on.field(GROUP, VERSION, "evaluations", field="spec.cancel", new=True)
 async def cancel(body, namespace, name, status, evaluation_index, language_index, **_):
-    if status.get("phase") in {p.value for p in FINAL_PHASES}:
+    if status.get("phase") in FINAL_VALUES:
         return
     ev = one(evaluation_index, (namespace, name)) or {"body": body, "uid": body["metadata"]["uid"], "conditions": []}
     values = {"phase": Phase.CANCELED.value, "message": "canceled by spec.cancel", "finishedAt": now(),

@@ -4,6 +4,7 @@ logs with the credentials only the operator holds. S3-generic (the minio client)
 from __future__ import annotations
 
 import io
+import logging
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -12,6 +13,8 @@ from minio import Minio
 from minio.error import S3Error
 
 from .settings import Settings
+
+log = logging.getLogger("gavel.operator")
 
 
 class StorageError(RuntimeError):
@@ -59,9 +62,11 @@ class ObjectStore:
                     if not self.client.bucket_exists(bucket):
                         self.client.make_bucket(bucket)
                 return
-            except Exception:  # noqa: BLE001 - not up yet
+            except Exception as err:  # noqa: BLE001 - not up yet
                 if attempt == 29:
                     raise
+                log.warning("storage at %s not ready (%s); creating buckets again in 2 s",
+                            self.settings.storage_endpoint, err)
                 time.sleep(2)
 
     def bucket_exists(self, bucket: str) -> bool:
