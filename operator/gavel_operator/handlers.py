@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from gavel_contract import Language, Result, Verdict
 from gavel_contract.languages import supported
 
-from . import callbacks, jobs, metrics
+from . import callbacks, jobs, metrics, retention
 from .status import condition, judged, now, result_from_summary, with_condition
 from .kube import ApiError, Kube
 from .objectstore import ObjectStore, StorageError
@@ -44,6 +44,7 @@ class State:
     finished: set[str]  # uids this process wrote a final status for: the index may not show it yet
     evaluations: Any = None  # kopf's live evaluation index, for metrics and callbacks
     credentials: kopf.ConnectionInfo | None = None
+    sweeper: asyncio.Task | None = None  # deletes finished Evaluations past their TTL
 
 
 STATE = State()
@@ -61,15 +62,27 @@ async def startup(settings: kopf.OperatorSettings, **_):
     STATE.finished = set()
     # progress in annotations: the status stays the user's to read
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    # the last-handled spec kopf keeps for diffs: only spec.cancel can change (CEL) and matter, so only
+    # it is kept; the whole spec again in an annotation made every object (and the operator) 28% bigger
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP, ignored_fields=[
+        f"spec.{field.alias or name}" for name, field in EvaluationSpec.model_fields.items() if name != "cancel"])
     settings.persistence.finalizer = f"{GROUP}/operator"
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
+    # Filtered by the API server, not here: the pods and Jobs of a busy cluster are not Gavel's to
+    # hold in memory; lists come in pages, so a start-up never holds one huge response.
+    settings.watching.label_selectors["", "v1", "pods"] = f"{jobs.LABEL_ROLE}=runner"
+    settings.watching.label_selectors["batch", "v1", "jobs"] = "app.kubernetes.io/managed-by=gavel-operator"
+    settings.watching.chunk_size = 500
     settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
     if STATE.settings.create_buckets:
         await asyncio.to_thread(STATE.store.ensure_buckets)
     metrics.start(STATE.settings.metrics_port, lambda: STATE.evaluations)
     callbacks.start(STATE)
+    if STATE.settings.finished_ttl_seconds > 0:
+        STATE.sweeper = asyncio.get_running_loop().create_task(retention.sweep_forever(
+            lambda: STATE.evaluations, STATE.settings.finished_ttl_seconds, FINAL_VALUES,
+            lambda namespace, name: kube().delete(eval_path(namespace, name))))
 
 
 @kopf.on.login()
@@ -82,6 +95,8 @@ def login(**kwargs):
 @kopf.on.cleanup()
 async def cleanup(**_):
     await callbacks.stop()
+    if STATE.sweeper:
+        STATE.sweeper.cancel()
     if STATE.kube:
         await STATE.kube.close()
 
@@ -108,6 +123,7 @@ def language_index(name, spec, **_):
 def evaluation_index(namespace, name, uid, spec, status, meta, body, **_):
     entry = {"uid": uid, "phase": status.get("phase"), "queue": spec.get("queue", "default")}
     if entry["phase"] in FINAL_VALUES:  # counted by the metrics, never handled again: no body kept
+        entry["finishedAt"] = status.get("finishedAt")  # for the retention sweep
         return {(namespace, name): entry}
     entry.update(priority=spec.get("priority", 0), created=meta.get("creationTimestamp"),
                  cancel=spec.get("cancel", False), conditions=status.get("conditions") or [], body=body)

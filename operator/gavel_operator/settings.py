@@ -41,6 +41,8 @@ class Settings(BaseModel):
                                                           "(requests equal limits: Guaranteed QoS)")
     scratch_size_mi: int = 1024
     job_ttl_seconds: int = 3600
+    finished_ttl_seconds: int = Field(0, ge=0, description="delete an Evaluation this long after its verdict "
+                                                           "(results stay in storage); 0: keep it")
     compile_wall_seconds: int = 60
     start_grace_seconds: int = Field(180, description="added to the derived deadline: pod start, fetches, uploads")
 

@@ -138,3 +138,18 @@ def test_chart_carries_the_current_crds_and_languages():
         for path in (ROOT / sub).glob("*.yaml"):
             copy = ROOT / "charts" / "gavel" / chart_sub / path.name
             assert copy.exists() and copy.read_text() == path.read_text(), f"{copy} is stale: run `make crds`"
+
+
+def test_retention_picks_only_final_evaluations_past_their_ttl():
+    from datetime import datetime, timezone
+
+    from gavel_operator.retention import expired
+
+    now = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)
+    index = {("a", "old"): [{"phase": "Succeeded", "finishedAt": "2026-11-26T11:00:00Z"}],
+             ("a", "new"): [{"phase": "Failed", "finishedAt": "2026-11-26T11:59:30Z"}],
+             ("a", "running"): [{"phase": "Running"}],
+             ("b", "canceled"): [{"phase": "Canceled", "finishedAt": "2026-11-26T11:58:00Z"}],
+             ("b", "no-time"): [{"phase": "Succeeded", "finishedAt": None}]}
+    assert sorted(expired(index, 60, {"Succeeded", "Failed", "Canceled"}, now)) == [("a", "old"), ("b", "canceled")]
+    assert expired(None, 60, {"Succeeded"}, now) == []
