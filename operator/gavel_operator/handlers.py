@@ -74,15 +74,20 @@ async def startup(settings: kopf.OperatorSettings, **_):
     settings.watching.label_selectors["", "v1", "pods"] = f"{jobs.LABEL_ROLE}=runner"
     settings.watching.label_selectors["batch", "v1", "jobs"] = "app.kubernetes.io/managed-by=gavel-operator"
     settings.watching.chunk_size = 500
+    # finished Evaluations are labelled and leave the watch (the API server sends DELETED)
+    settings.watching.label_selectors[GROUP, VERSION, "evaluations"] = retention.WATCH_SELECTOR
     settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
     if STATE.settings.create_buckets:
         await asyncio.to_thread(STATE.store.ensure_buckets)
     metrics.start(STATE.settings.metrics_port, lambda: STATE.evaluations)
     callbacks.start(STATE)
     if STATE.settings.finished_ttl_seconds > 0:
+        scopes = [f"/namespaces/{n}" for n in STATE.settings.namespace_list] or [""]
         STATE.sweeper = asyncio.get_running_loop().create_task(retention.sweep_forever(
-            lambda: STATE.evaluations, STATE.settings.finished_ttl_seconds, FINAL_VALUES,
-            lambda namespace, name: kube().delete(eval_path(namespace, name))))
+            lambda path, **params: kube().get(path, **params),
+            lambda namespace, name: kube().delete(eval_path(namespace, name)),
+            [f"/apis/{GROUP}/{VERSION}{scope}/evaluations" for scope in scopes],
+            STATE.settings.finished_ttl_seconds))
 
 
 @kopf.on.login()
@@ -122,8 +127,7 @@ def language_index(name, spec, **_):
 @kopf.index(GROUP, VERSION, "evaluations")
 def evaluation_index(namespace, name, uid, spec, status, meta, body, **_):
     entry = {"uid": uid, "phase": status.get("phase"), "queue": spec.get("queue", "default")}
-    if entry["phase"] in FINAL_VALUES:  # counted by the metrics, never handled again: no body kept
-        entry["finishedAt"] = status.get("finishedAt")  # for the retention sweep
+    if entry["phase"] in FINAL_VALUES:  # never handled again, and soon out of the watch: no body kept
         return {(namespace, name): entry}
     entry.update(priority=spec.get("priority", 0), created=meta.get("creationTimestamp"),
                  cancel=spec.get("cancel", False), conditions=status.get("conditions") or [], body=body)
@@ -187,9 +191,12 @@ async def write_status(namespace: str, name: str, uid: str, values: dict, final:
 
 async def write_status_held(namespace: str, name: str, uid: str, values: dict, final: bool = True) -> bool:
     """write_status for a caller that holds STATE.lock."""
-    seen = one(STATE.evaluations or {}, (namespace, name))
-    if uid in STATE.finished or (seen is not None and seen["uid"] == uid and seen["phase"] in FINAL_VALUES):
+    if uid in STATE.finished:
         return False
+    if STATE.evaluations is not None:  # gone from the index: deleted, or final and labelled out of the watch
+        seen = one(STATE.evaluations, (namespace, name))
+        if seen is None or seen["uid"] != uid or seen["phase"] in FINAL_VALUES:
+            return False
     await patch_status(namespace, name, values)
     if final:
         STATE.finished.add(uid)
@@ -379,12 +386,20 @@ async def resume(evaluation_index, language_index, **_):
 async def evaluation_event(event, evaluation_index, language_index, **_):
     STATE.evaluations = evaluation_index
     body = event["object"]
-    # a slot may have freed: an Evaluation gone, or seen final (the watch is the only clock)
-    if event["type"] == "DELETED" or (event["type"] == "MODIFIED" and
-                                      (body.get("status") or {}).get("phase") in FINAL_VALUES):
+    final = (body.get("status") or {}).get("phase") in FINAL_VALUES
+    # a slot may have freed: an Evaluation gone (deleted, or labelled finished), or seen final
+    if event["type"] == "DELETED" or final:
         STATE.finished.discard(body["metadata"]["uid"])  # the index (updated before handlers) shows it now
         await dispatch(evaluation_index, language_index)
     callbacks.consider(body)
+    if final and event["type"] != "DELETED" and retention.LABEL_FINISHED not in (body["metadata"].get("labels") or {}):
+        # out of the watch from now on; on a restart, finished ones left unlabelled get it here
+        try:
+            await kube().merge_patch(eval_path(body["metadata"]["namespace"], body["metadata"]["name"]),
+                                     {"metadata": {"labels": {retention.LABEL_FINISHED: "true"}}})
+        except ApiError as err:
+            if err.status != 404:  # deleted meanwhile: nothing to label
+                raise
 
 
 # --- following Jobs and pods ---------------------------------------------------------------

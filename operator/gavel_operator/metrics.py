@@ -23,7 +23,9 @@ class IndexCollector:
         self.get_index = get_index
 
     def collect(self):
-        phases = GaugeMetricFamily("gavel_evaluations", "Evaluations by phase", labels=["phase"])
+        phases = GaugeMetricFamily("gavel_evaluations", "Evaluations in flight by phase (finished ones leave "
+                                   "the watch: gavel_verdicts_total and gavel_failures_total count them)",
+                                   labels=["phase"])
         queued = GaugeMetricFamily("gavel_queue_depth", "Queued Evaluations by queue", labels=["queue"])
         running = GaugeMetricFamily("gavel_running", "Evaluations with a Job (Pending or Running) by queue",
                                     labels=["queue"])
@@ -36,7 +38,7 @@ class IndexCollector:
                     by_queue[v["queue"]] += 1
                 elif v["phase"] in ("Pending", "Running"):
                     active[v["queue"]] += 1
-        for phase in ("New", "Pending", "Queued", "Running", "Succeeded", "Failed", "Canceled"):
+        for phase in ("New", "Pending", "Queued", "Running"):
             phases.add_metric([phase], by_phase[phase])
         for q, n in by_queue.items():
             queued.add_metric([q], n)

@@ -1,39 +1,57 @@
-"""Finished Evaluations deleted a while after their verdict (GAVEL_FINISHED_TTL_SECONDS), as
-`ttlSecondsAfterFinished` does for Jobs: etcd and the operator's memory (kopf lists every
-Evaluation at start) stay bounded. The verdict and outputs stay in storage. One task for all,
-reading kopf's index: no per-object timers."""
+"""Finished Evaluations: labelled, out of the operator's watch, and deleted a while after their
+verdict.
+
+Once an Evaluation is final the operator labels it `gavel.dev/finished`; its watch selects
+`!gavel.dev/finished` on the API server, so kopf never lists or holds a finished Evaluation
+again (memory and start-up scale with the Evaluations in flight, not with history).
+With GAVEL_FINISHED_TTL_SECONDS, one task deletes finished Evaluations that long after their
+verdict, as `ttlSecondsAfterFinished` does for Jobs: it pages through the labelled ones, so no
+timer per object. Verdicts, outputs and logs stay in storage."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Iterable
 
 log = logging.getLogger("gavel.operator")
 
+LABEL_FINISHED = "gavel.dev/finished"
+WATCH_SELECTOR = f"!{LABEL_FINISHED}"  # what the operator's Evaluation watch asks for
+PAGE = 500
 
-def expired(index, ttl_seconds: int, final: set[str], now: datetime) -> list[tuple[str, str]]:
-    """Keys of final Evaluations whose finishedAt is more than ttl_seconds ago."""
+
+def expired(items: Iterable[dict], ttl_seconds: int, now: datetime) -> list[tuple[str, str]]:
+    """(namespace, name) of the Evaluations whose status.finishedAt is ttl_seconds ago or more."""
     out = []
-    for key, values in (index.items() if index is not None else ()):
-        for v in values:
-            done = v.get("finishedAt")
-            if v["phase"] in final and done:
-                age = (now - datetime.fromisoformat(done.replace("Z", "+00:00"))).total_seconds()
-                if age >= ttl_seconds:
-                    out.append(key)
+    for item in items:
+        done = (item.get("status") or {}).get("finishedAt")
+        if done and (now - datetime.fromisoformat(done.replace("Z", "+00:00"))).total_seconds() >= ttl_seconds:
+            out.append((item["metadata"]["namespace"], item["metadata"]["name"]))
     return out
 
 
-async def sweep_forever(get_index: Callable, ttl_seconds: int, final: set[str],
-                        delete: Callable[[str, str], Awaitable[None]]) -> None:
+async def sweep_forever(get: Callable[..., Awaitable[dict]], delete: Callable[[str, str], Awaitable[None]],
+                        list_paths: list[str], ttl_seconds: int) -> None:
+    """get(path, **params) and delete(namespace, name) are the operator's API calls; list_paths
+    are the Evaluation collections it serves (all namespaces, or each of GAVEL_NAMESPACES)."""
     interval = min(60.0, max(1.0, ttl_seconds / 2))
     while True:
         await asyncio.sleep(interval)
-        for namespace, name in expired(get_index(), ttl_seconds, final, datetime.now(timezone.utc)):
+        for path in list_paths:
+            token = ""
             try:
-                await delete(namespace, name)
-                log.info("deleted %s/%s: finished more than %d s ago", namespace, name, ttl_seconds)
+                while True:
+                    params = {"labelSelector": LABEL_FINISHED, "limit": str(PAGE)}
+                    if token:
+                        params["continue"] = token
+                    page = await get(path, **params)
+                    for namespace, name in expired(page.get("items", []), ttl_seconds, datetime.now(timezone.utc)):
+                        await delete(namespace, name)
+                        log.info("deleted %s/%s: finished more than %d s ago", namespace, name, ttl_seconds)
+                    token = (page.get("metadata") or {}).get("continue") or ""
+                    if not token:
+                        break
             except Exception as err:  # noqa: BLE001 - the next sweep tries again
-                log.warning("cannot delete %s/%s after its TTL: %s", namespace, name, err)
+                log.warning("retention sweep of %s stopped: %s", path, err)

@@ -41,6 +41,7 @@ class Settings(BaseModel):
                                                           "(requests equal limits: Guaranteed QoS)")
     scratch_size_mi: int = 1024
     job_ttl_seconds: int = 3600
+    namespaces: str = Field("", description="comma-separated namespaces to serve; empty: all of them")
     finished_ttl_seconds: int = Field(0, ge=0, description="delete an Evaluation this long after its verdict "
                                                            "(results stay in storage); 0: keep it")
     compile_wall_seconds: int = 60
@@ -56,6 +57,10 @@ class Settings(BaseModel):
     runner_egress: list[dict] | None = None
 
     metrics_port: int = 8080
+
+    @property
+    def namespace_list(self) -> list[str]:
+        return [n.strip() for n in self.namespaces.split(",") if n.strip()]
 
     @property
     def results_bucket_name(self) -> str:

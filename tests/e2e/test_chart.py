@@ -123,10 +123,11 @@ def test_operator_rbac_is_least_privilege(kube, installed):
     for verb, resource in [("watch", "evaluations.gavel.dev"), ("patch", "evaluations.gavel.dev/status"),
                            ("create", "jobs.batch"), ("delete", "jobs.batch"), ("create", "secrets"),
                            ("get", "pods/log"), ("list", "pods"), ("create", "events"),
-                           ("create", "networkpolicies.networking.k8s.io")]:
+                           ("create", "networkpolicies.networking.k8s.io"),
+                           ("delete", "evaluations.gavel.dev")]:  # retention.finishedTtlSeconds, on by default
         assert can(verb, resource), f"operator cannot {verb} {resource}"
     for verb, resource in [("get", "secrets"), ("list", "secrets"), ("delete", "pods"), ("create", "pods"),
-                           ("delete", "evaluations.gavel.dev"), ("create", "evaluations.gavel.dev"),
+                           ("create", "evaluations.gavel.dev"),
                            ("update", "customresourcedefinitions.apiextensions.k8s.io"), ("create", "deployments.apps"),
                            ("create", "clusterrolebindings.rbac.authorization.k8s.io"), ("delete", "namespaces"),
                            ("create", "pods/exec"), ("get", "nodes"), ("delete", "networkpolicies.networking.k8s.io")]:

@@ -91,14 +91,17 @@ def test_a_job_left_by_a_killed_operator_is_followed_not_repeated(kube, namespac
         for n in names:
             kube("-n", namespace, "patch", "evaluation", n, "--subresource=status", "--type=json", "-p", json.dumps(
                 [{"op": "replace", "path": "/status", "value": {"phase": "Queued", "message": "waiting"}}]))
+            kube("-n", namespace, "label", "evaluation", n, "gavel.dev/finished-")  # back in the watch
         op.start()
         for n in names:
             st = wait_phase(kube, namespace, n, operator=op)["status"]
             assert (st.get("verdict"), st.get("jobName")) == ("Accepted", jobs_before[n]), st
         time.sleep(3)  # a late "Job created" status would land now
         for n in names:
-            st = kube.json("-n", namespace, "get", "evaluation", n)["status"]
+            ev = kube.json("-n", namespace, "get", "evaluation", n)
+            st = ev["status"]
             assert (st["phase"], st.get("verdict")) == ("Succeeded", "Accepted"), st
+            assert ev["metadata"]["labels"].get("gavel.dev/finished") == "true", ev["metadata"]  # out of the watch
         assert len(kube.json("-n", namespace, "get", "jobs")["items"]) == len(names)
     finally:
         op.stop()

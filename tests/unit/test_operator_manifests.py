@@ -140,16 +140,17 @@ def test_chart_carries_the_current_crds_and_languages():
             assert copy.exists() and copy.read_text() == path.read_text(), f"{copy} is stale: run `make crds`"
 
 
-def test_retention_picks_only_final_evaluations_past_their_ttl():
+def test_retention_picks_evaluations_finished_ttl_ago():
     from datetime import datetime, timezone
 
     from gavel_operator.retention import expired
 
     now = datetime(2026, 11, 26, 12, 0, 0, tzinfo=timezone.utc)
-    index = {("a", "old"): [{"phase": "Succeeded", "finishedAt": "2026-11-26T11:00:00Z"}],
-             ("a", "new"): [{"phase": "Failed", "finishedAt": "2026-11-26T11:59:30Z"}],
-             ("a", "running"): [{"phase": "Running"}],
-             ("b", "canceled"): [{"phase": "Canceled", "finishedAt": "2026-11-26T11:58:00Z"}],
-             ("b", "no-time"): [{"phase": "Succeeded", "finishedAt": None}]}
-    assert sorted(expired(index, 60, {"Succeeded", "Failed", "Canceled"}, now)) == [("a", "old"), ("b", "canceled")]
-    assert expired(None, 60, {"Succeeded"}, now) == []
+
+    def ev(ns, name, finished):
+        return {"metadata": {"namespace": ns, "name": name}, "status": {"finishedAt": finished} if finished else {}}
+
+    items = [ev("a", "old", "2026-11-26T11:00:00Z"), ev("a", "new", "2026-11-26T11:59:30Z"),
+             ev("b", "just", "2026-11-26T11:59:00Z"), ev("b", "no-time", None)]
+    assert expired(items, 60, now) == [("a", "old"), ("b", "just")]
+    assert expired([], 60, now) == []
