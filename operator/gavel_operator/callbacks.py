@@ -1,6 +1,7 @@
 """Callbacks: when an Evaluation with spec.callbackUrl is final, its result is POSTed as JSON,
 retried with back-off. One worker for the whole operator (per-resource timers do not scale);
-a failed callback becomes a condition, never a lost verdict. After a restart, the watch's
+a failed callback becomes a condition, never a lost verdict. An Evaluation stays in the
+operator's watch until its callback's outcome is a condition, so after a restart the watch's
 initial listing brings every undelivered callback back."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import asyncio
 import heapq
 import logging
 import time
+from collections import OrderedDict
 
 import aiohttp
 
@@ -20,7 +22,8 @@ FINAL = {"Succeeded", "Failed", "Canceled"}
 _heap: list[tuple[float, str]] = []
 _bodies: dict[str, dict] = {}  # uid -> latest body
 _attempts: dict[str, int] = {}
-_done: set[str] = set()
+_done: OrderedDict[str, None] = OrderedDict()  # delivered or given up; the newest DONE_KEPT are enough
+DONE_KEPT = 10_000  # (an Evaluation with its CallbackDelivered condition leaves the watch soon after)
 _wake: asyncio.Event | None = None
 _task: asyncio.Task | None = None
 _state = None
@@ -45,7 +48,7 @@ def consider(body) -> None:
     if not url or status.get("phase") not in FINAL or uid in _done:
         return
     if any(c.get("type") == "CallbackDelivered" for c in status.get("conditions") or []):
-        _done.add(uid)
+        _remember(uid)
         return
     first = uid not in _bodies
     _bodies[uid] = body
@@ -53,6 +56,20 @@ def consider(body) -> None:
         heapq.heappush(_heap, (time.monotonic(), uid))
         if _wake:
             _wake.set()
+
+
+def settled(body) -> bool:
+    """No callback, or its outcome recorded (CallbackDelivered, true or false): the Evaluation
+    may leave the operator's watch. Until then a restart must list it to deliver the callback."""
+    if not (body.get("spec") or {}).get("callbackUrl"):
+        return True
+    return any(c.get("type") == "CallbackDelivered" for c in (body.get("status") or {}).get("conditions") or [])
+
+
+def _remember(uid: str) -> None:
+    _done[uid] = None
+    while len(_done) > DONE_KEPT:
+        _done.popitem(last=False)
 
 
 def payload(body) -> dict:
@@ -109,7 +126,7 @@ async def _deliver(session: aiohttp.ClientSession, uid: str) -> None:
             heapq.heappush(_heap, (time.monotonic() + backoff, uid))
             return
         cond = condition("CallbackDelivered", False, "CallbackFailed", f"POST {url}: {attempt} attempts, last: {err}")
-    _done.add(uid)
+    _remember(uid)
     _bodies.pop(uid, None)
     _attempts.pop(uid, None)
     conditions = with_condition((body.get("status") or {}).get("conditions"), cond)

@@ -392,8 +392,10 @@ async def evaluation_event(event, evaluation_index, language_index, **_):
         STATE.finished.discard(body["metadata"]["uid"])  # the index (updated before handlers) shows it now
         await dispatch(evaluation_index, language_index)
     callbacks.consider(body)
-    if final and event["type"] != "DELETED" and retention.LABEL_FINISHED not in (body["metadata"].get("labels") or {}):
-        # out of the watch from now on; on a restart, finished ones left unlabelled get it here
+    if final and event["type"] != "DELETED" and callbacks.settled(body) \
+            and retention.LABEL_FINISHED not in (body["metadata"].get("labels") or {}):
+        # out of the watch from now on (a pending callback keeps it in: a restart must find it);
+        # on a restart, finished ones left unlabelled get it here
         try:
             await kube().merge_patch(eval_path(body["metadata"]["namespace"], body["metadata"]["name"]),
                                      {"metadata": {"labels": {retention.LABEL_FINISHED: "true"}}})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import wait_phase
+from conftest import CallbackServer, wait_phase
 
 SUM_PY = "a, b = map(int, input().split())\nprint(a + b)\n"
 SLOW_PY = "import time\ntime.sleep(4)\na, b = map(int, input().split())\nprint(a + b)\n"
@@ -105,3 +105,27 @@ def test_a_job_left_by_a_killed_operator_is_followed_not_repeated(kube, namespac
         assert len(kube.json("-n", namespace, "get", "jobs")["items"]) == len(names)
     finally:
         op.stop()
+
+
+def test_a_callback_pending_at_a_kill_is_delivered_after_the_restart(kube, namespace, operator_factory, problems):
+    """An Evaluation leaves the operator's watch once finished, but not while its callback is
+    still being retried: the next operator must list it to deliver it."""
+    server = CallbackServer(fail_first=1000)  # refuses until told otherwise
+    op = operator_factory(callback_retries=20)
+    try:
+        ev = problems.evaluation("cb", SUM_PY, "python", tests={"1": ("1 2\n", "3\n")}, callbackUrl=server.url)
+        kube("-n", namespace, "apply", "-f", "-", input=json.dumps(ev))
+        wait_phase(kube, namespace, "cb", operator=op)
+        time.sleep(4)  # a few refused attempts
+        meta = kube.json("-n", namespace, "get", "evaluation", "cb")["metadata"]
+        assert "gavel.dev/finished" not in (meta.get("labels") or {}), meta  # still watched: callback pending
+        op.stop("kill")
+        server.fail_first = 0
+        op.start()
+        kube.wait_for("the callback, after the restart", lambda: server.received, 90)
+        assert server.received[0]["status"]["verdict"] == "Accepted"
+        kube.wait_for("labelled finished once the callback is recorded", lambda: kube.json(
+            "-n", namespace, "get", "evaluation", "cb")["metadata"].get("labels", {}).get("gavel.dev/finished"), 30)
+    finally:
+        op.stop()
+        server.close()
