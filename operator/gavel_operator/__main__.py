@@ -9,8 +9,10 @@ import sys
 def main() -> None:
     from kopf.cli import main as kopf_main
 
+    from .settings import Settings
+
     # GAVEL_NAMESPACES (comma-separated) confines it to those namespaces; default: all of them
-    namespaces = [n.strip() for n in os.environ.get("GAVEL_NAMESPACES", "").split(",") if n.strip()]
+    namespaces = Settings.from_env().namespace_list
     scope = [arg for n in namespaces for arg in ("--namespace", n)] or ["--all-namespaces"]
     args = ["run", "--standalone", *scope, "-m", "gavel_operator.handlers",
             "--liveness", os.environ.get("GAVEL_LIVENESS", "http://0.0.0.0:8081/healthz"),

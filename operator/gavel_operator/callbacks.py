@@ -47,7 +47,7 @@ def consider(body) -> None:
     uid = body["metadata"]["uid"]
     if not url or status.get("phase") not in FINAL or uid in _done:
         return
-    if any(c.get("type") == "CallbackDelivered" for c in status.get("conditions") or []):
+    if recorded(body):
         _remember(uid)
         return
     first = uid not in _bodies
@@ -58,12 +58,15 @@ def consider(body) -> None:
             _wake.set()
 
 
-def settled(body) -> bool:
-    """No callback, or its outcome recorded (CallbackDelivered, true or false): the Evaluation
-    may leave the operator's watch. Until then a restart must list it to deliver the callback."""
-    if not (body.get("spec") or {}).get("callbackUrl"):
-        return True
+def recorded(body) -> bool:
+    """The callback's outcome is a condition already (CallbackDelivered, true or false)."""
     return any(c.get("type") == "CallbackDelivered" for c in (body.get("status") or {}).get("conditions") or [])
+
+
+def settled(body) -> bool:
+    """No callback, or its outcome recorded: the Evaluation may leave the operator's watch.
+    Until then a restart must list it to deliver the callback."""
+    return not (body.get("spec") or {}).get("callbackUrl") or recorded(body)
 
 
 def _remember(uid: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import kopf
@@ -19,7 +19,7 @@ from gavel_contract import Language, Result, Verdict
 from gavel_contract.languages import supported
 
 from . import callbacks, jobs, metrics, retention
-from .status import condition, judged, now, result_from_summary, with_condition
+from .status import age_seconds, condition, judged, now, result_from_summary, with_condition
 from .kube import ApiError, Kube
 from .objectstore import ObjectStore, StorageError
 from .resources import API_VERSION, FINAL_PHASES, GROUP, VERSION, EvaluationSpec, Phase
@@ -174,12 +174,16 @@ def eval_path(namespace: str, name: str) -> str:
     return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/evaluations/{name}"
 
 
-async def patch_status(namespace: str, name: str, values: dict) -> None:
+async def patch_evaluation(namespace: str, name: str, patch: dict, subresource: str = "") -> None:
     try:
-        await kube().merge_patch(eval_path(namespace, name) + "/status", {"status": values})
+        await kube().merge_patch(eval_path(namespace, name) + subresource, patch)
     except ApiError as err:
         if err.status != 404:  # deleted meanwhile: nothing to report to
             raise
+
+
+async def patch_status(namespace: str, name: str, values: dict) -> None:
+    await patch_evaluation(namespace, name, {"status": values}, "/status")
 
 
 async def write_status(namespace: str, name: str, uid: str, values: dict, final: bool = True) -> bool:
@@ -396,12 +400,8 @@ async def evaluation_event(event, evaluation_index, language_index, **_):
             and retention.LABEL_FINISHED not in (body["metadata"].get("labels") or {}):
         # out of the watch from now on (a pending callback keeps it in: a restart must find it);
         # on a restart, finished ones left unlabelled get it here
-        try:
-            await kube().merge_patch(eval_path(body["metadata"]["namespace"], body["metadata"]["name"]),
-                                     {"metadata": {"labels": {retention.LABEL_FINISHED: "true"}}})
-        except ApiError as err:
-            if err.status != 404:  # deleted meanwhile: nothing to label
-                raise
+        await patch_evaluation(body["metadata"]["namespace"], body["metadata"]["name"],
+                               {"metadata": {"labels": {retention.LABEL_FINISHED: "true"}}})
 
 
 # --- following Jobs and pods ---------------------------------------------------------------
@@ -454,8 +454,7 @@ async def pod_event(event, body, namespace, labels, evaluation_index, language_i
         reason = waiting.get("reason")
         if reason not in PULL_FAILURES_AT_ONCE | PULL_FAILURES_LATER:
             continue
-        created = datetime.fromisoformat(body["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
-        age = (datetime.now(timezone.utc) - created).total_seconds()
+        age = age_seconds(body["metadata"]["creationTimestamp"])
         if reason in PULL_FAILURES_LATER and age < STATE.settings.image_pull_grace_seconds:
             continue
         key = (namespace, labels[jobs.LABEL_EVALUATION])

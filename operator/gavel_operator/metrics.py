@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter as Tally
-from datetime import datetime, timezone
 from typing import Callable
 
 from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
+
+from .status import age_seconds
 
 VERDICTS = Counter("gavel_verdicts_total", "Evaluations judged, by verdict", ["verdict"])
 FAILURES = Counter("gavel_failures_total", "Evaluations that could not be judged or were canceled, by reason",
@@ -56,7 +57,7 @@ def _age(body) -> float | None:
     created = (body.get("metadata") or {}).get("creationTimestamp")
     if not created:
         return None
-    return (datetime.now(timezone.utc) - datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds()
+    return age_seconds(created)
 
 
 def judged(verdict: str, body) -> None:

@@ -15,6 +15,8 @@ import logging
 from datetime import datetime, timezone
 from typing import Awaitable, Callable, Iterable
 
+from .status import age_seconds
+
 log = logging.getLogger("gavel.operator")
 
 LABEL_FINISHED = "gavel.dev/finished"
@@ -27,7 +29,7 @@ def expired(items: Iterable[dict], ttl_seconds: int, now: datetime) -> list[tupl
     out = []
     for item in items:
         done = (item.get("status") or {}).get("finishedAt")
-        if done and (now - datetime.fromisoformat(done.replace("Z", "+00:00"))).total_seconds() >= ttl_seconds:
+        if done and age_seconds(done, now) >= ttl_seconds:
             out.append((item["metadata"]["namespace"], item["metadata"]["name"]))
     return out
 

@@ -18,6 +18,11 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def age_seconds(stamp: str, at: datetime | None = None) -> float:
+    """Seconds from a Kubernetes timestamp (creationTimestamp, finishedAt) to `at` (default: now)."""
+    return ((at or datetime.now(timezone.utc)) - datetime.fromisoformat(stamp)).total_seconds()
+
+
 def condition(type_: str, ok: bool, reason: str, message: str = "") -> dict:
     return {"type": type_, "status": "True" if ok else "False", "reason": reason,
             "message": message[:MESSAGE_MAX], "lastTransitionTime": now()}
