@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,6 +48,16 @@ class Kube:
 
     def apply(self, manifest: str) -> None:
         self("apply", "-f", "-", input=manifest)
+
+    @contextlib.contextmanager
+    def scratch_namespace(self, prefix: str):
+        """A fresh namespace PREFIX-xxxxxxxx for one test, deleted (without waiting) after it."""
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        self("create", "namespace", name)
+        try:
+            yield name
+        finally:
+            self("delete", "namespace", name, "--wait=false", check=False)
 
     def wait_for(self, what: str, predicate, timeout: float = 120, interval: float = 1.0):
         """Poll predicate() until it returns a truthy value; return that value."""

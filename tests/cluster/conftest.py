@@ -6,7 +6,7 @@ be up (`make cluster`); tests that cannot reach it fail rather than skip.
 """
 from __future__ import annotations
 
-import uuid
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -26,28 +26,25 @@ def kube() -> Kube:
 @pytest.fixture
 def namespace(kube: Kube):
     """A fresh namespace, deleted (without waiting) after the test."""
-    name = f"gavel-test-{uuid.uuid4().hex[:8]}"
-    kube("create", "namespace", name)
-    # The namespace's default service account appears asynchronously; pods need it.
+    with kube.scratch_namespace("gavel-test") as name:
+        wait_for_default_sa(kube, name)
+        yield name
+
+
+def wait_for_default_sa(kube: Kube, name: str) -> None:
+    """The namespace's default service account appears asynchronously; pods need it."""
     kube.wait_for("default service account", lambda: kube.run("-n", name, "get", "sa", "default", check=False).returncode == 0, 30)
-    yield name
-    kube("delete", "namespace", name, "--wait=false", check=False)
 
 
 @pytest.fixture
 def make_namespace(kube: Kube):
     """Factory for extra namespaces (with labels), all deleted after the test."""
-    created = []
+    with contextlib.ExitStack() as namespaces:
+        def make(**labels: str) -> str:
+            name = namespaces.enter_context(kube.scratch_namespace("gavel-test"))
+            if labels:
+                kube("label", "namespace", name, *[f"{k}={v}" for k, v in labels.items()])
+            wait_for_default_sa(kube, name)
+            return name
 
-    def make(**labels: str) -> str:
-        name = f"gavel-test-{uuid.uuid4().hex[:8]}"
-        kube("create", "namespace", name)
-        if labels:
-            kube("label", "namespace", name, *[f"{k}={v}" for k, v in labels.items()])
-        kube.wait_for("default service account", lambda: kube.run("-n", name, "get", "sa", "default", check=False).returncode == 0, 30)
-        created.append(name)
-        return name
-
-    yield make
-    for name in created:
-        kube("delete", "namespace", name, "--wait=false", check=False)
+        yield make

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import REPO, TESTBOX_IMAGE, Kube
+from conftest import REPO, TESTBOX_IMAGE, Kube, wait_for_default_sa
 
 pytestmark = pytest.mark.skipif(os.environ.get("CLUSTER", "local") != "local",
                                 reason="checks the host-process cluster's leftovers")
@@ -72,7 +72,7 @@ def test_down_then_up_gives_working_cluster(kube: Kube):
     assert set(before) <= set(local_images())
     ns = "gavel-test-restart"
     kube("create", "namespace", ns)
-    kube.wait_for("default service account", lambda: kube.run("-n", ns, "get", "sa", "default", check=False).returncode == 0, 30)
+    wait_for_default_sa(kube, ns)
     kube("-n", ns, "run", "again", f"--image={TESTBOX_IMAGE}", "--image-pull-policy=Never", "--restart=Never",
          "--command", "--", "/bin/echo", "again")
     kube.wait_for("pod again to succeed",

@@ -119,10 +119,8 @@ def storage(kube, installed) -> Storage:
 
 @pytest.fixture
 def namespace(kube):
-    name = f"gavel-e2e-{uuid.uuid4().hex[:8]}"
-    kube("create", "namespace", name)
-    yield name
-    kube("delete", "namespace", name, "--wait=false", check=False)
+    with kube.scratch_namespace("gavel-e2e") as name:
+        yield name
 
 
 def apply(kube, namespace: str, objs: list[dict]) -> None:

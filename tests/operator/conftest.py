@@ -156,10 +156,8 @@ def operator(operator_factory):
 
 @pytest.fixture
 def namespace(kube):
-    name = f"gavel-op-{uuid.uuid4().hex[:8]}"
-    kube("create", "namespace", name)
-    yield name
-    kube("delete", "namespace", name, "--wait=false", check=False)
+    with kube.scratch_namespace("gavel-op") as name:
+        yield name
 
 
 class Problems:
