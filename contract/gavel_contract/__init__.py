@@ -1,6 +1,6 @@
 """The typed contract shared by Gavel's operator and runner."""
 
 from .models import (  # noqa: F401
-    RESULT_API, SUMMARY_MAX_BYTES, TASK_API, Checker, CheckerKind, Language, LanguageVersion,
+    CHECKER_LIMITS, RESULT_API, SUMMARY_MAX_BYTES, TASK_API, Checker, CheckerKind, EgressCheck, Language, LanguageVersion,
     Limits, MemoryModel, Result, Task, TestCase, TestResult, TestVerdict, Verdict,
 )

@@ -63,6 +63,11 @@ class Limits(Strict):
         return self.wall_ms or 2 * self.time_ms + 1000
 
 
+# A custom checker's own limits: it is the problem's program, but it reads what the submission
+# wrote, so it is sandboxed and limited like one (the operator sizes runner pods for it too).
+CHECKER_LIMITS = Limits(timeMs=10_000, wallMs=20_000, memoryKb=262_144, outputKb=1024)
+
+
 class MemoryModel(str, Enum):
     """How the sandbox holds a language to its memory limit.
 
@@ -176,6 +181,19 @@ class TestCase(Strict):
     limits: Limits = Field(default_factory=Limits)
 
 
+class EgressCheck(Strict):
+    """Fail closed on the network: before any submission code runs (compiler included), the runner
+    waits until each address refuses a connection, i.e. the pod's egress NetworkPolicy is in force
+    (network plugins apply it to a new pod only seconds after it starts)."""
+
+    addresses: list[str] = Field(
+        min_length=1, max_length=16,
+        description="host:port the runner pod must not reach; `kubernetes` names the API server's "
+                    "Service from the pod's own KUBERNETES_SERVICE_HOST/PORT")
+    timeout_seconds: int = Field(60, ge=1, le=600, alias="timeoutSeconds",
+                                 description="give up (not judged, retried) when still reachable after this")
+
+
 class Task(Strict):
     """What the runner is asked to judge: one submission against ordered test cases."""
 
@@ -189,6 +207,8 @@ class Task(Strict):
     result: Location | None = Field(None, description="where the result JSON goes")
     compile_output: Location | None = Field(None, alias="compileOutput", description="where the compiler's output goes")
     fail_fast: bool = Field(False, alias="failFast", description="stop at the first failed test; the rest are Skipped")
+    egress_check: EgressCheck | None = Field(None, alias="egressCheck",
+                                             description="addresses that must be unreachable before judging")
 
     @field_validator("tests")
     @classmethod

@@ -249,7 +249,8 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
             # written here, under the lock: kopf's own patch lands after the handler returns, and a Job
             # left by a killed operator may be finished (and its verdict written) by then
             values = await start(namespace, name, body["metadata"]["uid"], parsed, lang, version, body, attempt=1)
-            await write_status_held(namespace, name, body["metadata"]["uid"], values, final=False)
+            await write_status_held(namespace, name, body["metadata"]["uid"], values,
+                                    final=values["phase"] == Phase.FAILED.value)
         else:
             patch.status.update(phase=Phase.QUEUED.value, queuedAt=now(), message="waiting for a free slot",
                                 conditions=[condition("Queued", True, "ConcurrencyLimit",
@@ -333,7 +334,7 @@ async def dispatch(evaluation_index, language_index) -> None:
                     "conditions": [condition("Complete", True, "InitializationError", message)]})
                 continue
             values = await start(namespace, name, v["uid"], spec, lang, version, body, attempt=1)
-            await write_status_held(namespace, name, v["uid"], values, final=False)
+            await write_status_held(namespace, name, v["uid"], values, final=values["phase"] == Phase.FAILED.value)
 
 
 async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang: Language, version, body,
@@ -354,8 +355,23 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
         kopf.adopt(obj, owner=owner)
         obj["metadata"]["namespace"] = namespace
     await ensure_network_policy(namespace)
-    await kube().create(f"/api/v1/namespaces/{namespace}/secrets", secret)
-    created = await kube().create(f"/apis/batch/v1/namespaces/{namespace}/jobs", job)
+    try:
+        # the pod as the Job controller would create it, through admission (Pod Security, quotas,
+        # webhooks) without being stored: a refusal is said now, not after the Job's deadline
+        await kube().request("POST", f"/api/v1/namespaces/{namespace}/pods", jobs.dry_run_pod(job),
+                             params={"dryRun": "All"})
+        await kube().create(f"/api/v1/namespaces/{namespace}/secrets", secret)
+        created = await kube().create(f"/apis/batch/v1/namespaces/{namespace}/jobs", job)
+    except ApiError as err:
+        if err.status >= 500 or err.status == 429:
+            raise  # the API server's trouble: kopf retries the handler
+        message = f"the API server refused the runner pod: {err}"
+        kopf.warn(owner, reason="PodRejected", message=message[:1000])
+        metrics.failed("PodRejected", body)
+        log.info("%s/%s: %s", namespace, name, message)
+        return {"phase": Phase.FAILED.value, "message": f"could not be judged (PodRejected): {err}"[:1000],
+                "finishedAt": now(), "language": f"{lang.name}:{version.version}",
+                "conditions": [condition("Failed", True, "PodRejected", str(err)[:1000])]}
     STATE.starting[(namespace, name)] = spec.queue
     if created is None:  # made by a process killed before it could say so: follow that one
         log.info("Job %s of %s/%s exists already: following it", jname, namespace, name)
@@ -569,7 +585,9 @@ def pod_failure(pods: list[dict]) -> str:
     for cs in st.get("containerStatuses") or []:
         term = (cs.get("state") or {}).get("terminated")
         if term:
-            return f"last pod: runner {term.get('reason', '')} (exit code {term.get('exitCode')})"
+            # the runner claims its termination log before any submission code runs: its own words
+            said = f": {term['message'][:500]}" if term.get("exitCode") and term.get("message") else ""
+            return f"last pod: runner {term.get('reason', '')} (exit code {term.get('exitCode')}){said}"
     return ""
 
 

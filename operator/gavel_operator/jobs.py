@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from gavel_contract import Checker, Language, LanguageVersion, Limits, Task, TestCase
+from gavel_contract import CHECKER_LIMITS, Checker, CheckerKind, EgressCheck, Language, LanguageVersion, Limits, Task, TestCase
 
 from .objectstore import ObjectStore
 from .resources import EvaluationSpec
@@ -18,6 +18,9 @@ LABEL_ROLE = "gavel.dev/role"
 LABEL_ATTEMPT = "gavel.dev/attempt"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "gavel-operator", "app.kubernetes.io/part-of": "gavel"}
 TASK_DIR = "/etc/gavel/task"
+WORK_DIR = "/tmp"  # the runner's private tree: made root-only (0711) by the runner before anything runs
+SANDBOX_DIR = "/sandbox"  # what the sandbox uids may write: memory-backed, size-capped
+SHM_MI = 64  # the runtime's /dev/shm tmpfs, writable by the submission, counted in the pod's memory
 # what the runner needs as root to run tests as another uid: switch users, signal and reap
 # them, hand them and take back their directories; nothing else (no CAP_SYS_ADMIN, no network admin)
 RUNNER_CAPABILITIES = ["SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "FOWNER"]
@@ -74,9 +77,13 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
                       limits=resolve_limits(version, spec, t)) for t in spec.tests]
     checker = Checker(kind=spec.checker.kind, epsilon=spec.checker.epsilon, language=spec.checker.language,
                       program=get(spec.checker.program) if spec.checker.program else None)
+    egress = None
+    if settings.runner_egress is not None:
+        egress = EgressCheck(addresses=settings.egress_check_addresses,
+                             timeoutSeconds=settings.egress_check_timeout_seconds)
     return Task(id=eval_id, language=version, languageName=language.name, submission=get(spec.submission),
                 tests=tests, checker=checker, result=put("result.json"), compileOutput=put("compile.txt"),
-                failFast=spec.fail_fast)
+                failFast=spec.fail_fast, egressCheck=egress)
 
 
 def task_secret(name: str, task: Task) -> dict:
@@ -87,16 +94,19 @@ def task_secret(name: str, task: Task) -> dict:
     }
 
 
-def memory_mi(version: LanguageVersion, limits: list[Limits], settings: Settings) -> int:
-    """The pod's memory: the largest of the test and compile limits, plus the runner's own."""
-    largest_kb = max([lim.memory_kb for lim in limits] + [version.compile_limits.memory_kb])
-    return -(-largest_kb // 1024) + settings.runner_memory_overhead_mi
+def memory_mi(version: LanguageVersion, limits: list[Limits], settings: Settings, checker: bool = False) -> int:
+    """The pod's memory: the largest of the test, compile and checker limits, plus what the
+    sandbox uids may fill in memory-backed filesystems (the sandbox volume, /dev/shm), plus the
+    runner's own; so a submission filling all of it is a verdict, never the runner OOM-killed."""
+    largest_kb = max([lim.memory_kb for lim in limits] + [version.compile_limits.memory_kb] +
+                     ([CHECKER_LIMITS.memory_kb] if checker else []))
+    return -(-largest_kb // 1024) + settings.sandbox_size_mi + SHM_MI + settings.runner_memory_overhead_mi
 
 
 def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec, version: LanguageVersion,
                  limits: list[Limits], attempt: int, settings: Settings) -> dict:
     labels = {**MANAGED_BY, LABEL_EVALUATION: eval_name, LABEL_ROLE: "runner", LABEL_ATTEMPT: str(attempt)}
-    memory = f"{memory_mi(version, limits, settings)}Mi"
+    memory = f"{memory_mi(version, limits, settings, spec.checker.kind == CheckerKind.CUSTOM)}Mi"
     requests = {"cpu": settings.runner_cpu, "memory": memory}
     limits_ = {"cpu": settings.runner_cpu_limit or settings.runner_cpu, "memory": memory}
     pod_spec = {
@@ -109,7 +119,8 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
             "image": version.image,
             "imagePullPolicy": settings.image_pull_policy,
             "command": ["gavel-runner", "run", f"{TASK_DIR}/task.json"],
-            "env": [{"name": "TMPDIR", "value": "/tmp"}],
+            "env": [{"name": "TMPDIR", "value": WORK_DIR}, {"name": "GAVEL_WORK_DIR", "value": WORK_DIR},
+                    {"name": "GAVEL_SANDBOX_DIR", "value": SANDBOX_DIR}],
             "resources": {"requests": requests, "limits": limits_},
             "terminationMessagePath": "/dev/termination-log",
             "terminationMessagePolicy": "File",
@@ -120,11 +131,14 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
                 "capabilities": {"drop": ["ALL"], "add": RUNNER_CAPABILITIES},
             },
             "volumeMounts": [{"name": "task", "mountPath": TASK_DIR, "readOnly": True},
-                             {"name": "tmp", "mountPath": "/tmp"}],
+                             {"name": "tmp", "mountPath": WORK_DIR},
+                             {"name": "sandbox", "mountPath": SANDBOX_DIR}],
         }],
         "volumes": [
             {"name": "task", "secret": {"secretName": secret, "defaultMode": 0o400}},
             {"name": "tmp", "emptyDir": {"sizeLimit": f"{settings.scratch_size_mi}Mi"}},
+            # tmpfs sized to its limit: a submission that fills it gets ENOSPC, not the pod evicted
+            {"name": "sandbox", "emptyDir": {"medium": "Memory", "sizeLimit": f"{settings.sandbox_size_mi}Mi"}},
         ],
     }
     if spec.runtime_class_name:
@@ -154,6 +168,15 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
         job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] = spec.queue
         job["spec"]["suspend"] = True
     return job
+
+
+def dry_run_pod(job: dict) -> dict:
+    """The pod a Job's template makes, for a dry-run create (admission sees what the Job
+    controller will ask for)."""
+    template = job["spec"]["template"]
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"generateName": f"{job['metadata']['name']}-", "labels": template["metadata"]["labels"]},
+            "spec": template["spec"]}
 
 
 NETWORK_POLICY = "gavel-runner-egress"

@@ -39,7 +39,10 @@ class Settings(BaseModel):
     runner_cpu: str = Field("1", description="CPU request of a runner pod")
     runner_cpu_limit: str | None = Field(None, description="CPU limit of a runner pod; default: the request "
                                                           "(requests equal limits: Guaranteed QoS)")
-    scratch_size_mi: int = 1024
+    scratch_size_mi: int = Field(1024, description="the runner's private disk (inputs, answers, outputs), root-only")
+    sandbox_size_mi: int = Field(128, ge=16, description="memory-backed, size-capped space the submission and "
+                                                         "checker may write (build, scratch): full is ENOSPC, "
+                                                         "never an eviction; counted in the pod's memory")
     job_ttl_seconds: int = 3600
     namespaces: str = Field("", description="comma-separated namespaces to serve; empty: all of them")
     finished_ttl_seconds: int = Field(0, ge=0, description="delete an Evaluation this long after its verdict "
@@ -55,6 +58,10 @@ class Settings(BaseModel):
     # in, allowing these rules only (NetworkPolicyEgressRule objects; typically the storage
     # endpoint and DNS). None: no policy is made.
     runner_egress: list[dict] | None = None
+    # With that policy: addresses it must refuse, which each runner waits to see refused before running
+    # any submission code (`kubernetes`: the API server's Service, from the pod's environment).
+    egress_check_addresses: list[str] = Field(default_factory=lambda: ["kubernetes"])
+    egress_check_timeout_seconds: int = Field(60, ge=1, le=600)
 
     metrics_port: int = 8080
 
@@ -75,5 +82,5 @@ class Settings(BaseModel):
             raw = env.get(f"GAVEL_{name.upper()}")
             if raw is None:
                 continue
-            values[name] = json.loads(raw) if field.annotation in (dict[str, int], list[dict] | None) else raw
+            values[name] = json.loads(raw) if field.annotation in (dict[str, int], list[dict] | None, list[str]) else raw
         return cls.model_validate(values)

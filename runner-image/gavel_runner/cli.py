@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from gavel_contract import Checker, Limits, Result, Task, TestCase, Verdict
 from gavel_contract.languages import UnknownLanguage, resolve
 
-from . import storage
+from . import egress, storage
 from .judge import judge
 
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
@@ -27,16 +27,36 @@ def _errors(err: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'task'}: {e['msg']}" for e in err.errors()[:10])
 
 
-def _write_termination(path: str | None, result: Result) -> None:
+def _write_termination(path: str | None, result: Result | str) -> None:
     if not path:
         return
+    text = result if isinstance(result, str) else result.summary()
     try:
-        Path(path).write_text(result.summary())
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
     except OSError as err:
         logging.warning("cannot write termination message to %s: %s", path, err)
 
 
+def _claim_termination_log(path: str | None) -> None:
+    """The kubelet makes /dev/termination-log mode 0666: a submission could write a forged summary
+    there for the operator to find if the runner then died. Emptied and made root's before anything
+    of the submission runs."""
+    if not path or os.geteuid() != 0:
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+    except OSError as err:
+        logging.warning("cannot claim the termination log %s: %s", path, err)
+
+
 def run_task(task_file: str, termination_log: str | None) -> int:
+    _claim_termination_log(termination_log)
     try:
         raw = Path(task_file).read_text()
     except OSError as err:
@@ -51,21 +71,24 @@ def run_task(task_file: str, termination_log: str | None) -> int:
         _write_termination(termination_log, result)
         print(result.summary())
         return 1
+    if task.egress_check:
+        try:
+            egress.wait_closed(task.egress_check)
+        except egress.EgressOpen as err:
+            logging.error("not judged: %s", err)
+            _write_termination(termination_log, f"not judged: {err}")
+            return 1
     result = judge(task)
     _write_termination(termination_log, result)
     if task.result is None:
         print(json.dumps(result.dump(), indent=2))
         return 0
-    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"gavel-result-{os.getpid()}.json"
     try:
-        tmp.write_text(json.dumps(result.dump()))
-        storage.store(task.result, tmp)
+        storage.store(task.result, json.dumps(result.dump()).encode())
     except storage.StorageError as err:
         logging.error("%s", err)
         print(result.summary())
         return 1
-    finally:
-        tmp.unlink(missing_ok=True)
     print(result.summary())
     return 0
 

@@ -1,12 +1,8 @@
 """The judging engine: fetch, compile once, run every test under limits, check, upload.
 
-Layout of one judgement (the runner's user owns everything but the sandbox's own dirs):
-    ROOT/            0711  traversable, not listable, by the sandbox uid
-    ROOT/private/    0700  task inputs, expected answers, captured outputs (uploaded as each test
-                           ends, then reused by the next): never the submission's
-    ROOT/build/      the submission and its compiled form: the sandbox uid's while compiling,
-                     then the runner's and read-only, so no test can change what the next one runs
-    ROOT/run/        the scratch directory of one test, made anew for each
+Where the files live and who may touch them: workspace.py. The submission runs as one fresh
+unprivileged uid, a custom checker as another; the runner (root) never follows by path anything
+either could have written.
 """
 
 from __future__ import annotations
@@ -14,59 +10,58 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import shutil
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 from gavel_contract import (
-    CheckerKind, LanguageVersion, Limits, MemoryModel, Result, Task, TestCase,
+    CHECKER_LIMITS, CheckerKind, LanguageVersion, MemoryModel, Result, Task, TestCase,
     TestResult, TestVerdict, Verdict,
 )
 from gavel_contract.languages import UnknownLanguage, resolve
 
 from . import checkers, sandbox, storage
 from .verdicts import classify
+from .workspace import UnsafeDirectory, chown_tree, expose, fresh_dir, seal, secure_base
 
 log = logging.getLogger("gavel.runner")
 
 COMPILE_OUTPUT_SHOWN = 2000  # characters of compiler output in the message
 COMPILE_OUTPUT_KEPT = 64 * 1024  # characters kept in the result
-CHECKER_LIMITS = Limits(timeMs=10_000, wallMs=20_000, memoryKb=1_048_576, outputKb=1024)
 SANDBOX_UID_RANGE = (1_000_000, 2_000_000_000)
+# world-writable places a uid could leave files in for its next test: emptied of the uid's after each run
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue")
 
 
-def sandbox_identity(warnings: list[str]) -> sandbox.Identity | None:
-    """A fresh uid for this judgement, unused by anything else on the node (RLIMIT_NPROC and
-    the leftover sweep count per uid), or None, with a warning, when we cannot switch users."""
+def sandbox_identities(warnings: list[str]) -> tuple[sandbox.Identity | None, sandbox.Identity | None]:
+    """Two fresh uids for this judgement, the submission's and the checker's, unused by anything
+    else on the node (RLIMIT_NPROC and the leftover sweep count per uid); None, with a warning,
+    when we cannot switch users."""
     if os.geteuid() != 0:
         warnings.append(
             f"not running as root: tests run as uid {os.getuid()}, the runner's own user, so they could "
             "read the expected answers and signal the runner; the runner image runs as root and isolates fully"
         )
-        return None
+        return None, None
     fixed = os.environ.get("GAVEL_SANDBOX_UID")
-    uid = int(fixed) if fixed else secrets.randbelow(SANDBOX_UID_RANGE[1] - SANDBOX_UID_RANGE[0]) + SANDBOX_UID_RANGE[0]
-    return sandbox.Identity(uid=uid, gid=uid)
+    low, high = SANDBOX_UID_RANGE
+    uid = int(fixed) if fixed else secrets.randbelow(high - low - 1) + low
+    checker = uid + 1 if fixed else secrets.randbelow(high - low) + low
+    while checker == uid:
+        checker = secrets.randbelow(high - low) + low
+    return sandbox.Identity(uid=uid, gid=uid), sandbox.Identity(uid=checker, gid=checker)
 
 
-def _chown_tree(path: Path, uid: int, gid: int) -> None:
-    os.chown(path, uid, gid)
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in dirnames + filenames:
-            os.lchown(os.path.join(dirpath, name), uid, gid)
-
-
-def _seal(build: Path) -> None:
-    """After compiling: the runner owns the build, readable and executable by all, writable by none."""
-    os.chown(build, os.getuid(), os.getgid())
-    for dirpath, dirnames, filenames in os.walk(build):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            os.lchown(p, os.getuid(), os.getgid())
-            if not os.path.islink(p):
-                mode = os.stat(p).st_mode & 0o777
-                os.chmod(p, (mode | 0o444 | (0o111 if mode & 0o100 else 0)) & ~0o022)
-    build.chmod(0o755)
+def cleanup_dirs() -> list[str]:
+    """The shared places the sandbox uids can write to on this machine (world-writable)."""
+    found = []
+    for d in dict.fromkeys((*SHARED_WRITABLE, tempfile.gettempdir())):
+        try:
+            if os.stat(d).st_mode & 0o002:
+                found.append(d)
+        except OSError:
+            pass
+    return found
 
 
 def _read_text(path: Path, limit: int) -> str:
@@ -81,28 +76,38 @@ def _subst(words: list[str], **values: str) -> list[str]:
 
 
 class Judgement:
-    """One task judged in one private directory tree."""
+    """One task judged in two private directory trees (see workspace.py)."""
 
-    def __init__(self, task: Task, root: Path, box: sandbox.Server):
+    def __init__(self, task: Task, work: Path, box_root: Path, box: sandbox.Server):
         self.task = task
         self.box = box
         self.lang: LanguageVersion = task.language
-        self.root = root
-        self.private = root / "private"
-        self.build = root / "build"
+        self.work = work
+        self.private = work / "private"
+        self.check_dir = work / "check"
+        self.build = box_root / "build"
+        self.scratch = box_root / "run"
+        self.checker_build = box_root / "checker"
+        self.checker_scratch = box_root / "checker-run"
         self.warnings: list[str] = []
-        self.identity = sandbox_identity(self.warnings)
+        self.identity, self.checker_identity = sandbox_identities(self.warnings)
+        self.cleanup = cleanup_dirs()
         self.checker_argv: list[str] | None = None
         self.checker_env: dict[str, str] = {"PATH": "/usr/bin:/bin"}
+        self.checker_processes = 1
         self.diff = self.private / "diff"
         self.inputs: dict[str, Path] = {}  # test name -> its input, fetched or local
         self.answers: dict[str, Path] = {}
         self.upload_error: storage.StorageError | None = None
 
+    def _ids(self, identity: sandbox.Identity | None) -> tuple[int, int]:
+        return (identity.uid, identity.gid) if identity else (os.getuid(), os.getgid())
+
     # --- steps -----------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        self.root.chmod(0o711)
+        self.work.chmod(0o711)
+        self.build.parent.chmod(0o711)
         self.private.mkdir(mode=0o700)
         self.build.mkdir(mode=0o700)
         storage.fetch(self.task.submission, self.build / self.lang.source_file)
@@ -110,7 +115,20 @@ class Judgement:
             self.inputs[test.name] = storage.obtain(test.input, self.private / f"{test.name}.in")
             self.answers[test.name] = storage.obtain(test.expected, self.private / f"{test.name}.ans")
         if self.identity:
-            _chown_tree(self.build, self.identity.uid, self.identity.gid)
+            chown_tree(self.build, self.identity.uid, self.identity.gid)
+
+    def _compile(self, version: LanguageVersion, build: Path, log_file: Path,
+                 identity: sandbox.Identity | None) -> sandbox.Measurement:
+        limits = version.compile_limits
+        env = {k: v.format(build=str(build)) for k, v in version.env.items()}
+        env.setdefault("HOME", str(build))
+        env.setdefault("TMPDIR", str(build))  # not /tmp: nothing of a compile may outlive it elsewhere
+        return self.box.run(
+            _subst(version.compile, build=str(build)), cwd=build, stdout=log_file, stderr=log_file,
+            identity=identity, env=env, cpu_ms=limits.time_ms, wall_ms=limits.wall_limit_ms,
+            memory_kb=limits.memory_kb, file_size=256 << 20, processes=version.compile_processes,
+            stack_kb=65536, cleanup_dirs=self.cleanup,
+        )
 
     def compile(self) -> tuple[bool, str]:
         """Compile once; (ok, compiler output)."""
@@ -118,18 +136,11 @@ class Judgement:
         if not self.lang.compile:
             out.write_bytes(b"")
             return True, ""
-        limits = self.lang.compile_limits
-        m = self.box.run(
-            _subst(self.lang.compile, build=str(self.build)),
-            cwd=self.build, stdout=out, stderr=out, identity=self.identity,
-            env={k: v.format(build=str(self.build)) for k, v in self.lang.env.items()},
-            cpu_ms=limits.time_ms, wall_ms=limits.wall_limit_ms, memory_kb=limits.memory_kb,
-            file_size=256 << 20, processes=self.lang.compile_processes, stack_kb=65536,
-        )
+        m = self._compile(self.lang, self.build, out, self.identity)
         if self.identity:
-            _seal(self.build)
+            seal(self.build)
         text = _read_text(out, COMPILE_OUTPUT_KEPT)
-        verdict, why = classify(m, limits, 0)
+        verdict, why = classify(m, self.lang.compile_limits, 0)
         if verdict is None:
             return True, text
         if verdict == TestVerdict.RUNTIME_ERROR:
@@ -139,33 +150,38 @@ class Judgement:
         return False, f"{why}\n{text}".strip()
 
     def prepare_checker(self) -> None:
-        """A custom checker: fetched, compiled when it is a source, run as `checker input output answer`."""
+        """A custom checker: fetched, compiled when it is a source, run as `checker input output
+        answer` under a uid of its own that can read that test's three files and nothing else."""
         checker = self.task.checker
         if checker.kind != CheckerKind.CUSTOM:
             return
-        cdir = self.private / "checker"
+        cdir = self.checker_build
         cdir.mkdir(mode=0o700)
+        ident = self.checker_identity
         if not checker.language:
-            exe = cdir / "checker"
-            storage.fetch(checker.program, exe)
-            exe.chmod(0o700)
-            self.checker_argv = [str(exe)]
-            return
-        _, ver = resolve(checker.language)
-        storage.fetch(checker.program, cdir / ver.source_file)
-        if ver.compile:
-            log_file = cdir / "compile.txt"
-            m = self.box.run(_subst(ver.compile, build=str(cdir)), cwd=cdir, stdout=log_file, stderr=log_file,
-                            env={k: v.format(build=str(cdir)) for k, v in ver.env.items()},
-                            cpu_ms=60_000, wall_ms=120_000, processes=256)
-            if m.exit_code != 0:
-                raise CheckerFailure(f"custom checker does not compile:\n{_read_text(log_file, 2000)}")
-        self.checker_argv = _subst(ver.run, build=str(cdir))
-        self.checker_env = {k: v.format(build=str(cdir)) for k, v in ver.env.items()}
+            storage.fetch(checker.program, cdir / "checker")
+            (cdir / "checker").chmod(0o700)
+            self.checker_argv = [str(cdir / "checker")]
+        else:
+            _, ver = resolve(checker.language)
+            storage.fetch(checker.program, cdir / ver.source_file)
+            if ident:
+                chown_tree(cdir, ident.uid, ident.gid)
+            if ver.compile:
+                log_file = self.private / "checker-compile.txt"
+                m = self._compile(ver, cdir, log_file, ident)
+                verdict, why = classify(m, ver.compile_limits, 0)
+                if verdict is not None:
+                    raise CheckerFailure(f"custom checker does not compile ({why}):\n{_read_text(log_file, 2000)}")
+            self.checker_argv = _subst(ver.run, build=str(cdir))
+            self.checker_env = {k: v.format(build=str(cdir)) for k, v in ver.env.items()}
+            self.checker_processes = ver.processes
+        if ident:
+            seal(cdir, gid=ident.gid, others=False)  # the submission's uid may not even read it
 
     def run_test(self, test: TestCase) -> TestResult:
         limits = test.limits
-        scratch = self.fresh_scratch()
+        scratch = fresh_dir(self.scratch, *self._ids(self.identity))
         lang = self.lang
         argv = _subst(lang.run, build=str(self.build))
         if lang.memory_args:
@@ -180,7 +196,7 @@ class Judgement:
             argv, cwd=scratch, stdin=self.inputs[test.name], stdout=out, stderr=err,
             identity=self.identity, env=env, cpu_ms=limits.time_ms, wall_ms=limits.wall_limit_ms,
             memory_kb=limits.memory_kb, address_space_kb=as_kb, file_size=limits.output_kb * 1024 + 1,
-            processes=lang.processes, stack_kb=limits.memory_kb,
+            processes=lang.processes, stack_kb=limits.memory_kb, cleanup_dirs=self.cleanup,
         )
         if m.leftovers:
             self.warnings.append(f"test {test.name}: killed processes the submission left running")
@@ -228,42 +244,32 @@ class Judgement:
                     return True
         return False
 
-    def fresh_scratch(self) -> Path:
-        """An empty directory the sandbox uid owns. The last test's is kept when it left it
-        exactly as it found it (empty, same owner and mode): a mkdir and rmdir saved per test."""
-        scratch = self.root / "run"
-        try:
-            st = os.lstat(scratch)
-        except FileNotFoundError:
-            st = None
-        uid = self.identity.uid if self.identity else os.getuid()
-        if st is not None:
-            if st.st_uid == uid and st.st_mode == 0o40700 and not os.listdir(scratch):
-                return scratch
-            shutil.rmtree(scratch) if not os.path.islink(scratch) else os.unlink(scratch)
-        scratch.mkdir(mode=0o700)
-        if self.identity:
-            os.chown(scratch, self.identity.uid, self.identity.gid)
-        return scratch
-
     def check(self, test: TestCase) -> tuple[TestVerdict, str]:
-        out, ans, diff = self.private / "stdout", self.answers[test.name], self.diff
+        out, ans = self.private / "stdout", self.answers[test.name]
         if self.checker_argv is None:
-            output, answer = out.read_bytes(), ans.read_bytes()
-            ok, message = checkers.compare(self.task.checker, output, answer)
-            if not ok:
-                diff.write_text(checkers.diff_text(message, output, answer))
-            return (TestVerdict.PASSED if ok else TestVerdict.WRONG_ANSWER), message
+            outcome = checkers.check_files(self.task.checker, out, ans)
+            if not outcome.accepted:
+                self.diff.write_text(outcome.diff)
+            return (TestVerdict.PASSED if outcome.accepted else TestVerdict.WRONG_ANSWER), outcome.message
+        uid, gid = self._ids(self.checker_identity)
+        files = expose({"input": self.inputs[test.name], "output": out, "answer": ans}, self.check_dir, gid)
         report = self.private / "checker-report"
-        argv = [*self.checker_argv, str(self.inputs[test.name]), str(out), str(ans)]
-        m = self.box.run(argv, cwd=self.private, stdout=report, stderr=report, env=self.checker_env,
-                        cpu_ms=CHECKER_LIMITS.time_ms, wall_ms=CHECKER_LIMITS.wall_limit_ms,
-                        file_size=CHECKER_LIMITS.output_kb * 1024)
+        argv = [*self.checker_argv, str(files["input"]), str(files["output"]), str(files["answer"])]
+        scratch = fresh_dir(self.checker_scratch, uid, gid)
+        lim = CHECKER_LIMITS
+        m = self.box.run(argv, cwd=scratch, stdout=report, stderr=report, identity=self.checker_identity,
+                         env={"HOME": str(scratch), "TMPDIR": str(scratch), **self.checker_env},
+                         cpu_ms=lim.time_ms, wall_ms=lim.wall_limit_ms, memory_kb=lim.memory_kb,
+                         file_size=lim.output_kb * 1024, processes=self.checker_processes,
+                         stack_kb=65536, cleanup_dirs=self.cleanup)
         message = _read_text(report, 500).strip()
+        limit_verdict, why = classify(m, lim, 0)
+        if limit_verdict not in (None, TestVerdict.RUNTIME_ERROR):
+            raise CheckerFailure(f"custom checker failed on test {test.name}: {why}")
         if m.exit_code == 0:
             return TestVerdict.PASSED, message
         if m.exit_code in (1, 2):  # testlib: _wa, _pe
-            diff.write_text(message + "\n")
+            self.diff.write_text(message + "\n")
             return TestVerdict.WRONG_ANSWER, message
         raise CheckerFailure(f"custom checker failed on test {test.name} "
                              f"(exit {m.exit_code}, signal {m.signal}): {message}")
@@ -295,10 +301,31 @@ def _failure_summary(results: list[TestResult]) -> str:
     return text
 
 
-def judge(task: Task, workdir: str | None = None) -> Result:
-    """Judge a task and deliver its outputs; a Result for every outcome, never an exception."""
-    with tempfile.TemporaryDirectory(prefix="gavel-", dir=workdir) as tmp, sandbox.Server() as box:
-        j = Judgement(task, Path(tmp), box)
+def _base(given: str | None, variable: str) -> tuple[Path, bool]:
+    """A base directory and whether it is the pod's own mount (named by the Job's environment)."""
+    if given:
+        return Path(given), False
+    if os.environ.get(variable):
+        return Path(os.environ[variable]), True
+    return Path(tempfile.gettempdir()), False
+
+
+def judge(task: Task, workdir: str | None = None, boxdir: str | None = None) -> Result:
+    """Judge a task and deliver its outputs; a Result for every outcome, never an exception.
+    workdir: where the private tree goes ($GAVEL_WORK_DIR, else the temp dir); boxdir: where the
+    sandbox uids' directories go ($GAVEL_SANDBOX_DIR, else workdir)."""
+    try:
+        work_base = secure_base(*_base(workdir, "GAVEL_WORK_DIR"))
+        box_base = secure_base(*_base(boxdir, "GAVEL_SANDBOX_DIR")) if (boxdir or os.environ.get(
+            "GAVEL_SANDBOX_DIR")) else work_base
+    except (UnsafeDirectory, OSError) as err:
+        return Result(id=task.id, verdict=Verdict.INTERNAL_ERROR, message=f"cannot isolate the judgement: {err}")
+    with ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gavel-", dir=work_base)))
+        box_root = work if box_base == work_base else Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="gavel-", dir=box_base)))
+        box = stack.enter_context(sandbox.Server())
+        j = Judgement(task, work, box_root, box)
         result = _judge(j)
         result.warnings = j.warnings + result.warnings
         if j.private.exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import urllib.error
@@ -68,21 +69,27 @@ def obtain(location: str, dest: Path) -> Path:
     return Path(location)
 
 
-def store(location: str, src: Path) -> None:
-    """Upload or copy `src` to `location`; a local file appears whole or not at all."""
+def store(location: str, src: Path | bytes) -> None:
+    """Upload or copy `src` (a file, never followed through a link, or bytes) to `location`;
+    a local file appears whole or not at all."""
     try:
-        if is_url(location):
-            size = src.stat().st_size
-            with open(src, "rb") as body:
+        if isinstance(src, bytes):
+            body, size = io.BytesIO(src), len(src)
+        else:
+            body = os.fdopen(os.open(src, os.O_RDONLY | os.O_NOFOLLOW), "rb")
+            size = os.fstat(body.fileno()).st_size
+        with body:
+            if is_url(location):
                 req = urllib.request.Request(location, data=body, method="PUT",
                                              headers={"Content-Length": str(size)})
                 with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
                     resp.read()
-        else:
-            target = Path(location)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.part")
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, target)
+            else:
+                target = Path(location)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f".{target.name}.part")
+                with open(tmp, "wb") as out:
+                    shutil.copyfileobj(body, out, CHUNK)
+                os.replace(tmp, target)
     except (OSError, urllib.error.URLError) as err:
         raise StorageError(f"cannot store {redact(location)}: {_explain(err)}") from None

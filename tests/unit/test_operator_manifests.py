@@ -80,11 +80,20 @@ def test_job_is_isolated_and_named_for_its_evaluation():
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
     assert c["resources"]["requests"] == c["resources"]["limits"]  # Guaranteed
-    assert c["resources"]["limits"]["memory"] == f"{512 + settings.runner_memory_overhead_mi}Mi"  # test 2 and compile: 512 MB
+    # test 2 and compile: 512 MB; what the sandbox uids may fill in memory; the runner's own
+    assert c["resources"]["limits"]["memory"] == \
+        f"{512 + settings.sandbox_size_mi + jobs.SHM_MI + settings.runner_memory_overhead_mi}Mi"
     assert job["spec"]["backoffLimit"] == SPEC.retries
     assert job["spec"]["ttlSecondsAfterFinished"] == settings.job_ttl_seconds
     assert job["spec"]["activeDeadlineSeconds"] == 60 + (5000 + 2000) // 1000 + 1 + 180
     assert pod["volumes"][0]["secret"]["defaultMode"] == 0o400
+    # the sandbox uids write only to a size-capped tmpfs (ENOSPC, never an eviction); the runner
+    # makes its own emptyDir root-only before running anything (GAVEL_WORK_DIR)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["sandbox"]["emptyDir"] == {"medium": "Memory", "sizeLimit": f"{settings.sandbox_size_mi}Mi"}
+    env = {e["name"]: e["value"] for e in c["env"]}
+    assert env["GAVEL_WORK_DIR"] == jobs.WORK_DIR and env["GAVEL_SANDBOX_DIR"] == jobs.SANDBOX_DIR
+    assert jobs.dry_run_pod(job)["spec"] is pod
     assert job["spec"]["template"]["metadata"]["labels"][jobs.LABEL_ROLE] == "runner"
 
 
@@ -98,6 +107,10 @@ def test_task_carries_presigned_urls_only():
     assert where.prefix == "ns/e1/uid-1"
     assert task.submission.startswith("http://minio.gavel:9000/gavel/subs/1.cpp?")
     assert "X-Amz-Signature=" in task.tests[0].input
+    assert task.egress_check is None  # no runner NetworkPolicy: nothing to wait for
+    with_policy = settings.model_copy(update={"runner_egress": []})
+    task = jobs.build_task("ns/e1", SPEC, lang, lang.default_version(), where, store, with_policy, timedelta(hours=1))
+    assert task.egress_check.addresses == ["kubernetes"]
     assert task.result.startswith("http://minio.gavel:9000/gavel/ns/e1/uid-1/result.json?")
     secret = jobs.task_secret("j", task)
     assert '"s"' not in secret["stringData"]["task.json"]  # no credential, only signatures
