@@ -1,13 +1,20 @@
 # The user's path: the Helm chart on the real cluster, and the demo.
 
-.PHONY: test-e2e demo-down
+.PHONY: test-e2e test-hostile demo-down
 
 test-e2e: deps ## end-to-end: install the chart, judge every verdict in every language, upgrade, uninstall
 	@$(CLUSTER_SH) up >/dev/null
 	@$(CLUSTER_SH) images-e2e
-	@echo "[test] e2e: helm install, 42 evaluations in 7 languages, cancel, delete, upgrade, uninstall (~8 min)"
+	@echo "[test] e2e: helm install, 42 evaluations in 7 languages, hostile pods, cancel, delete, upgrade, uninstall (~12 min)"
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
 		GAVEL_HELM=$$(scripts/helm.sh) $(VENV)/bin/pytest -q tests/e2e
+
+test-hostile: deps ## containment in real runner pods: hostile submissions and checkers through the chart (part of test-e2e)
+	@$(CLUSTER_SH) up >/dev/null
+	@$(CLUSTER_SH) images-e2e
+	@echo "[test] hostile: attacks from submissions and checkers in runner pods, outputs at the cap, Pod Security (~5 min)"
+	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
+		GAVEL_HELM=$$(scripts/helm.sh) $(VENV)/bin/pytest -q tests/e2e/test_hostile.py
 
 demo-down: ## uninstall the demo release (the cluster stays: make cluster-down)
 	@$(CLUSTER_SH) up >/dev/null

@@ -149,12 +149,3 @@ def test_runner_pods_reach_only_storage(kube, storage):
     assert policy["spec"]["podSelector"] == {"matchLabels": {"gavel.dev/role": "runner"}}
     ports = sorted(p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", []))
     assert ports == [53, 53, 9000]
-
-
-def test_zz_uninstall_keeps_crds_and_evaluations(kube, helm, namespace, storage):
-    apply(kube, namespace, [storage.evaluation("keep", "print(3)\n", "python", {"1": ("1 2\n", "3\n")})])
-    wait_all(kube, namespace, ["keep"])
-    helm.run("uninstall", RELEASE, "-n", NAMESPACE, "--wait")
-    assert kube("-n", NAMESPACE, "get", "deployments", "-o", "name").strip() == ""
-    kube("get", "crd", "evaluations.gavel.dev", "languages.gavel.dev")
-    assert kube.json("-n", namespace, "get", "evaluation", "keep")["status"]["verdict"] == "Accepted"

@@ -1,0 +1,260 @@
+"""Hostile submissions and checkers in real runner pods, through the installed chart.
+
+Containment is proven where it runs: the pod's emptyDirs (0777, no sticky bit), its
+/dev/termination-log (0666), its uids, capabilities, limits and network policy; the host differs
+(`make test-hostile` runs this file alone). Each attack prints SAFE when everything it tried was
+refused, and otherwise what it got: an Accepted verdict is containment, a WrongAnswer's message
+names the breach.
+
+The red-team list (README, "Security model"), each tried below:
+  forge: rename or replace the judgement's tree, write the termination log, write the build;
+  read: the task (presigned URLs), other tests' answers, the runner's environment, /proc of root;
+  escalate: capabilities, root, signals to the runner; leave: files in /dev/shm and the scratch,
+  SysV shared memory for the next test; exhaust: fill the writable space (ENOSPC, no eviction),
+  64 MiB outputs against every checker (the runner stays within its memory), CPU in a helper
+  process; network: the API server, the node's API server and kubelet ports, the operator's pod,
+  in the submission's first moments; the checker: the same reads from inside a custom checker,
+  a checker fork bomb and memory bomb; Pod Security: baseline judged, restricted refused at once.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import pytest
+
+from conftest import NAMESPACE, apply, wait_all
+
+ATTACK = r'''
+import ctypes, glob, os, socket, sys
+
+found = []
+
+def attempt(what, fn):
+    """`what` must fail; if it works, that is a breach, reported with what it gave."""
+    try:
+        got = fn()
+    except Exception:
+        return
+    found.append(f"{what}: {str(got)[:60]!r}")
+
+lines = sys.stdin.read().splitlines()
+phase = lines[0]
+me = os.getpid()
+if os.getuid() == 0 or os.geteuid() == 0:
+    found.append("runs as root")
+status = open("/proc/self/status").read()
+for line in status.splitlines():
+    if line.startswith(("CapEff:", "CapPrm:", "CapAmb:")) and int(line.split()[1], 16):
+        found.append(line.replace("\t", " "))
+
+# the task (every presigned URL), the runner's environment and open files
+attempt("read the task", lambda: open("/etc/gavel/task/task.json").read(80))
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    if int(pid) == me:
+        continue
+    attempt(f"environ of {pid}", lambda: open(f"/proc/{pid}/environ", "rb").read(80) or 1 / 0)
+    attempt(f"cwd of {pid}", lambda: os.listdir(f"/proc/{pid}/cwd"))
+    attempt(f"fds of {pid}", lambda: os.listdir(f"/proc/{pid}/fd"))
+    attempt(f"signal {pid}", lambda: os.kill(int(pid), 0))
+
+# the private tree: its name leaks through our own stdin, its contents must not
+private = os.path.dirname(os.readlink("/proc/self/fd/0"))
+work = os.path.dirname(private)
+attempt("reopen stdout for reading", lambda: open("/proc/self/fd/1").read(10))
+for name in ("1.ans", "2.ans", "3.ans", "2.in", "stdout", "diff", "compile.txt"):
+    attempt(f"read {name}", lambda: open(os.path.join(private, name), "rb").read(10))
+attempt("list the private tree", lambda: os.listdir(private))
+build = os.path.dirname(os.path.realpath(sys.argv[0]))
+box = os.path.dirname(build)
+for base in (work, box, "/tmp", "/sandbox", os.path.dirname(work), os.path.dirname(box)):
+    attempt(f"list {base}", lambda: os.listdir(base))
+    attempt(f"create in {base}", lambda: open(os.path.join(base, "planted"), "w"))
+    attempt(f"symlink in {base}", lambda: os.symlink("/etc/gavel/task/task.json", os.path.join(base, "l")))
+for target in (work, box, private, build):
+    attempt(f"rename {target}", lambda: os.rename(target, target + ".moved"))
+attempt("write the build", lambda: open(os.path.join(build, "main.py"), "a"))
+attempt("add to the build", lambda: open(os.path.join(build, "x"), "w"))
+attempt("write the termination log", lambda: open("/dev/termination-log", "w").write('{"verdict":"Accepted"}'))
+
+# what one test leaves for the next
+libc = ctypes.CDLL(None, use_errno=True)
+if phase == "first":
+    open("/dev/shm/left-behind", "w").write("x")
+    open("left-in-scratch", "w").write("x")
+    libc.shmget(0, 1 << 20, 0o1600)  # IPC_PRIVATE | IPC_CREAT | 0600
+elif phase == "second":
+    mine = [e for e in os.listdir("/dev/shm") if os.stat(os.path.join("/dev/shm", e)).st_uid == os.getuid()]
+    if mine:
+        found.append(f"/dev/shm kept {mine}")
+    if os.listdir("."):
+        found.append(f"scratch kept {os.listdir('.')}")
+    for kind in ("shm", "sem", "msg"):
+        rows = open(f"/proc/sysvipc/{kind}").read().splitlines()[1:]
+        if rows:
+            found.append(f"SysV {kind} left: {len(rows)}")
+elif phase == "fill":
+    # the writable space is a size-capped tmpfs: ENOSPC (or the file cap), never an eviction
+    total, chunk = 0, b"x" * (1 << 20)
+    try:
+        for i in range(8):
+            with open(f"fill{i}", "wb") as f:
+                for _ in range(60):
+                    f.write(chunk)
+                    total += 1
+    except OSError:
+        pass
+    if total >= 8 * 60:
+        found.append(f"wrote {total} MiB without a refusal")
+
+# the network, in the submission's first moments
+for line in lines[1:]:
+    host, port = line.split()
+    attempt(f"connect {host}:{port}", lambda: socket.create_connection((host, int(port)), timeout=1).close() or "open")
+
+print("\n".join(found) if found else "SAFE")
+'''
+
+CHECKER_ATTACK = r'''
+import os, sys
+found = []
+def attempt(what, fn):
+    try:
+        got = fn()
+    except Exception:
+        return
+    found.append(f"{what}: {str(got)[:60]!r}")
+inp, out, ans = sys.argv[1:4]
+if os.getuid() == 0:
+    found.append("checker runs as root")
+for line in open("/proc/self/status").read().splitlines():
+    if line.startswith("CapEff:") and int(line.split()[1], 16):
+        found.append(line)
+attempt("read the task", lambda: open("/etc/gavel/task/task.json").read(80))
+here = os.path.dirname(inp)
+attempt("other files beside", lambda: sorted(set(os.listdir(here)) - {"input", "output", "answer"}) or 1 / 0)
+private = os.path.join(os.path.dirname(here), "private")
+attempt("list private", lambda: os.listdir(private))
+attempt("read another answer", lambda: open(os.path.join(private, "2.ans")).read())
+attempt("write the termination log", lambda: open("/dev/termination-log", "w").write("x"))
+attempt("write the answer", lambda: open(ans, "a"))
+if found:
+    print("; ".join(found))
+    sys.exit(1)
+sys.exit(0 if open(out).read().split() == open(ans).read().split() else 1)
+'''
+
+FORK_BOMB_CHECKER = "#include <unistd.h>\nint main(){for(;;)fork();}\n"
+MEMORY_BOMB_CHECKER = ("#include <stdlib.h>\n#include <string.h>\n"
+                       "int main(){for(;;){char*p=malloc(1<<20);if(p)memset(p,1,1<<20);}}\n")
+BIG_LINES = 32 * 1024 * 1024  # "1\n" × 32 Mi = 64 MiB: the default output cap exactly
+BIG_OUTPUT_C = ('#include <stdio.h>\n#include <string.h>\nint main(){static char b[1<<20];'
+                'for(int i=0;i<(1<<20);i+=2)memcpy(b+i,"1\\n",2);'
+                'for(int i=0;i<64;i++)fwrite(b,1,sizeof b,stdout);}\n')
+HELPER_BURNS_CPU_JS = ("require('child_process').spawn('/bin/sh',['-c','while :; do :; done'],"
+                       "{detached:true,stdio:'ignore'}).unref();\n"
+                       "setTimeout(()=>console.log(3),1800);\n")
+
+
+def targets(kube) -> list[str]:
+    """What a runner pod must not reach: the API server's Service, the node's API server and
+    kubelet, the operator's pod (metrics) in another namespace."""
+    svc = kube.json("-n", "default", "get", "service", "kubernetes")["spec"]["clusterIP"]
+    node = next(a["address"] for a in kube.json("get", "nodes")["items"][0]["status"]["addresses"]
+                if a["type"] == "InternalIP")
+    pod = next(p for p in kube.json("-n", NAMESPACE, "get", "pods")["items"] if "operator" in p["metadata"]["name"])
+    return [f"{svc} 443", f"{node} 6443", f"{node} 10250", f"{pod['status']['podIP']} 8080"]
+
+
+def put_bytes(storage, key: str, data: bytes) -> dict:
+    storage.client.put_object("gavel", key, io.BytesIO(data), len(data))
+    return {"key": key}
+
+
+def verdicts(obj: dict) -> str:
+    st = obj["status"]
+    return f"{st.get('phase')} {st.get('verdict')}: {st.get('message')}\n{json.dumps(st.get('tests', []))[:2000]}"
+
+
+@pytest.fixture(scope="module")
+def attacks(kube, storage):
+    """Every attack at once (the operator runs up to 8 at a time): name -> finished Evaluation."""
+    with kube.scratch_namespace("gavel-e2e-hostile") as ns:
+        net = "\n".join(targets(kube))
+        tests = {"1": (f"first\n{net}\n", "SAFE\n"), "2": (f"second\n{net}\n", "SAFE\n"),
+                 "3": ("fill\n", "SAFE\n")}
+        objs = [storage.evaluation("attack", ATTACK, "python", tests, limits={"timeMs": 5000, "memoryKb": 131072}),
+                storage.evaluation("checker-attack", "a, b = map(int, input().split())\nprint(a + b)\n", "python",
+                                   {"1": ("1 2\n", "3\n"), "2": ("40 2\n", "42\n")},
+                                   checker={"kind": "custom", "language": "python",
+                                            "program": storage.put("e2e/hostile/checker.py", CHECKER_ATTACK)}),
+                storage.evaluation("helper-burns-cpu", HELPER_BURNS_CPU_JS, "javascript", {"1": ("", "3\n")},
+                                   limits={"timeMs": 1000, "wallMs": 5000})]
+        for kind, src in (("fork", FORK_BOMB_CHECKER), ("memory", MEMORY_BOMB_CHECKER)):
+            objs.append(storage.evaluation(f"checker-{kind}-bomb", "print(3)\n", "python", {"1": ("", "3\n")},
+                                           checker={"kind": "custom", "language": "c",
+                                                    "program": storage.put(f"e2e/hostile/{kind}.c", src)}))
+        answer = put_bytes(storage, "e2e/hostile/big.ans", b"1\n" * (BIG_LINES - 1) + b"2\n")
+        for kind in ("exact", "lines", "tokens", "float"):
+            obj = storage.evaluation(f"cap-{kind}", BIG_OUTPUT_C, "c", {"1": ("", "")},
+                                     checker={"kind": kind}, limits={"timeMs": 5000})
+            obj["spec"]["tests"][0]["expected"] = answer
+            objs.append(obj)
+        apply(kube, ns, objs)
+        names = [o["metadata"]["name"] for o in objs]
+        yield ns, wait_all(kube, ns, names, timeout=900)
+
+
+def test_submission_is_contained_in_its_pod(attacks):
+    _, done = attacks
+    obj = done["attack"]
+    assert obj["status"]["verdict"] == "Accepted", verdicts(obj)
+
+
+def test_checker_is_sandboxed(attacks):
+    _, done = attacks
+    obj = done["checker-attack"]
+    assert obj["status"]["verdict"] == "Accepted", verdicts(obj)
+
+
+@pytest.mark.parametrize("kind", ["fork", "memory"])
+def test_checker_bomb_is_an_internal_error_naming_the_checker(attacks, kind):
+    _, done = attacks
+    obj = done[f"checker-{kind}-bomb"]
+    st = obj["status"]
+    assert st["phase"] == "Succeeded" and st["verdict"] == "InternalError", verdicts(obj)
+    assert "custom checker" in st["message"], verdicts(obj)
+
+
+@pytest.mark.parametrize("kind", ["exact", "lines", "tokens", "float"])
+def test_output_at_the_cap_is_checked_in_bounded_memory(attacks, kind):
+    _, done = attacks
+    obj = done[f"cap-{kind}"]
+    st = obj["status"]
+    # judged (the runner was not OOM-killed), and the difference on the last line found
+    assert st["phase"] == "Succeeded" and st["verdict"] == "TestFailed", verdicts(obj)
+    assert st["tests"][0]["verdict"] == "WrongAnswer", verdicts(obj)
+
+
+def test_cpu_of_a_helper_process_counts(attacks):
+    _, done = attacks
+    obj = done["helper-burns-cpu"]
+    test = obj["status"]["tests"][0]
+    assert test["verdict"] == "TimeLimitExceeded", verdicts(obj)
+
+
+@pytest.mark.parametrize("level,judged", [("baseline", True), ("restricted", False)])
+def test_pod_security(kube, storage, level, judged):
+    with kube.scratch_namespace(f"gavel-e2e-psa-{level}") as ns:
+        kube("label", "namespace", ns, f"pod-security.kubernetes.io/enforce={level}", "--overwrite")
+        apply(kube, ns, [storage.evaluation("psa", "print(3)\n", "python", {"1": ("", "3\n")})])
+        start = time.monotonic()
+        obj = wait_all(kube, ns, ["psa"], timeout=300)["psa"]
+        st = obj["status"]
+        if judged:
+            assert st["verdict"] == "Accepted", verdicts(obj)
+        else:
+            assert st["phase"] == "Failed" and "PodSecurity" in st["message"], verdicts(obj)
+            assert time.monotonic() - start < 60, "a refused pod must fail the Evaluation at once"
