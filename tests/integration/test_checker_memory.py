@@ -1,0 +1,146 @@
+"""The built-in checkers on outputs at the 64 MiB cap: bounded memory and the right verdicts.
+
+Each comparison runs in a child Python process that reports its peak RSS (VmHWM) above its RSS
+after the imports. The budget is under half an output, so reading either file whole (or
+splitting it into a list, 1.4 GiB for short lines) fails it. Times are printed (run with -s), not
+asserted: machines are noisy.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from itertools import chain
+from pathlib import Path
+
+import pytest
+
+CAP = 64 << 20  # outputKb's default
+BUDGET_MIB = 32
+
+CHILD = """
+import gc, json, re, sys, time
+from pathlib import Path
+from gavel_contract import Checker
+from gavel_runner import checkers
+
+def kib(field):  # this process's own figures: ru_maxrss would include the forked pytest's
+    return int(re.search(field + r":\\s+(\\d+)", Path("/proc/self/status").read_text())[1])
+
+gc.collect()
+try:
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak to now, dropping the imports' transient peak
+except OSError:
+    pass
+base = kib("VmHWM")
+start = time.perf_counter()
+if sys.argv[1] == "read_bytes":  # the old way, to show that the measurement sees whole files
+    output, answer = Path(sys.argv[2]).read_bytes(), Path(sys.argv[3]).read_bytes()
+    outcome = checkers.check_bytes(Checker.parse("exact"), output, answer)
+else:
+    outcome = checkers.check_files(Checker.parse(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))
+seconds = time.perf_counter() - start
+print(json.dumps({"accepted": outcome.accepted, "message": outcome.message, "diff": outcome.diff,
+                  "seconds": seconds, "base_mib": base / 1024, "peak_mib": (kib("VmHWM") - base) / 1024}))
+"""
+
+def write(path: Path, blocks: Iterable[bytes]) -> Path:
+    with path.open("wb") as f:
+        for block in blocks:
+            f.write(block)
+    return path
+
+
+def short_lines() -> Iterator[bytes]:
+    """Lines "0\\n", "1\\n", ... up to the cap: SHORT_LINES of them, SHORT_SIZE bytes."""
+    for i in range(0, SHORT_LINES, 100_000):
+        yield b"".join(b"%d\n" % n for n in range(i, i + 100_000))
+
+
+SHORT_LINES = 8_500_000
+SHORT_SIZE = sum((min(SHORT_LINES, 10 ** k) - (10 ** (k - 1) if k > 1 else 0)) * (k + 1) for k in range(1, 8))
+
+
+def repeat(unit: bytes, size: int) -> Iterator[bytes]:
+    block = unit * ((1 << 20) // len(unit))
+    for _ in range(size // len(block)):
+        yield block
+    yield (unit * (size % len(block) // len(unit) + 1))[:size % len(block)]
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory) -> Iterator[dict[str, tuple[Path, Path, Path]]]:
+    """shape -> (output at the cap, an equal answer (a copy), a differing answer)."""
+    d = tmp_path_factory.mktemp("outputs")
+    short = write(d / "short", short_lines())
+    shutil.copyfile(short, d / "short.diff")
+    with (d / "short.diff").open("r+b") as f:  # the last line replaced
+        last = b"%d\n" % (SHORT_LINES - 1)
+        f.seek(-len(last), 2)
+        f.write(b"different\n")
+    outputs = {
+        "short": (short, d / "short.diff"),
+        "long": (write(d / "long", chain(repeat(b"a", CAP - 1), [b"\n"])),
+                 write(d / "long.diff", chain(repeat(b"a", CAP - 2), [b"b\n"]))),
+        "blank": (write(d / "blank", repeat(b" \t\r\n\v\f \n", CAP)), write(d / "blank.diff", [b"x\n"])),
+        "tokens": (write(d / "tokens", repeat(b"1 ", CAP)),
+                   write(d / "tokens.diff", chain(repeat(b"1 ", CAP - 2), [b"2 "]))),
+    }
+    shapes = {}
+    for shape, (output, differing) in outputs.items():
+        assert CAP - 1_000_000 < output.stat().st_size <= CAP, shape
+        shutil.copyfile(output, d / f"{shape}.equal")
+        shapes[shape] = output, d / f"{shape}.equal", differing
+    yield shapes
+    shutil.rmtree(d)  # 750 MiB: not worth keeping with pytest's last three temp dirs
+
+
+def run(checker: str, output: Path, answer: Path) -> dict:
+    child = subprocess.run([sys.executable, "-c", CHILD, checker, str(output), str(answer)],
+                           capture_output=True, text=True, timeout=600)
+    assert child.returncode == 0, child.stderr
+    result = json.loads(child.stdout)
+    print(f"\n{checker:10} {output.name:6} vs {answer.name:12} {result['seconds']:6.2f} s  "
+          f"peak +{result['peak_mib']:5.1f} MiB (baseline {result['base_mib']:.0f} MiB)  {result['message'][:60]!r}")
+    return result
+
+
+def expected_rejection(checker: str, shape: str) -> str:
+    """The message for the differing answer (or its start, when it shows a long line or token)."""
+    noun = "line" if checker == "lines" else "token"
+    return {
+        ("exact", "short"): f"byte {SHORT_SIZE - len(b'%d' % (SHORT_LINES - 1)) - 1} (line {SHORT_LINES}) differs",
+        ("exact", "long"): f"byte {CAP - 2} (line 1) differs: output has {CAP} bytes, answer {CAP}",
+        ("exact", "blank"): f"byte 0 (line 1) differs: output has {CAP} bytes, answer 2",
+        ("exact", "tokens"): f"byte {CAP - 2} (line 1) differs: output has {CAP} bytes, answer {CAP}",
+        ("lines", "tokens"): "line 1: expected '1 1 1 1",
+        ("lines", "blank"): "expected 1 lines, got 0",
+    }.get((checker, shape)) or {
+        "short": f"{noun} {SHORT_LINES}: expected 'different', got '{SHORT_LINES - 1}'",
+        "long": f"{noun} 1: expected 'aaaa",
+        "blank": "expected 1 tokens, got 0",
+        "tokens": f"token {CAP // 2}: expected '2', got '1'",
+    }[shape]
+
+
+@pytest.mark.parametrize("shape", ["short", "long", "blank", "tokens"])
+@pytest.mark.parametrize("checker", ["exact", "lines", "tokens", "float:1e-6"])
+def test_bounded_memory_at_the_output_cap(shapes, checker, shape):
+    output, equal, differing = shapes[shape]
+    result = run(checker, output, equal)
+    assert result["accepted"] and result["message"] == "" and result["diff"] == ""
+    assert result["peak_mib"] < BUDGET_MIB
+
+    result = run(checker, output, differing)
+    assert not result["accepted"]
+    assert result["message"].startswith(expected_rejection(checker, shape)), result["message"]
+    assert result["diff"].startswith(result["message"] + "\n") and len(result["diff"].encode()) <= 16 << 10
+    assert "--- expected" in result["diff"] and "+++ output" in result["diff"]
+    assert result["peak_mib"] < BUDGET_MIB
+
+
+def test_the_measurement_sees_a_whole_file(shapes):
+    output, equal, _ = shapes["short"]
+    result = run("read_bytes", output, equal)
+    assert result["accepted"] and result["peak_mib"] > 2 * 60  # both files, ~63 MiB each
