@@ -32,7 +32,7 @@ def _write_termination(path: str | None, result: Result | str) -> None:
         return
     text = result if isinstance(result, str) else result.summary()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(text)
     except OSError as err:

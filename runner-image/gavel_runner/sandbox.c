@@ -12,32 +12,49 @@
  *
  * A request is "N\n" followed by N NUL-terminated words: the options and program, as
  * on the command line.  Each run answers with one line on stdout:
- *   exit=N signal=N cpu_ms=N wall_ms=N rss_kb=N killed=none|cpu|wall|memory leftovers=N dropped=0|1
+ *   exit=N signal=N cpu_ms=N wall_ms=N rss_kb=N killed=none|cpu|wall|memory leftovers=N dropped=0|1 cleaned=N
  * or, when the sandbox itself failed (not the program):  error=MESSAGE
+ *
+ * A run is every process the program starts: CPU is theirs all (waited for or not: orphans are
+ * reparented to us, the subreaper, and their rusage is added), memory the peak of their sum, and
+ * the limits are watched on the whole tree.  With -u, after the run nothing of the uid survives
+ * for the next one: its processes are swept, then (as the uid) its files in the -c directories
+ * and its SysV IPC objects are removed ("cleaned": how many); POSIX message queues cannot be
+ * made at all (RLIMIT_MSGQUEUE 0).
  *
  * Options:
  *   -d DIR   working directory            -i FILE  stdin (default /dev/null)
  *   -o FILE  stdout (created)             -e FILE  stderr (created; the same path as -o: one file)
  *   -u UID   -g GID  run as (needs root)  -E K=V   environment entry (repeatable; nothing else passes)
  *   -t MS    CPU time limit               -w MS    wall-clock limit
- *   -m KB    memory limit: peak RSS, watched (killed past it) and measured
+ *   -m KB    memory limit: peak RSS of the run (one process: its RSS; several: their Pss
+ *            summed, or their RSS without CAP_SYS_PTRACE), watched (killed past it) and measured
  *   -a KB    address-space limit (0: none; Java, Go and Node reserve far more than they use)
  *   -f BYTES file size / output cap       -p N     processes+threads of the uid (RLIMIT_NPROC)
  *   -n N     open files                   -s KB    stack
+ *   -c DIR   with -u: remove the uid's files in DIR after the run (repeatable; /tmp, /dev/shm...)
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/kcmp.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -45,7 +62,9 @@
 #include <unistd.h>
 
 #define MAX_ENV 64
+#define MAX_CLEAN 16
 #define MAX_WORDS 4096
+#define MAX_TREE 4096    /* processes of one run sampled (RLIMIT_NPROC allows at most 4096) */
 #define POLL_NS 5000000L /* 5 ms: how often CPU time and RSS are sampled */
 
 struct job {
@@ -53,11 +72,24 @@ struct job {
     long long cpu_ms, wall_ms, mem_kb, as_kb, fsize, stack_kb;
     long nproc, nofile, uid, gid;
     char *env[MAX_ENV + 1];
+    const char *clean[MAX_CLEAN];
+    int nclean;
     char **argv;
+};
+
+/* What is known of one run: its main process, and every other process of it we reaped. */
+struct run {
+    pid_t pid;
+    int done, status;     /* the main process was reaped; its wait status */
+    struct rusage ru;     /* its rusage: itself and the children it waited for */
+    long long others_us;  /* CPU of the other processes we reaped: orphans, leftovers */
+    long others_kb;       /* their largest ru_maxrss */
+    long long peak_kb;    /* largest sampled memory while the run had several processes */
 };
 
 static jmp_buf on_error;
 static char error_text[512];
+static pid_t runner; /* our parent: we must die with it (PR_SET_PDEATHSIG) */
 
 /* The sandbox failed (not the program): report it and go back to the request loop. */
 static void fail(const char *fmt, ...) {
@@ -92,11 +124,73 @@ static int set_limit(int resource, rlim_t value) {
     return setrlimit(resource, &rl);
 }
 
-/* CPU ms (all threads) and RSS kB of one live process, from /proc; -1 if gone. */
-static int sample(pid_t pid, long long *cpu_ms, long long *rss_kb) {
+static long long tv_us(struct timeval tv) { return tv.tv_sec * 1000000LL + tv.tv_usec; }
+
+/* Reap whatever of the run has ended, without blocking: the main process's status and rusage
+ * are kept, any other's rusage is added to the run's.  0 while children remain, -1 when none. */
+static int reap(struct run *r) {
+    struct rusage ru;
+    int st;
+    pid_t p;
+    while ((p = wait4(-1, &st, WNOHANG, &ru)) > 0) {
+        if (p == r->pid) {
+            r->done = 1, r->status = st, r->ru = ru;
+            continue;
+        }
+        r->others_us += tv_us(ru.ru_utime) + tv_us(ru.ru_stime);
+        if (ru.ru_maxrss > r->others_kb) r->others_kb = ru.ru_maxrss;
+    }
+    if (p < 0 && errno == ECHILD) return -1;
+    if (p < 0 && errno != EINTR) fail("wait4: %s", strerror(errno));
+    return 0;
+}
+
+/* Append the pids listed in a /proc children file to list. */
+static int read_pids(const char *path, pid_t *list, int n) {
+    static char buf[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return n;
+    size_t used = 0;
+    ssize_t k;
+    while (used < sizeof buf - 1 && (k = read(fd, buf + used, sizeof buf - 1 - used)) > 0) used += k;
+    close(fd);
+    buf[used] = 0;
+    for (char *p = buf, *end; n < MAX_TREE; p = end) {
+        long v = strtol(p, &end, 10);
+        if (end == p) break;
+        list[n++] = (pid_t)v;
+    }
+    return n;
+}
+
+/* Append the children of process pid: they hang off the thread that forked them. */
+static int add_children(pid_t pid, long threads, pid_t *list, int n) {
+    char path[80];
+    if (threads <= 1) {
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
+        return read_pids(path, list, n);
+    }
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    if (!d) return n;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%.16s/children", pid, e->d_name);
+        n = read_pids(path, list, n);
+    }
+    closedir(d);
+    return n;
+}
+
+struct pstat {
+    char state;
+    long long ticks; /* utime+stime (all threads) + cutime+cstime (children it waited for) */
+    long threads, rss_pages;
+    unsigned long vsize;
+};
+
+static int read_stat(pid_t pid, struct pstat *s) {
     char path[64], buf[1024];
-    static long tick = 0, page_kb = 0;
-    if (!tick) { tick = sysconf(_SC_CLK_TCK); page_kb = sysconf(_SC_PAGESIZE) / 1024; }
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -106,22 +200,86 @@ static int sample(pid_t pid, long long *cpu_ms, long long *rss_kb) {
     buf[n] = 0;
     char *p = strrchr(buf, ')'); /* comm may hold spaces */
     if (!p) return -1;
-    unsigned long long ut = 0, st = 0;
-    long rss = 0;
-    /* fields after comm: state(3) ... utime(14) stime(15) ... rss(24) */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %*u %*u %ld",
-               &ut, &st, &rss) != 3)
+    unsigned long long ut, st;
+    long long cut, cst;
+    /* fields after comm: state(3) ... utime(14) stime(15) cutime(16) cstime(17) ...
+     * num_threads(20) ... vsize(23) rss(24) */
+    if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld %*d %*d %ld %*d %*u %lu %ld",
+               &s->state, &ut, &st, &cut, &cst, &s->threads, &s->vsize, &s->rss_pages) != 8)
         return -1;
-    *cpu_ms = (long long)(ut + st) * 1000 / tick;
-    *rss_kb = (long long)rss * page_kb;
+    s->ticks = (long long)(ut + st) + cut + cst;
     return 0;
+}
+
+/* The uid a run's processes have, or -1: /proc's smaps of another user's process needs
+ * CAP_SYS_PTRACE (a pod drops it, and Pod Security's baseline forbids it), but the check is
+ * made against the reader's fsuid, so we read as that uid. */
+static long run_uid = -1;
+
+/* Proportional set size of a process (kB): pages shared since a fork count once over all.
+ * 0 for a process gone or exiting (its memory is already released); -1 when not ours to read. */
+static long long read_pss(pid_t pid) {
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid);
+    if (run_uid >= 0) setfsuid((uid_t)run_uid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int open_errno = errno;
+    if (run_uid >= 0) setfsuid(geteuid());
+    errno = open_errno;
+    if (fd < 0) return errno == EACCES || errno == EPERM ? -1 : 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *p = strstr(buf, "\nPss:");
+    return p ? atoll(p + 5) : 0;
+}
+
+/* CPU ms and memory kB of the run's live processes: our children and their descendants (a walk
+ * of /proc/PID/task/TID/children, not a scan of all of /proc).  Memory is the RSS of a lone
+ * process (what its ru_maxrss counts), the sum of the Pss of several (a vfork child, sharing its
+ * parent's memory, counted once), or of their RSS where Pss cannot be read.  Returns how many
+ * are live. */
+static int sample_tree(pid_t main_pid, long long *cpu_ms, long long *mem_kb) {
+    static pid_t tree[MAX_TREE];
+    static struct pstat st[MAX_TREE];
+    static long tick = 0, page_kb = 0;
+    if (!tick) tick = sysconf(_SC_CLK_TCK), page_kb = sysconf(_SC_PAGESIZE) / 1024;
+    int n = add_children(getpid(), 1, tree, 0), live = 0;
+    if (n == 0) tree[n++] = main_pid; /* no children file (CONFIG_PROC_CHILDREN): the main one */
+    long long ticks = 0, rss = 0;
+    for (int i = 0; i < n; i++) {
+        if (read_stat(tree[i], &st[i]) != 0) st[i].state = 'X';
+        if (st[i].state == 'X') continue;
+        ticks += st[i].ticks;
+        if (st[i].state == 'Z') continue;
+        live++, rss += st[i].rss_pages * page_kb;
+        n = add_children(tree[i], st[i].threads, tree, n);
+    }
+    *cpu_ms = ticks * 1000 / tick;
+    *mem_kb = rss;
+    if (live <= 1) return live;
+    long long pss = 0;
+    for (int i = 0; i < n; i++) {
+        if (st[i].state == 'X' || st[i].state == 'Z') continue;
+        int same_mm = 0;
+        for (int k = 0; k < i && !same_mm; k++)
+            same_mm = st[k].rss_pages == st[i].rss_pages && st[k].vsize == st[i].vsize && st[k].state != 'Z' &&
+                      st[k].state != 'X' && syscall(SYS_kcmp, tree[k], tree[i], KCMP_VM, 0, 0) == 0;
+        long long kb = same_mm ? 0 : read_pss(tree[i]);
+        if (kb < 0) return live; /* unreadable: the RSS sum stands */
+        pss += kb;
+    }
+    *mem_kb = pss;
+    return live;
 }
 
 /* Kill every process of uid.  A child becomes uid and tries to fork under RLIMIT_NPROC=2:
  * the kernel refuses when uid owns another task besides the child (kill(-1) says nothing:
  * it succeeds whenever any process exists), so it kills them all and we look again.
+ * What is killed is ours to reap (we are the subreaper): its rusage goes to the run.
  * Returns how many rounds found something. */
-static int sweep_uid(uid_t uid, gid_t gid) {
+static int sweep_uid(uid_t uid, gid_t gid, struct run *r) {
     int rounds = 0;
     for (; rounds < 50; rounds++) {
         pid_t k = fork();
@@ -136,33 +294,246 @@ static int sweep_uid(uid_t uid, gid_t gid) {
             _exit(1);
         }
         int st;
-        while (waitpid(k, &st, 0) < 0 && errno == EINTR) {}
-        if (!WIFEXITED(st) || WEXITSTATUS(st) == 3) fail("cannot sweep uid %u", uid);
-        if (WEXITSTATUS(st) == 0) break;
-        /* what was killed is our child (we are its subreaper): reap it, or it still counts */
+        while (waitpid(k, &st, 0) < 0 && errno == EINTR) {} /* the helper: not the run's */
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 3) fail("cannot sweep uid %u", uid);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0) break;
+        /* it killed some, or one of them killed it first (kill(-1) in a loop): reap what was
+         * killed, or it still counts, and look again */
         usleep(1000);
-        while (waitpid(-1, NULL, WNOHANG) > 0) {}
+        reap(r);
     }
     return rounds;
 }
 
 /* Without a uid of its own (not root), kill our children one by one: escaped descendants
  * were reparented to us, the subreaper, and theirs follow as they die. */
-static int kill_children(void) {
-    char path[64], buf[4096];
+static int kill_children(struct run *r) {
+    static pid_t list[MAX_TREE];
+    char path[64];
     int rounds = 0;
-    snprintf(path, sizeof path, "/proc/self/task/%d/children", getpid());
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", getpid(), getpid());
     for (; rounds < 50; rounds++) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-        if (fd >= 0) close(fd);
-        if (n <= 0) break;
-        buf[n] = 0;
-        for (char *p = strtok(buf, " "); p; p = strtok(NULL, " ")) kill(atoi(p), SIGKILL);
+        int n = read_pids(path, list, 0);
+        if (n == 0) break;
+        for (int i = 0; i < n; i++) kill(list[i], SIGKILL);
         usleep(1000);
-        while (waitpid(-1, NULL, WNOHANG) > 0) {}
+        reap(r);
     }
     return rounds;
+}
+
+/* Where a directory of the uid's is emptied, its subdirectories are moved up to the top of the
+ * cleaned tree under these names and emptied in turn: no recursion, however deep the uid made
+ * it, and no descriptor per level. */
+static unsigned long moved_seq;
+
+static void moved_name(char *buf, size_t size, unsigned long seq) {
+    snprintf(buf, size, ".gavel-clean.%d.%lu", getpid(), seq);
+}
+
+/* Remove the directory name (in parent) that uid owns, with all it holds.  Returns how many
+ * entries were removed. */
+static int remove_dir(int parent, const char *name, int top, dev_t dev, uid_t uid) {
+    char cur[256], dst[64];
+    unsigned long next = moved_seq;
+    int removed = 0;
+    snprintf(cur, sizeof cur, "%s", name);
+    for (;;) {
+        fchmodat(parent, cur, 0700, 0); /* its owner may have shut itself out */
+        int fd = openat(parent, cur, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = fd < 0 ? NULL : fdopendir(fd);
+        if (fd >= 0 && !d) close(fd);
+        for (struct dirent *e; d && (e = readdir(d));) {
+            struct stat st;
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+                fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) || st.st_dev != dev)
+                continue;
+            if (!S_ISDIR(st.st_mode)) {
+                removed += unlinkat(fd, e->d_name, 0) == 0;
+                continue;
+            }
+            for (int tries = 0; tries < 8; tries++) { /* a name taken: the next one */
+                moved_name(dst, sizeof dst, moved_seq++);
+                if (renameat2(fd, e->d_name, top, dst, RENAME_NOREPLACE) == 0 || errno != EEXIST) break;
+            }
+        }
+        if (d) closedir(d);
+        removed += unlinkat(parent, cur, AT_REMOVEDIR) == 0;
+        /* the next directory moved up that is still the uid's */
+        struct stat st;
+        do {
+            if (next == moved_seq) return removed;
+            moved_name(cur, sizeof cur, next++);
+        } while (fstatat(top, cur, &st, AT_SYMLINK_NOFOLLOW) || st.st_uid != uid || !S_ISDIR(st.st_mode) ||
+                 st.st_dev != dev);
+        parent = top;
+    }
+}
+
+/* Remove what uid owns in the directory open at fd (on device dev: no other mount is entered).
+ * Of other owners' directories, those anyone may write in (a 1777 one under /tmp, say) are
+ * searched too, to a small depth; a writable one below a closed one is not found: name it with
+ * -c.  *seen is set when something of uid was there, or a directory it may write in, or may be
+ * let in by an owner other than root.  Closes fd. */
+static int clean_dir(int fd, int top, dev_t dev, uid_t uid, int depth, int *seen) {
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        *seen = 1;
+        return 0;
+    }
+    int removed = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        struct stat st;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+            fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) || st.st_dev != dev)
+            continue;
+        if (st.st_uid == uid) {
+            *seen = 1;
+            removed += S_ISDIR(st.st_mode) ? remove_dir(fd, e->d_name, top, dev, uid) : unlinkat(fd, e->d_name, 0) == 0;
+        } else if (S_ISDIR(st.st_mode) && ((st.st_mode & S_IWOTH) || st.st_uid != 0)) {
+            *seen = 1;
+            if (!(st.st_mode & S_IWOTH) || depth >= 8) continue;
+            int sub = openat(fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0) removed += clean_dir(sub, top, dev, uid, depth + 1, seen);
+        }
+    }
+    closedir(d);
+    return removed;
+}
+
+/* A -c directory a clean found empty of uid (and of subdirectories that are, or could be made,
+ * writable to it), with its ctime then: while the ctime is the same, nothing was made in or
+ * moved into it, and the next clean of uid skips it (most tests leave nothing, and a scan of a
+ * busy /tmp costs more than a test).  A ctime cannot be set back (unlike an mtime), and one not
+ * older than the clock's current tick is not trusted: a change later in that tick could leave
+ * it the same. */
+struct mark {
+    dev_t dev;
+    ino_t ino;
+    uid_t uid;
+    struct timespec ctime;
+};
+static struct mark marks[4 * MAX_CLEAN];
+
+static struct mark *find_mark(const struct stat *st, uid_t uid) {
+    for (size_t i = 0; i < sizeof marks / sizeof *marks; i++)
+        if (marks[i].dev == st->st_dev && marks[i].ino == st->st_ino && marks[i].uid == uid) return &marks[i];
+    return NULL;
+}
+
+static int unchanged(const struct stat *st, uid_t uid) {
+    struct mark *m = find_mark(st, uid);
+    return m && m->ctime.tv_sec == st->st_ctim.tv_sec && m->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+static void set_mark(const struct stat *st, uid_t uid, const struct timespec *now) {
+    static unsigned next;
+    if (st->st_ctim.tv_sec > now->tv_sec || (st->st_ctim.tv_sec == now->tv_sec && st->st_ctim.tv_nsec >= now->tv_nsec))
+        return; /* changed within the current tick */
+    struct mark *m = find_mark(st, uid);
+    if (!m) m = &marks[next++ % (sizeof marks / sizeof *marks)];
+    *m = (struct mark){st->st_dev, st->st_ino, uid, st->st_ctim};
+}
+
+/* No SysV IPC object at all in our namespace (the usual case: a pod has its own), in one call
+ * for each kind, where reading /proc/sysvipc costs more. */
+static int no_ipc(void) {
+    union semun { int val; struct semid_ds *buf; unsigned short *array; struct seminfo *__buf; };
+    struct shm_info shm;
+    struct seminfo sem;
+    struct msginfo msg;
+    return shmctl(0, SHM_INFO, (struct shmid_ds *)&shm) >= 0 && shm.used_ids == 0 &&
+           semctl(0, 0, SEM_INFO, (union semun){.__buf = &sem}) >= 0 && sem.semusz == 0 &&
+           msgctl(0, MSG_INFO, (struct msqid_ds *)&msg) >= 0 && msg.msgpool == 0;
+}
+
+/* Remove the SysV IPC objects uid owns or created (the owner may hand one to another uid with
+ * IPC_SET; its creator stays).  Returns how many. */
+static int clean_ipc(uid_t uid) {
+    static const char *const kinds[] = {"/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg"};
+    int removed = 0;
+    for (int k = 0; k < 3; k++) {
+        FILE *f = fopen(kinds[k], "re");
+        char line[512];
+        int col_uid = -1, col_cuid = -1, ncol = 0;
+        if (!f) continue;
+        if (fgets(line, sizeof line, f)) /* the header names the columns: find "uid" and "cuid" */
+            for (char *save, *w = strtok_r(line, " \n", &save); w; w = strtok_r(NULL, " \n", &save), ncol++) {
+                if (!strcmp(w, "uid")) col_uid = ncol;
+                if (!strcmp(w, "cuid")) col_cuid = ncol;
+            }
+        while (col_uid > 1 && col_cuid > 1 && fgets(line, sizeof line, f)) {
+            long long v[32];
+            int n = 0;
+            for (char *p = line, *end; n < 32; p = end) {
+                v[n] = strtoll(p, &end, 10);
+                if (end == p) break;
+                n++;
+            }
+            if (n <= col_uid || n <= col_cuid || (v[col_uid] != uid && v[col_cuid] != uid)) continue;
+            int id = (int)v[1]; /* shmid, semid, msqid */
+            int gone = k == 0 ? shmctl(id, IPC_RMID, NULL) : k == 1 ? semctl(id, 0, IPC_RMID)
+                                                                   : msgctl(id, IPC_RMID, NULL);
+            removed += gone == 0;
+        }
+        fclose(f);
+    }
+    return removed;
+}
+
+/* After the run, with no process of the uid alive: remove its files in the -c directories and
+ * its IPC objects, as the uid itself, so that nothing is followed or removed with root's rights.
+ * Only the effective ids change (the real and saved ones stay root's: we can come back), and
+ * no process is forked; when nothing can be there (no IPC object, directories unchanged since
+ * a clean found them empty of the uid), nothing is done at all. */
+static int clean(const struct job *j) {
+    static gid_t *groups;
+    static int ngroups = -1;
+    uid_t uid = (uid_t)j->uid;
+    struct stat st[MAX_CLEAN];
+    int todo = 0, removed = 0;
+    for (int i = 0; i < j->nclean; i++) /* lstat: runner-given paths, nothing of the uid followed */
+        if (lstat(j->clean[i], &st[i]) == 0 && S_ISDIR(st[i].st_mode) && !unchanged(&st[i], uid)) todo |= 1 << i;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    int ipc = !no_ipc();
+    if (!todo && !ipc) return 0;
+
+    gid_t egid = getegid();
+    if (ngroups < 0) {
+        ngroups = getgroups(0, NULL);
+        if (ngroups < 0 || !(groups = malloc((ngroups + 1) * sizeof *groups)) ||
+            (ngroups = getgroups(ngroups, groups)) < 0)
+            fail("getgroups: %s", strerror(errno));
+    }
+    int dropped = setgroups(0, NULL) == 0 && setegid((gid_t)j->gid) == 0 && seteuid(uid) == 0;
+    if (dropped) {
+        if (ipc) removed = clean_ipc(uid);
+        for (int i = 0; i < j->nclean; i++) {
+            if (!(todo & 1 << i)) continue;
+            int top = open(j->clean[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), seen = 0;
+            struct stat now_st;
+            if (top < 0) continue;
+            int fd = fstat(top, &now_st) == 0 ? fcntl(top, F_DUPFD_CLOEXEC, 0) : -1;
+            if (fd >= 0) removed += clean_dir(fd, top, now_st.st_dev, uid, 0, &seen);
+            if (fd >= 0 && !seen && now_st.st_dev == st[i].st_dev && now_st.st_ino == st[i].st_ino)
+                set_mark(&st[i], uid, &now);
+            close(top);
+        }
+    }
+    int err = errno;
+    if (seteuid(0) || setegid(egid) || setgroups(ngroups, groups)) {
+        printf("error=cannot become root again after cleaning: %s\n", strerror(errno));
+        fflush(stdout);
+        _exit(2);
+    }
+    /* a change of effective uid clears the parent-death signal: set it again, and die now if
+     * the runner died meanwhile */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != runner) _exit(2);
+    if (!dropped) fail("cannot become uid %ld to clean: %s", j->uid, strerror(err));
+    return removed;
 }
 
 static void parse(int argc, char **argv, struct job *j) {
@@ -173,7 +544,7 @@ static void parse(int argc, char **argv, struct job *j) {
     j->uid = j->gid = -1;
     optind = 0; /* glibc: full reinitialisation, each request is parsed anew */
     opterr = 0;
-    while ((opt = getopt(argc, argv, "+d:i:o:e:u:g:E:t:w:m:a:f:p:n:s:")) != -1) {
+    while ((opt = getopt(argc, argv, "+d:i:o:e:u:g:E:t:w:m:a:f:p:n:s:c:")) != -1) {
         switch (opt) {
         case 'd': j->dir = optarg; break;
         case 'i': j->in = optarg; break;
@@ -190,6 +561,7 @@ static void parse(int argc, char **argv, struct job *j) {
         case 'p': j->nproc = atol(optarg); break;
         case 'n': j->nofile = atol(optarg); break;
         case 's': j->stack_kb = atoll(optarg); break;
+        case 'c': if (j->nclean == MAX_CLEAN) fail("too many -c"); j->clean[j->nclean++] = optarg; break;
         default: fail("bad option -%c", optopt);
         }
     }
@@ -199,17 +571,28 @@ static void parse(int argc, char **argv, struct job *j) {
     j->argv = argv + optind;
 }
 
+/* Past a limit: the program's process group, then every process of the run (setsid escapes
+ * the group; all are the uid's, or our children and theirs). */
+static void kill_run(const struct job *j, struct run *r, int drop) {
+    kill(-r->pid, SIGKILL);
+    kill(r->pid, SIGKILL);
+    if (drop) sweep_uid((uid_t)j->uid, (gid_t)j->gid, r);
+    else kill_children(r);
+}
+
 static void execute(const struct job *j) {
     int drop = j->uid >= 0 && geteuid() == 0;
+    run_uid = drop ? j->uid : -1;
 
-    /* Open the files here, as the runner's user: the program only ever gets the descriptors. */
-    int fin = open(j->in, O_RDONLY | O_CLOEXEC);
+    /* Open the files here, as the runner's user: the program only ever gets the descriptors.
+     * Never through a link (they are in a directory of the runner's own: defense in depth). */
+    int fin = open(j->in, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fin < 0) fail("%s: %s", j->in, strerror(errno));
-    int fout = open(j->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fout = open(j->out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fout < 0) { close(fin); fail("%s: %s", j->out, strerror(errno)); }
     /* the same path for both: one file, one offset (compiler output interleaved as printed) */
     int ferr = strcmp(j->err, j->out) == 0 ? fcntl(fout, F_DUPFD_CLOEXEC, 3)
-                                           : open(j->err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                                           : open(j->err, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (ferr < 0) { close(fin); close(fout); fail("%s: %s", j->err, strerror(errno)); }
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) fail("pipe: %s", strerror(errno));
@@ -237,6 +620,7 @@ static void execute(const struct job *j) {
             (j->nproc > 0 && set_limit(RLIMIT_NPROC, (rlim_t)j->nproc)) ||
             (j->nofile > 0 && set_limit(RLIMIT_NOFILE, (rlim_t)j->nofile)) ||
             set_limit(RLIMIT_CORE, 0) ||
+            set_limit(RLIMIT_MSGQUEUE, 0) || /* no POSIX message queue: it would outlive the run */
             (j->stack_kb > 0 && set_limit(RLIMIT_STACK, (rlim_t)j->stack_kb * 1024)))
             child_fail(report[1], "setrlimit");
         if (drop && (setgroups(0, NULL) || setgid((gid_t)j->gid) || setuid((uid_t)j->uid)))
@@ -248,24 +632,25 @@ static void execute(const struct job *j) {
     }
     close(fin); close(fout); close(ferr); close(report[1]);
 
+    /* Watch the whole run until its main process ends: CPU is what the live processes used
+     * plus what the ones we reaped did; memory, the live processes' sum. */
     const char *killed = "none";
-    int status = 0;
-    struct rusage ru;
+    struct run r = {.pid = pid};
     struct timespec poll = {0, POLL_NS};
-    for (;;) {
-        sigtimedwait(&chld, NULL, &poll); /* the child's exit, or time for the next sample */
-        pid_t r = wait4(pid, &status, WNOHANG, &ru);
-        if (r == pid) break;
-        if (r < 0 && errno != EINTR) fail("wait4: %s", strerror(errno));
-        if (r == 0) {
-            long long c, rss;
-            if (*killed == 'n' && sample(pid, &c, &rss) == 0) {
-                if (j->cpu_ms > 0 && c > j->cpu_ms) killed = "cpu";
-                else if (j->mem_kb > 0 && rss > j->mem_kb) killed = "memory";
-            }
-            if (*killed == 'n' && j->wall_ms > 0 && now_ms() - start > j->wall_ms) killed = "wall";
-            if (*killed != 'n') kill(-pid, SIGKILL), kill(pid, SIGKILL);
-        }
+    long long due = 0;
+    while (!r.done) {
+        sigtimedwait(&chld, NULL, &poll); /* a child's exit, or time for the next sample */
+        reap(&r);
+        long long now = now_ms();
+        if (r.done || *killed != 'n' || now < due) continue;
+        due = now + POLL_NS / 2000000; /* a storm of exits is not a storm of samples */
+        long long cpu, mem;
+        if (sample_tree(pid, &cpu, &mem) > 1 && mem > r.peak_kb) r.peak_kb = mem;
+        cpu += r.others_us / 1000;
+        if (j->cpu_ms > 0 && cpu > j->cpu_ms) killed = "cpu";
+        else if (j->mem_kb > 0 && mem > j->mem_kb) killed = "memory";
+        else if (j->wall_ms > 0 && now - start > j->wall_ms) killed = "wall";
+        if (*killed != 'n') kill_run(j, &r, drop);
     }
     long long wall = now_ms() - start;
     /* The program's process group, then anything of its uid that escaped it.  As the
@@ -273,12 +658,12 @@ static void execute(const struct job *j) {
      * to sweep (the uid is this judgement's alone), and a test costs no extra fork. */
     kill(-pid, SIGKILL);
     int leftovers = 0;
-    pid_t r;
-    while ((r = waitpid(-1, NULL, WNOHANG)) > 0) {}
-    if (r == 0) {
-        leftovers = drop ? sweep_uid((uid_t)j->uid, (gid_t)j->gid) : kill_children();
-        while (waitpid(-1, NULL, WNOHANG) > 0) {}
+    if (reap(&r) == 0) {
+        leftovers = drop ? sweep_uid((uid_t)j->uid, (gid_t)j->gid, &r) : kill_children(&r);
+        reap(&r);
     }
+    /* nothing of the uid is alive: what it left for the next run goes */
+    int cleaned = drop ? clean(j) : 0;
 
     char why[256];
     ssize_t n = read(report[0], why, sizeof why - 1);
@@ -287,11 +672,16 @@ static void execute(const struct job *j) {
         why[n] = 0;
         fail("cannot start the program: %s", why);
     }
-    long long cpu = ru.ru_utime.tv_sec * 1000LL + ru.ru_utime.tv_usec / 1000 +
-                    ru.ru_stime.tv_sec * 1000LL + ru.ru_stime.tv_usec / 1000;
-    printf("exit=%d signal=%d cpu_ms=%lld wall_ms=%lld rss_kb=%ld killed=%s leftovers=%d dropped=%d\n",
+    /* the main process as wait4 measured it (exact, as for a lone process), plus the others */
+    long long cpu = r.ru.ru_utime.tv_sec * 1000LL + r.ru.ru_utime.tv_usec / 1000 +
+                    r.ru.ru_stime.tv_sec * 1000LL + r.ru.ru_stime.tv_usec / 1000 + r.others_us / 1000;
+    long long rss = r.ru.ru_maxrss;
+    if (r.others_kb > rss) rss = r.others_kb;
+    if (r.peak_kb > rss) rss = r.peak_kb;
+    int status = r.status;
+    printf("exit=%d signal=%d cpu_ms=%lld wall_ms=%lld rss_kb=%lld killed=%s leftovers=%d dropped=%d cleaned=%d\n",
            WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
-           cpu, wall, ru.ru_maxrss, killed, leftovers, drop);
+           cpu, wall, rss, killed, leftovers, drop, cleaned);
 }
 
 /* One request from stdin: "N\n" and N NUL-terminated words.  0 at end of input. */
@@ -336,6 +726,7 @@ int main(int argc, char **argv) {
     /* orphans of a program become ours, so that they are killed and reaped, never left as zombies */
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     /* if the runner dies, so do we, and so (PDEATHSIG) do the programs */
+    runner = getppid();
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
     if (argc == 2 && strcmp(argv[1], "-S") == 0) {

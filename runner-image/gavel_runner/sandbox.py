@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -28,6 +29,7 @@ class Measurement:
     killed: str  # none | cpu | wall | memory: why the watchdog killed it
     leftovers: int  # rounds of escaped processes the uid sweep had to kill
     dropped: bool  # ran as the unprivileged sandbox uid
+    cleaned: int = 0  # files, directories and IPC objects of the uid removed after the run
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,10 @@ def _words(
     processes: int = 0,
     open_files: int = 256,
     stack_kb: int = 0,
+    cleanup_dirs: Iterable[str | Path] = (),
 ) -> list[str]:
+    """cleanup_dirs: with an identity, the uid's files there are removed after the run (its
+    SysV IPC objects always are)."""
     words = ["-d", str(cwd)]
     for flag, path in (("-i", stdin), ("-o", stdout), ("-e", stderr)):
         if path is not None:
@@ -102,6 +107,8 @@ def _words(
                         ("-f", file_size), ("-p", processes), ("-n", open_files), ("-s", stack_kb)):
         if value:
             words += [flag, str(value)]
+    for d in cleanup_dirs:
+        words += ["-c", str(d)]
     return [*words, "--", *argv]
 
 
@@ -163,4 +170,5 @@ def parse(line: str) -> Measurement:
         killed=fields["killed"],
         leftovers=int(fields["leftovers"]),
         dropped=fields["dropped"] == "1",
+        cleaned=int(fields.get("cleaned", 0)),
     )

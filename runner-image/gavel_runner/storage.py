@@ -66,7 +66,7 @@ def obtain(location: str, dest: Path) -> Path:
             pass
     except OSError as err:
         raise StorageError(f"cannot fetch {location}: {_explain(err)}") from None
-    return Path(location)
+    return Path(os.path.realpath(location))  # the sandbox opens inputs without following links
 
 
 def store(location: str, src: Path | bytes) -> None:
