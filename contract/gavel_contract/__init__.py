@@ -2,5 +2,6 @@
 
 from .models import (  # noqa: F401
     CHECKER_LIMITS, RESULT_API, SUMMARY_MAX_BYTES, TASK_API, Checker, CheckerKind, EgressCheck, Language, LanguageVersion,
-    Limits, MemoryModel, Result, Task, TestCase, TestResult, TestVerdict, Verdict,
+    Limits, MemoryModel, Result, SECRET_TASK_MAX_BYTES, TASKREF_API, Task, TaskRef, TestCase, TestResult,
+    TestVerdict, Verdict,
 )

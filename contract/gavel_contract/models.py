@@ -220,6 +220,18 @@ class Task(Strict):
         return tests
 
 
+TASKREF_API = "gavel.dev/taskref/v1"
+SECRET_TASK_MAX_BYTES = 512 * 1024  # a task larger than this goes to storage (a Secret holds 1 MiB)
+
+
+class TaskRef(Strict):
+    """What the task file holds instead of the task when the task is in storage: a task of many
+    tests does not fit in a Secret."""
+
+    api_version: Literal["gavel.dev/taskref/v1"] = Field(TASKREF_API, alias="apiVersion")
+    url: Location = Field(description="presigned URL of the task (gavel.dev/task/v1 JSON)")
+
+
 class TestResult(Strict):
     __test__ = False  # not a pytest class
     name: str

@@ -6,12 +6,13 @@ import json
 import sys
 from pathlib import Path
 
-from .models import Language, Result, Task
+from .models import Language, Result, Task, TaskRef
 
 
 def schemas() -> dict[str, dict]:
     return {
         "task.schema.json": Task.model_json_schema(by_alias=True),
+        "taskref.schema.json": TaskRef.model_json_schema(by_alias=True),
         "result.schema.json": Result.model_json_schema(by_alias=True),
         "language.schema.json": Language.model_json_schema(by_alias=True),
     }

@@ -15,7 +15,7 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from gavel_contract import Language, Result, Verdict
+from gavel_contract import Language, Result, TaskRef, Verdict
 from gavel_contract.languages import supported
 
 from . import callbacks, jobs, metrics, retention
@@ -348,6 +348,9 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
     task = jobs.build_task(f"{namespace}/{name}", spec, lang, version, where, store, settings, expiry)
     jname = jobs.job_name(name, uid, attempt)
     owner = ref(body)
+    if (document := jobs.task_document(task)) is not None:  # too large for a Secret: the Secret says where it is
+        await asyncio.to_thread(store.write, where.bucket, where.key("task.json"), document, "application/json")
+        task = TaskRef(url=store.get_url(where.bucket, where.key("task.json"), expiry))
     secret = jobs.task_secret(jname, task)
     job = jobs.job_manifest(name=jname, secret=jname, eval_name=name, spec=spec, version=version, limits=limits,
                             attempt=attempt, settings=settings)
@@ -355,23 +358,28 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
         kopf.adopt(obj, owner=owner)
         obj["metadata"]["namespace"] = namespace
     await ensure_network_policy(namespace)
+    reason = "PodRejected"
     try:
         # the pod as the Job controller would create it, through admission (Pod Security, quotas,
         # webhooks) without being stored: a refusal is said now, not after the Job's deadline
         await kube().request("POST", f"/api/v1/namespaces/{namespace}/pods", jobs.dry_run_pod(job),
                              params={"dryRun": "All"})
+        reason = "SecretRejected"
         await kube().create(f"/api/v1/namespaces/{namespace}/secrets", secret)
+        reason = "JobRejected"
         created = await kube().create(f"/apis/batch/v1/namespaces/{namespace}/jobs", job)
     except ApiError as err:
         if err.status >= 500 or err.status == 429:
             raise  # the API server's trouble: kopf retries the handler
-        message = f"the API server refused the runner pod: {err}"
-        kopf.warn(owner, reason="PodRejected", message=message[:1000])
-        metrics.failed("PodRejected", body)
+        # the request itself cannot run here (Pod Security, a quota, a limit): said at once, with its words
+        what = {"PodRejected": "runner pod", "SecretRejected": "task Secret", "JobRejected": "Job"}[reason]
+        message = f"the API server refused the {what}: {err}"
+        kopf.warn(owner, reason=reason, message=message[:1000])
+        metrics.failed(reason, body)
         log.info("%s/%s: %s", namespace, name, message)
-        return {"phase": Phase.FAILED.value, "message": f"could not be judged (PodRejected): {err}"[:1000],
+        return {"phase": Phase.FAILED.value, "message": f"could not be judged ({reason}): {message}"[:1000],
                 "finishedAt": now(), "language": f"{lang.name}:{version.version}",
-                "conditions": [condition("Failed", True, "PodRejected", str(err)[:1000])]}
+                "conditions": [condition("Failed", True, reason, message[:1000])]}
     STATE.starting[(namespace, name)] = spec.queue
     if created is None:  # made by a process killed before it could say so: follow that one
         log.info("Job %s of %s/%s exists already: following it", jname, namespace, name)
@@ -422,6 +430,11 @@ async def evaluation_event(event, evaluation_index, language_index, **_):
 
 # --- following Jobs and pods ---------------------------------------------------------------
 
+def evaluation_of(body, labels) -> str:
+    """The name of the Evaluation a Job or pod is for (a label holds only 63 characters)."""
+    return (body["metadata"].get("annotations") or {}).get(jobs.ANNOTATION_EVALUATION) or labels[jobs.LABEL_EVALUATION]
+
+
 def is_final(ev: dict | None) -> bool:
     return ev is None or ev["phase"] in FINAL_VALUES or ev["uid"] in STATE.finished
 
@@ -438,7 +451,7 @@ def job_condition(job_status: dict, type_: str) -> dict | None:
 async def job_event(event, body, namespace, labels, evaluation_index, language_index, **_):
     if event["type"] == "DELETED":
         return
-    key = (namespace, labels[jobs.LABEL_EVALUATION])
+    key = (namespace, evaluation_of(body, labels))
     ev = one(evaluation_index, key)
     if is_final(ev):
         return
@@ -473,7 +486,7 @@ async def pod_event(event, body, namespace, labels, evaluation_index, language_i
         age = age_seconds(body["metadata"]["creationTimestamp"])
         if reason in PULL_FAILURES_LATER and age < STATE.settings.image_pull_grace_seconds:
             continue
-        key = (namespace, labels[jobs.LABEL_EVALUATION])
+        key = (namespace, evaluation_of(body, labels))
         ev = one(evaluation_index, key)
         if is_final(ev):
             return

@@ -3,17 +3,22 @@ Pure functions of their inputs, so that the manifests are unit-tested as data.""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from gavel_contract import CHECKER_LIMITS, Checker, CheckerKind, EgressCheck, Language, LanguageVersion, Limits, Task, TestCase
+from gavel_contract import (
+    CHECKER_LIMITS, SECRET_TASK_MAX_BYTES, Checker, CheckerKind, EgressCheck, Language, LanguageVersion, Limits, Task,
+    TaskRef, TestCase,
+)
 
 from .objectstore import ObjectStore
 from .resources import EvaluationSpec
 from .settings import Settings
 
-LABEL_EVALUATION = "gavel.dev/evaluation"
+LABEL_EVALUATION = "gavel.dev/evaluation"  # the Evaluation's name, shortened to a label value if need be
+ANNOTATION_EVALUATION = "gavel.dev/evaluation-name"  # its whole name (up to 253 characters)
 LABEL_ROLE = "gavel.dev/role"
 LABEL_ATTEMPT = "gavel.dev/attempt"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "gavel-operator", "app.kubernetes.io/part-of": "gavel"}
@@ -42,6 +47,14 @@ def job_name(eval_name: str, uid: str, attempt: int = 1) -> str:
     the same attempt: `gavel-NAME-UID8-aN`, within the 63 characters of a label value."""
     base = re.sub(r"[^a-z0-9-]", "-", eval_name.lower())[:40].strip("-")
     return f"gavel-{base}-{uid.replace('-', '')[:8]}-a{attempt}"
+
+
+def evaluation_label(eval_name: str) -> str:
+    """A label value (63 characters) naming the Evaluation: its name, or for a longer one a prefix
+    and a digest of the whole (the annotation carries the whole name)."""
+    if len(eval_name) <= 63:
+        return eval_name
+    return f"{eval_name[:50]}-{hashlib.sha256(eval_name.encode()).hexdigest()[:12]}"
 
 
 def placement(spec: EvaluationSpec, namespace: str, name: str, uid: str, settings: Settings) -> Placement:
@@ -86,12 +99,19 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
                 failFast=spec.fail_fast, egressCheck=egress)
 
 
-def task_secret(name: str, task: Task) -> dict:
+def task_secret(name: str, task: Task | TaskRef) -> dict:
+    """The task itself, or (too large for a Secret: see `task_document`) where it is in storage."""
     return {
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": {"name": name, "labels": dict(MANAGED_BY)},
         "stringData": {"task.json": task.model_dump_json(by_alias=True, exclude_none=True)},
     }
+
+
+def task_document(task: Task) -> bytes | None:
+    """The task's JSON when it is too large for a Secret (then it goes to storage), else None."""
+    data = task.model_dump_json(by_alias=True, exclude_none=True).encode()
+    return data if len(data) > SECRET_TASK_MAX_BYTES else None
 
 
 def memory_mi(version: LanguageVersion, limits: list[Limits], settings: Settings, checker: bool = False) -> int:
@@ -105,7 +125,9 @@ def memory_mi(version: LanguageVersion, limits: list[Limits], settings: Settings
 
 def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec, version: LanguageVersion,
                  limits: list[Limits], attempt: int, settings: Settings) -> dict:
-    labels = {**MANAGED_BY, LABEL_EVALUATION: eval_name, LABEL_ROLE: "runner", LABEL_ATTEMPT: str(attempt)}
+    labels = {**MANAGED_BY, LABEL_EVALUATION: evaluation_label(eval_name), LABEL_ROLE: "runner",
+              LABEL_ATTEMPT: str(attempt)}
+    annotations = {ANNOTATION_EVALUATION: eval_name}
     memory = f"{memory_mi(version, limits, settings, spec.checker.kind == CheckerKind.CUSTOM)}Mi"
     requests = {"cpu": settings.runner_cpu, "memory": memory}
     limits_ = {"cpu": settings.runner_cpu_limit or settings.runner_cpu, "memory": memory}
@@ -149,7 +171,7 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
         pod_spec["tolerations"] = [t.model_dump(by_alias=True, exclude_none=True) for t in spec.tolerations]
     job = {
         "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": name, "labels": labels},
+        "metadata": {"name": name, "labels": labels, "annotations": dict(annotations)},
         "spec": {
             "backoffLimit": spec.retries,
             "activeDeadlineSeconds": deadline_seconds(spec, limits, settings),
@@ -161,7 +183,7 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
                 # evicted, preempted, node lost: counted against backoffLimit like a crash
                 {"action": "Count", "onPodConditions": [{"type": "DisruptionTarget"}]},
             ]},
-            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+            "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec},
         },
     }
     if settings.kueue:
@@ -175,7 +197,7 @@ def dry_run_pod(job: dict) -> dict:
     controller will ask for)."""
     template = job["spec"]["template"]
     return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"generateName": f"{job['metadata']['name']}-", "labels": template["metadata"]["labels"]},
+            "metadata": {"generateName": f"{job['metadata']['name']}-", **template["metadata"]},
             "spec": template["spec"]}
 
 

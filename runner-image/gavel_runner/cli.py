@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from gavel_contract import Checker, Limits, Result, Task, TestCase, Verdict
+from gavel_contract import TASKREF_API, Checker, Limits, Result, Task, TaskRef, TestCase, Verdict
 from gavel_contract.languages import UnknownLanguage, resolve
 
 from . import egress, storage
@@ -55,6 +55,14 @@ def _claim_termination_log(path: str | None) -> None:
         logging.warning("cannot claim the termination log %s: %s", path, err)
 
 
+def _is_task_ref(raw: str) -> bool:
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and doc.get("apiVersion") == TASKREF_API
+
+
 def run_task(task_file: str, termination_log: str | None) -> int:
     _claim_termination_log(termination_log)
     try:
@@ -65,9 +73,16 @@ def run_task(task_file: str, termination_log: str | None) -> int:
         print(result.summary())
         return 1
     try:
+        if _is_task_ref(raw):  # the task is in storage (too large for a Secret)
+            raw = storage.fetch_bytes(TaskRef.model_validate_json(raw).url)
         task = Task.model_validate_json(raw)
     except ValidationError as err:
         result = Result(verdict=Verdict.INITIALIZATION_ERROR, message=f"malformed task: {_errors(err)}")
+        _write_termination(termination_log, result)
+        print(result.summary())
+        return 1
+    except storage.StorageError as err:
+        result = Result(verdict=Verdict.INITIALIZATION_ERROR, message=f"cannot load the task: {err}")
         _write_termination(termination_log, result)
         print(result.summary())
         return 1

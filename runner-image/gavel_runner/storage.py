@@ -55,6 +55,18 @@ def fetch(location: str, dest: Path) -> None:
         raise StorageError(f"cannot fetch {redact(location)}: {_explain(err)}") from None
 
 
+def fetch_bytes(location: str, limit: int = 64 << 20) -> bytes:
+    """A small object (the task), in memory."""
+    try:
+        if is_url(location):
+            with urllib.request.urlopen(location, timeout=TIMEOUT_S) as resp:
+                return resp.read(limit)
+        with open(location, "rb") as f:
+            return f.read(limit)
+    except (OSError, urllib.error.URLError) as err:
+        raise StorageError(f"cannot fetch {redact(location)}: {_explain(err)}") from None
+
+
 def obtain(location: str, dest: Path) -> Path:
     """A readable local file with the object's content: a URL is downloaded to `dest`, a local
     path is used where it is (copying it would hide nothing: the original stays where it was)."""

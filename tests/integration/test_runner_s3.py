@@ -95,6 +95,19 @@ def test_accepted_with_every_output_uploaded(s3, tmp_path):
     assert "X-Amz-Signature" not in json.dumps(result.dump())
 
 
+def test_a_task_in_storage_named_by_a_task_ref(s3, tmp_path):
+    """What the operator does with a task too large for a Secret (hundreds of tests)."""
+    task, run = make_task(s3, tests={str(i): (f"{i} {i}\n", f"{2 * i}\n") for i in range(1, 301)})
+    client = s3.client()
+    put(client, "results", f"{run}/task.json", json.dumps(task))
+    ref = {"apiVersion": "gavel.dev/taskref/v1", "url": client.presigned_get_object("results", f"{run}/task.json")}
+    code, _, summary = run_runner(tmp_path, ref)
+    assert code == 0 and summary["verdict"] == "Accepted" and summary["passed"] == 300, summary
+    client.remove_object("results", f"{run}/task.json")
+    code, _, summary = run_runner(tmp_path, ref)  # gone: said, not a crash
+    assert code == 1 and "cannot load the task" in summary["message"] and "X-Amz" not in summary["message"]
+
+
 def test_wrong_answer_uploads_a_diff(s3, tmp_path):
     task, run = make_task(s3, source='#include <stdio.h>\nint main(){puts("3");}\n')
     code, _, summary = run_runner(tmp_path, task)

@@ -151,3 +151,20 @@ def test_missing_results_bucket(kube, namespace, operator, problems):
     st = wait_phase(kube, namespace, "nobucket", operator=operator)["status"]
     assert st["verdict"] == "InitializationError" and "results bucket no-such-bucket does not exist" in st["message"]
 
+
+def test_any_name_and_hundreds_of_tests_are_judged(kube, namespace, operator, problems):
+    # 253 characters (a label holds 63) and a task of ~1.5 MB (a Secret holds 1 MiB): both used to
+    # leave the Evaluation without a phase, its Job or Secret refused and retried forever
+    name = "long-" + "n" * 246 + ".x"
+    tests = {str(i): (f"{i} {i}\n", f"{2 * i}\n") for i in range(1, 301)}
+    apply(kube, namespace, problems.evaluation(name, SUM_C, "c", tests))
+    st = wait_phase(kube, namespace, name, operator=operator, timeout=300)["status"]
+    assert st["verdict"] == "Accepted" and st["passed"] == "300/300", st.get("message")
+
+
+def test_a_pod_refused_by_admission_fails_at_once_with_its_reason(kube, namespace, operator, problems):
+    kube("-n", namespace, "create", "quota", "no-pods", "--hard=pods=0")
+    apply(kube, namespace, problems.evaluation("refused", SUM_C, "c"))
+    st = wait_phase(kube, namespace, "refused", operator=operator, timeout=60)["status"]
+    assert st["phase"] == "Failed" and "exceeded quota" in st["message"], st
+    assert st["conditions"][-1]["reason"] == "PodRejected"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from gavel_contract import Result, TestResult, Verdict
+from gavel_contract import Result, TaskRef, TestResult, Verdict
 from gavel_contract.languages import builtin_languages
 from gavel_operator import crdgen, jobs
 from gavel_operator.objectstore import ObjectStore
@@ -167,3 +167,32 @@ def test_retention_picks_evaluations_finished_ttl_ago():
              ev("b", "just", "2026-11-26T11:59:00Z"), ev("b", "no-time", None)]
     assert expired(items, 60, now) == [("a", "old"), ("b", "just")]
     assert expired([], 60, now) == []
+
+
+def test_any_name_gives_valid_names_and_labels():
+    long = "e" * 200 + ".x" * 26 + "z"  # 253 characters, the most Kubernetes allows
+    label = jobs.evaluation_label(long)
+    assert len(label) <= 63 and label[-1].isalnum() and jobs.evaluation_label("short") == "short"
+    assert jobs.evaluation_label(long) != jobs.evaluation_label(long[:-1] + "y")
+    version = builtin_languages()["cpp"].default_version()
+    limits = [jobs.resolve_limits(version, SPEC, t) for t in SPEC.tests]
+    name = jobs.job_name(long, "0b7a1d2c-1111-2222-3333-444455556666")
+    job = jobs.job_manifest(name=name, secret=name, eval_name=long, spec=SPEC, version=version, limits=limits,
+                            attempt=1, settings=Settings())
+    assert len(name) <= 63 and job["metadata"]["annotations"][jobs.ANNOTATION_EVALUATION] == long
+    assert job["spec"]["template"]["metadata"]["labels"][jobs.LABEL_EVALUATION] == label
+
+
+def test_a_task_too_large_for_a_secret_goes_to_storage():
+    settings = Settings(storage_access_key="k", storage_secret_key="s")
+    store = ObjectStore(settings)
+    lang = builtin_languages()["cpp"]
+    where = jobs.placement(SPEC, "ns", "e1", "uid-1", settings)
+    small = jobs.build_task("ns/e1", SPEC, lang, lang.default_version(), where, store, settings, timedelta(hours=1))
+    assert jobs.task_document(small) is None
+    many = SPEC.model_copy(update={"tests": [SPEC.tests[0].model_copy(update={"name": f"t{i}"}) for i in range(1000)]})
+    big = jobs.build_task("ns/e1", many, lang, lang.default_version(), where, store, settings, timedelta(hours=1))
+    document = jobs.task_document(big)
+    assert document is not None and len(document) > 1 << 20  # more than a Secret holds
+    ref = TaskRef(url="http://s3/results/ns/e1/uid-1/task.json?X-Amz-Signature=x")
+    assert len(jobs.task_secret("j", ref)["stringData"]["task.json"]) < 200
