@@ -393,7 +393,8 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
 
 
 async def ensure_network_policy(namespace: str) -> None:
-    """Once per namespace and process: the egress policy of runner pods (create is idempotent)."""
+    """The egress policy of runner pods, before a Job (create is idempotent); afterwards
+    `policy_event` keeps it as the settings say."""
     if STATE.settings.runner_egress is None or namespace in STATE.policies:
         return
     policy = jobs.network_policy(STATE.settings.runner_egress)
@@ -402,6 +403,26 @@ async def ensure_network_policy(namespace: str) -> None:
     if await kube().create(path, policy) is None:  # there already: bring it to the current settings
         await kube().merge_patch(f"{path}/{jobs.NETWORK_POLICY}", {"spec": policy["spec"]})
     STATE.policies.add(namespace)
+
+
+@kopf.on.event("networking.k8s.io", "v1", "networkpolicies",
+               labels={"app.kubernetes.io/managed-by": "gavel-operator"})
+async def policy_event(event, body, namespace, name, **_):
+    """The runner egress policy is the operator's: deleted, it is made again; widened or changed
+    by anyone, it is put back (the change is said in an Event on it)."""
+    if name != jobs.NETWORK_POLICY or STATE.settings.runner_egress is None:
+        return
+    desired = jobs.network_policy(STATE.settings.runner_egress)["spec"]
+    if event["type"] == "DELETED":
+        STATE.policies.discard(namespace)
+        log.warning("runner egress policy of %s was deleted: made again", namespace)
+        await ensure_network_policy(namespace)
+    elif not jobs.same_policy(body.get("spec"), desired):
+        log.warning("runner egress policy of %s was changed: put back", namespace)
+        kopf.warn(body, reason="PolicyRestored", message="changed by someone else; put back as the operator's settings say")
+        path = f"/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}"
+        await kube().request("PATCH", path, [{"op": "replace", "path": "/spec", "value": desired}],
+                             content_type="application/json-patch+json")
 
 
 @kopf.on.resume(GROUP, VERSION, "evaluations", when=lambda status, **_: status.get("phase") == Phase.QUEUED.value)

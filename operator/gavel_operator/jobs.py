@@ -204,8 +204,29 @@ def dry_run_pod(job: dict) -> dict:
 NETWORK_POLICY = "gavel-runner-egress"
 
 
+def _defaulted(rule: dict) -> dict:
+    """An egress rule as the API server stores it (a port's protocol defaults to TCP), so that the
+    stored policy compares equal to the one the settings make."""
+    ports = [{"protocol": "TCP", **p} for p in rule.get("ports", [])]
+    return {**rule, **({"ports": ports} if ports else {})}
+
+
+def _pruned(value):
+    """Without empty lists and maps (the API server stores `ingress: []` as nothing)."""
+    if isinstance(value, dict):
+        return {k: _pruned(v) for k, v in value.items() if v not in ([], {}, None)}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value
+
+
+def same_policy(stored: dict | None, desired: dict) -> bool:
+    return _pruned(stored or {}) == _pruned(desired)
+
+
 def network_policy(egress: list[dict]) -> dict:
     """Runner pods may reach only what `egress` allows (storage, DNS), and nothing may reach them."""
+    egress = [_defaulted(rule) for rule in egress]
     return {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
         "metadata": {"name": NETWORK_POLICY, "labels": dict(MANAGED_BY)},

@@ -196,3 +196,13 @@ def test_a_task_too_large_for_a_secret_goes_to_storage():
     assert document is not None and len(document) > 1 << 20  # more than a Secret holds
     ref = TaskRef(url="http://s3/results/ns/e1/uid-1/task.json?X-Amz-Signature=x")
     assert len(jobs.task_secret("j", ref)["stringData"]["task.json"]) < 200
+
+
+def test_the_stored_runner_policy_compares_equal_to_the_settings():
+    egress = [{"to": [{"ipBlock": {"cidr": "10.0.0.5/32"}}], "ports": [{"port": 9000}]}]
+    desired = jobs.network_policy(egress)["spec"]
+    stored = {"podSelector": {"matchLabels": {jobs.LABEL_ROLE: "runner"}}, "policyTypes": ["Ingress", "Egress"],
+              "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.5/32"}}], "ports": [{"port": 9000, "protocol": "TCP"}]}]}
+    assert jobs.same_policy(stored, desired)
+    widened = {**stored, "egress": [{}]}
+    assert not jobs.same_policy(widened, desired) and not jobs.same_policy(None, desired)
