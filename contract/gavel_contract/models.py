@@ -198,7 +198,7 @@ class Task(Strict):
     """What the runner is asked to judge: one submission against ordered test cases."""
 
     api_version: Literal["gavel.dev/task/v1"] = Field(TASK_API, alias="apiVersion")
-    id: str = Field("local", max_length=253, description="evaluation identity, for logs")
+    id: str = Field("local", max_length=317, description="evaluation identity, for logs (NAMESPACE/NAME: 63 + 1 + 253)")
     language: LanguageVersion
     language_name: str = Field(alias="languageName")
     submission: Location

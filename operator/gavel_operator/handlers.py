@@ -248,7 +248,20 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
         if room_for(parsed.queue, evaluation_index, exclude=key):
             # written here, under the lock: kopf's own patch lands after the handler returns, and a Job
             # left by a killed operator may be finished (and its verdict written) by then
-            values = await start(namespace, name, body["metadata"]["uid"], parsed, lang, version, body, attempt=1)
+            try:
+                values = await start(namespace, name, body["metadata"]["uid"], parsed, lang, version, body,
+                                     attempt=1)
+            except (kopf.TemporaryError, ApiError):
+                raise  # the API server's trouble: kopf retries
+            except Exception as err:  # a case no check foresaw: said on the Evaluation, never retried forever
+                if retry + 1 < ADMIT_ATTEMPTS:
+                    raise kopf.TemporaryError(f"could not start: {err}", delay=5 * (retry + 1)) from err
+                log.exception("%s/%s could not be started", namespace, name)
+                message = f"could not be judged (OperatorError): the operator could not start it: {err}"[:1000]
+                kopf.warn(body, reason="OperatorError", message=message)
+                metrics.failed("OperatorError", body)
+                values = {"phase": Phase.FAILED.value, "message": message, "finishedAt": now(),
+                          "conditions": [condition("Failed", True, "OperatorError", message)]}
             await write_status_held(namespace, name, body["metadata"]["uid"], values,
                                     final=values["phase"] == Phase.FAILED.value)
         else:
@@ -256,6 +269,9 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
                                 conditions=[condition("Queued", True, "ConcurrencyLimit",
                                                              f"queue {parsed.queue} is at its cap")])
             kopf.info(body, reason="Queued", message=f"queue {parsed.queue} is full; waiting")
+
+
+ADMIT_ATTEMPTS = 3  # an unforeseen error in starting an Evaluation: tried this often, then Failed
 
 
 def reject(patch, body, verdict: Verdict, message: str) -> None:
