@@ -53,6 +53,14 @@ class Settings(BaseModel):
     # Callbacks.
     callback_retries: int = 6
     callback_timeout_seconds: float = 10.0
+    # callbackUrl is the tenant's: loopback, link-local, private (cluster Service and Pod) and
+    # other special ranges are refused unless allowed here.
+    callback_allowed: list[str] = Field(default_factory=list, description="CIDRs callbacks may reach despite "
+                                                                          "the default refusal, e.g. [\"10.20.0.0/16\"]")
+    callback_denied: list[str] = Field(default_factory=list, description="CIDRs callbacks may never reach "
+                                                                         "(wins over callback_allowed)")
+    callback_per_destination: int = Field(2, ge=1, description="deliveries in flight per scheme://host:port; a "
+                                                               "slow receiver delays only its own callbacks")
 
     # Egress of runner pods: a NetworkPolicy the operator keeps in every namespace it runs Jobs
     # in, allowing these rules only (NetworkPolicyEgressRule objects; typically the storage

@@ -104,6 +104,7 @@ class Operator:
                     "GAVEL_RUNNER_MEMORY_OVERHEAD_MI": "128",
                     "GAVEL_METRICS_PORT": str(self.metrics),
                     "GAVEL_LIVENESS": f"http://127.0.0.1:{self.health}/healthz",
+                    "GAVEL_CALLBACK_ALLOWED": '["127.0.0.0/8"]',  # the tests' callback servers are on loopback
                     **{f"GAVEL_{k.upper()}": (json.dumps(v) if isinstance(v, (dict, list)) else str(v))
                        for k, v in settings.items()}}
         self.proc = None
