@@ -188,7 +188,15 @@ ctr_import() { # archive
     return
   fi
   [[ -S $CONTAINERD_SOCK ]] || die "the cluster's containerd is not running (make cluster)"
-  ctr -a "$CONTAINERD_SOCK" -n k8s.io images import --no-unpack=false "$1" >/dev/null
+  # containerd 1.6 sometimes loses a parent snapshot while unpacking a re-imported image
+  # ("parent snapshot … does not exist"); a second import succeeds
+  local attempt
+  for attempt in 1 2 3; do
+    ctr -a "$CONTAINERD_SOCK" -n k8s.io images import --no-unpack=false "$1" >/dev/null && return 0
+    log "importing $(basename "$1") failed (attempt $attempt of 3)"
+    sleep 2
+  done
+  die "cannot import $1 into the cluster's containerd"
 }
 
 cmd=${1:-}

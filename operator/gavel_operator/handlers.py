@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from gavel_contract import Language, Result, TaskRef, Verdict
 from gavel_contract.languages import supported
 
-from . import callbacks, jobs, metrics, retention
+from . import callbacks, ceilings, jobs, metrics, retention
 from .status import age_seconds, condition, judged, now, result_from_summary, with_condition
 from .kube import ApiError, Kube
 from .objectstore import ObjectStore, StorageError
@@ -226,6 +226,11 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
                       f"{what}; this cluster judges: {supported(known) or 'no language (kubectl get languages)'}")
     version = lang.get(parsed.version)
     patch.status["language"] = f"{lang.name}:{version.version}"
+    limits = [jobs.resolve_limits(version, parsed, t) for t in parsed.tests]
+    ceiling = ceilings.for_namespace(STATE.settings.ceilings, STATE.settings.namespace_ceilings, namespace)
+    if why := ceilings.violation(ceiling, namespace, len(parsed.tests), [(t.name, lim) for t, lim in
+                                 zip(parsed.tests, limits)], jobs.deadline_seconds(parsed, limits, STATE.settings)):
+        return reject(patch, body, Verdict.INITIALIZATION_ERROR, why)
     try:
         await asyncio.to_thread(check_storage, parsed, namespace, name, body["metadata"]["uid"])
     except StorageError as err:  # a missing bucket or object: the request is wrong, not the cluster
@@ -245,7 +250,7 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
     log.info("admitted %s/%s (%s)", namespace, name, label)
     async with STATE.lock:
         key = (namespace, name)
-        if room_for(parsed.queue, evaluation_index, exclude=key):
+        if room_for(parsed.queue, evaluation_index, namespace, exclude=key):
             # written here, under the lock: kopf's own patch lands after the handler returns, and a Job
             # left by a killed operator may be finished (and its verdict written) by then
             try:
@@ -265,10 +270,13 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
             await write_status_held(namespace, name, body["metadata"]["uid"], values,
                                     final=values["phase"] == Phase.FAILED.value)
         else:
+            cap = namespace_cap(namespace)
+            why = (f"namespace {namespace} is at its ceiling of {cap} running (ceilings.maxRunning)"
+                   if cap is not None and sum(k[0] == namespace for k in active(evaluation_index)) >= cap
+                   else f"queue {parsed.queue} is at its cap")
             patch.status.update(phase=Phase.QUEUED.value, queuedAt=now(), message="waiting for a free slot",
-                                conditions=[condition("Queued", True, "ConcurrencyLimit",
-                                                             f"queue {parsed.queue} is at its cap")])
-            kopf.info(body, reason="Queued", message=f"queue {parsed.queue} is full; waiting")
+                                conditions=[condition("Queued", True, "ConcurrencyLimit", why)])
+            kopf.info(body, reason="Queued", message=f"{why}; waiting")
 
 
 ADMIT_ATTEMPTS = 3  # an unforeseen error in starting an Evaluation: tried this often, then Failed
@@ -308,11 +316,19 @@ def active(evaluation_index) -> dict[tuple[str, str], str]:
     return out
 
 
-def room_for(queue: str, evaluation_index, exclude=None) -> bool:
-    if STATE.settings.kueue:
-        return True  # Kueue admits suspended Jobs
+def namespace_cap(namespace: str) -> int | None:
+    settings = STATE.settings
+    return ceilings.for_namespace(settings.ceilings, settings.namespace_ceilings, namespace).max_running
+
+
+def room_for(queue: str, evaluation_index, namespace: str, exclude=None) -> bool:
     running = active(evaluation_index)
     running.pop(exclude, None)
+    cap = namespace_cap(namespace)  # the namespace's ceiling holds with Kueue too
+    if cap is not None and sum(key[0] == namespace for key in running) >= cap:
+        return False
+    if STATE.settings.kueue:
+        return True  # Kueue admits suspended Jobs
     if len(running) >= STATE.settings.max_running:
         return False
     cap = STATE.settings.queue_limits.get(queue)
@@ -334,7 +350,7 @@ async def dispatch(evaluation_index, language_index) -> None:
                         and v["uid"] not in STATE.finished:  # judged from a Job a killed operator left
                     queued.append((-v["priority"], v["created"] or "", key, v))
         for _, _, key, v in sorted(queued, key=lambda item: item[:3]):
-            if not room_for(v["queue"], evaluation_index):
+            if not room_for(v["queue"], evaluation_index, key[0]):
                 continue
             namespace, name = key
             body = v["body"]

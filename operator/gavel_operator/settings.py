@@ -7,6 +7,8 @@ import os
 
 from pydantic import BaseModel, Field
 
+from .ceilings import Ceilings
+
 
 class Settings(BaseModel):
     # Storage the operator holds credentials for; pods only ever get presigned URLs.
@@ -50,6 +52,11 @@ class Settings(BaseModel):
     compile_wall_seconds: int = 60
     start_grace_seconds: int = Field(180, description="added to the derived deadline: pod start, fetches, uploads")
 
+    # Ceilings: what an Evaluation may ask for (ceilings.py), by default and per namespace.
+    ceilings: Ceilings = Field(default_factory=Ceilings)
+    namespace_ceilings: dict[str, Ceilings] = Field(default_factory=dict, description="namespace -> its ceilings, "
+                                                                                      "over the default ones")
+
     # Callbacks.
     callback_retries: int = 6
     callback_timeout_seconds: float = 10.0
@@ -90,5 +97,5 @@ class Settings(BaseModel):
             raw = env.get(f"GAVEL_{name.upper()}")
             if raw is None:
                 continue
-            values[name] = json.loads(raw) if field.annotation in (dict[str, int], list[dict] | None, list[str]) else raw
+            values[name] = json.loads(raw) if field.annotation in (dict[str, int], list[dict] | None, list[str], Ceilings, dict[str, Ceilings]) else raw
         return cls.model_validate(values)

@@ -1,0 +1,56 @@
+"""Ceilings: what an Evaluation in a namespace may ask for, as the administrator set it.
+
+The Evaluation's author is not trusted on a shared cluster: without ceilings one namespace could
+ask for an hour per test, all of a node's memory, or every running slot. Checked at admission,
+before anything is presigned or created; a refusal names the limit and the setting that holds it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gavel_contract import Limits
+
+
+class Ceilings(BaseModel):
+    """Maximums for one namespace (None: no ceiling of the operator's own)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    max_tests: int | None = Field(None, ge=1, alias="maxTests")
+    max_time_ms: int | None = Field(None, ge=1, alias="maxTimeMs", description="CPU time per test")
+    max_wall_ms: int | None = Field(None, ge=1, alias="maxWallMs", description="wall clock per test")
+    max_memory_kb: int | None = Field(None, ge=1024, alias="maxMemoryKb")
+    max_output_kb: int | None = Field(None, ge=1, alias="maxOutputKb")
+    max_deadline_seconds: int | None = Field(None, ge=10, alias="maxDeadlineSeconds",
+                                             description="the Job's activeDeadlineSeconds, given or derived")
+    max_running: int | None = Field(None, ge=1, alias="maxRunning", description="Evaluations with a Job at once")
+
+    def over(self, other: "Ceilings | None") -> "Ceilings":
+        """`other`'s values where it sets them, ours elsewhere (a namespace's over the default)."""
+        if other is None:
+            return self
+        return self.model_copy(update=other.model_dump(exclude_none=True))
+
+
+def for_namespace(default: Ceilings, per_namespace: dict[str, Ceilings], namespace: str) -> Ceilings:
+    return default.over(per_namespace.get(namespace))
+
+
+def violation(ceilings: Ceilings, namespace: str, test_count: int, limits: list[tuple[str, Limits]],
+              deadline_seconds: int) -> str | None:
+    """Why this Evaluation may not run in `namespace`, or None."""
+    where = f"namespace {namespace}'s ceiling"
+    if ceilings.max_tests is not None and test_count > ceilings.max_tests:
+        return f"{test_count} tests exceed {where} of {ceilings.max_tests} (ceilings.maxTests)"
+    for name, lim in limits:
+        for value, cap, field in ((lim.time_ms, ceilings.max_time_ms, "maxTimeMs"),
+                                  (lim.wall_limit_ms, ceilings.max_wall_ms, "maxWallMs"),
+                                  (lim.memory_kb, ceilings.max_memory_kb, "maxMemoryKb"),
+                                  (lim.output_kb, ceilings.max_output_kb, "maxOutputKb")):
+            if cap is not None and value > cap:
+                label = field.removeprefix("max")
+                label = label[0].lower() + label[1:]
+                return f"test {name}: {label} {value} exceeds {where} of {cap} (ceilings.{field})"
+    if ceilings.max_deadline_seconds is not None and deadline_seconds > ceilings.max_deadline_seconds:
+        return (f"a deadline of {deadline_seconds} s exceeds {where} of {ceilings.max_deadline_seconds} s "
+                "(ceilings.maxDeadlineSeconds); ask for fewer tests or shorter limits, or set deadlineSeconds")
+    return None
