@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 
 import aiohttp
-import aiohttp.abc
 import pytest
 from aiohttp import web
 
+from fakedns import Names
 from gavel_operator import callbacks
 from gavel_operator.callbacks import CallbackError, Policy, deliver, new_session
 from gavel_operator.settings import Settings
@@ -76,20 +76,6 @@ def test_loopback_is_refused_by_default_and_delivered_when_allowed():
             await post(server.url(host="localhost"), allowed=LOOPBACK)  # a name: checked by the resolver
             assert server.received == [{"hello": "world"}] * 2
     asyncio.run(run())
-
-
-class Names(aiohttp.abc.AbstractResolver):
-    """A DNS that answers every name with `addresses` (the operator's resolver wraps it)."""
-
-    def __init__(self, addresses: list[str]):
-        self.addresses = addresses
-
-    async def resolve(self, host, port=0, family=socket.AF_INET):
-        return [{"hostname": host, "host": a, "port": port, "family": socket.AF_INET6 if ":" in a else socket.AF_INET,
-                 "proto": 0, "flags": 0} for a in self.addresses]
-
-    async def close(self):
-        pass
 
 
 def test_a_name_is_refused_if_any_of_its_addresses_is():

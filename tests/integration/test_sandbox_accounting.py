@@ -80,22 +80,19 @@ def test_a_lone_process_is_measured_as_wait4_measures_it(box, place):
     assert m.exit_code == 0 and m.killed == "none" and m.cleaned == 0
 
 
-def test_cpu_of_a_child_never_waited_for(box, place):
+@pytest.mark.parametrize("name,source", [
     # the child reports its own CPU as it ends; main waits for its pipe to close, never for it
-    exe = program(place, "unwaited", 'int main(){int p[2];pipe(p);if(fork()==0){close(p[0]);burn(300);'
-                                     'printf("%.3f\\n",cpu());fflush(stdout);return 0;}close(p[1]);char c;'
-                                     'while(read(p[0],&c,1)>0){}usleep(50000);return 0;}\n')
-    m, out = run(box, place, [exe], identity=identity())
-    assert m.exit_code == 0 and m.killed == "none"
-    assert float(out) - 2 <= m.cpu_ms <= float(out) + 20, (m, out)
-
-
-def test_cpu_of_an_orphan(box, place):
+    ("unwaited", 'int main(){int p[2];pipe(p);if(fork()==0){close(p[0]);burn(300);'
+                 'printf("%.3f\\n",cpu());fflush(stdout);return 0;}close(p[1]);char c;'
+                 'while(read(p[0],&c,1)>0){}usleep(50000);return 0;}\n'),
     # main's child forks a grandchild and exits: the grandchild, reparented to the sandbox (the
     # subreaper), burns and ends while main still runs
-    exe = program(place, "orphan", 'int main(){int p[2];pipe(p);if(fork()==0){if(fork()==0){close(p[0]);burn(300);'
-                                   'printf("%.3f\\n",cpu());fflush(stdout);return 0;}return 0;}close(p[1]);char c;'
-                                   'while(read(p[0],&c,1)>0){}usleep(50000);return 0;}\n')
+    ("orphan", 'int main(){int p[2];pipe(p);if(fork()==0){if(fork()==0){close(p[0]);burn(300);'
+               'printf("%.3f\\n",cpu());fflush(stdout);return 0;}return 0;}close(p[1]);char c;'
+               'while(read(p[0],&c,1)>0){}usleep(50000);return 0;}\n'),
+], ids=["child-never-waited-for", "orphan"])
+def test_cpu_of_a_process_main_never_waited_for(box, place, name, source):
+    exe = program(place, name, source)
     m, out = run(box, place, [exe], identity=identity())
     assert m.exit_code == 0 and m.killed == "none"
     assert float(out) - 2 <= m.cpu_ms <= float(out) + 20, (m, out)

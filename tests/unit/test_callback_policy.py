@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 
 import pytest
 
+from fakedns import Names
 from gavel_operator.callbacks import CallbackError, Policy, PolicyResolver, destination
 from gavel_operator.settings import Settings
 
@@ -74,20 +74,8 @@ def test_a_malformed_cidr_fails_at_start():
         policy(allowed=["10.0.0.0/33"])
 
 
-class FakeResolver:
-    def __init__(self, addresses: list[str]):
-        self.addresses = addresses
-
-    async def resolve(self, host, port=0, family=socket.AF_INET):
-        return [{"hostname": host, "host": a, "port": port, "family": socket.AF_INET6 if ":" in a else socket.AF_INET,
-                 "proto": 0, "flags": 0} for a in self.addresses]
-
-    async def close(self):
-        pass
-
-
 def resolve(p: Policy, addresses: list[str]) -> list[dict]:
-    return asyncio.run(PolicyResolver(p, FakeResolver(addresses)).resolve("callback.example", 443))
+    return asyncio.run(PolicyResolver(p, Names(addresses)).resolve("callback.example", 443))
 
 
 def test_a_name_with_every_address_public_resolves():
