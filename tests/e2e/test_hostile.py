@@ -27,8 +27,9 @@ import pytest
 
 from conftest import NAMESPACE, apply, wait_all
 
-ATTACK = r'''
-import ctypes, glob, os, socket, sys
+# both attackers (a submission, a checker) start with this: each step must fail
+ATTEMPT = r'''
+import ctypes, os, socket, sys
 
 found = []
 
@@ -39,7 +40,9 @@ def attempt(what, fn):
     except Exception:
         return
     found.append(f"{what}: {str(got)[:60]!r}")
+'''
 
+ATTACK = ATTEMPT + r'''
 lines = sys.stdin.read().splitlines()
 phase = lines[0]
 me = os.getpid()
@@ -117,15 +120,7 @@ for line in lines[1:]:
 print("\n".join(found) if found else "SAFE")
 '''
 
-CHECKER_ATTACK = r'''
-import os, sys
-found = []
-def attempt(what, fn):
-    try:
-        got = fn()
-    except Exception:
-        return
-    found.append(f"{what}: {str(got)[:60]!r}")
+CHECKER_ATTACK = ATTEMPT + r'''
 inp, out, ans = sys.argv[1:4]
 if os.getuid() == 0:
     found.append("checker runs as root")
