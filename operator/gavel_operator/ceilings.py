@@ -31,10 +31,6 @@ class Ceilings(BaseModel):
         return self.model_copy(update=other.model_dump(exclude_none=True))
 
 
-def for_namespace(default: Ceilings, per_namespace: dict[str, Ceilings], namespace: str) -> Ceilings:
-    return default.over(per_namespace.get(namespace))
-
-
 def violation(ceilings: Ceilings, namespace: str, test_count: int, limits: list[tuple[str, Limits]],
               deadline_seconds: int) -> str | None:
     """Why this Evaluation may not run in `namespace`, or None."""

@@ -227,8 +227,7 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
     version = lang.get(parsed.version)
     patch.status["language"] = f"{lang.name}:{version.version}"
     limits = [jobs.resolve_limits(version, parsed, t) for t in parsed.tests]
-    ceiling = ceilings.for_namespace(STATE.settings.ceilings, STATE.settings.namespace_ceilings, namespace)
-    if why := ceilings.violation(ceiling, namespace, len(parsed.tests), [(t.name, lim) for t, lim in
+    if why := ceilings.violation(STATE.settings.ceilings_for(namespace), namespace, len(parsed.tests), [(t.name, lim) for t, lim in
                                  zip(parsed.tests, limits)], jobs.deadline_seconds(parsed, limits, STATE.settings)):
         return reject(patch, body, Verdict.INITIALIZATION_ERROR, why)
     try:
@@ -262,24 +261,29 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
                 if retry + 1 < ADMIT_ATTEMPTS:
                     raise kopf.TemporaryError(f"could not start: {err}", delay=5 * (retry + 1)) from err
                 log.exception("%s/%s could not be started", namespace, name)
-                message = f"could not be judged (OperatorError): the operator could not start it: {err}"[:1000]
-                kopf.warn(body, reason="OperatorError", message=message)
-                metrics.failed("OperatorError", body)
-                values = {"phase": Phase.FAILED.value, "message": message, "finishedAt": now(),
-                          "conditions": [condition("Failed", True, "OperatorError", message)]}
+                values = not_started(body, "OperatorError", f"the operator could not start it: {err}")
             await write_status_held(namespace, name, body["metadata"]["uid"], values,
                                     final=values["phase"] == Phase.FAILED.value)
         else:
-            cap = namespace_cap(namespace)
+            cap = STATE.settings.ceilings_for(namespace).max_running
             why = (f"namespace {namespace} is at its ceiling of {cap} running (ceilings.maxRunning)"
-                   if cap is not None and sum(k[0] == namespace for k in active(evaluation_index)) >= cap
-                   else f"queue {parsed.queue} is at its cap")
+                   if namespace_full(namespace, active(evaluation_index)) else f"queue {parsed.queue} is at its cap")
             patch.status.update(phase=Phase.QUEUED.value, queuedAt=now(), message="waiting for a free slot",
                                 conditions=[condition("Queued", True, "ConcurrencyLimit", why)])
             kopf.info(body, reason="Queued", message=f"{why}; waiting")
 
 
 ADMIT_ATTEMPTS = 3  # an unforeseen error in starting an Evaluation: tried this often, then Failed
+
+
+def not_started(body, reason: str, message: str) -> dict:
+    """Failed before any Job ran (refused by the API server, or an operator error): the status to
+    write, with its Event and metric."""
+    full = f"could not be judged ({reason}): {message}"[:1000]
+    kopf.warn(body, reason=reason, message=full)
+    metrics.failed(reason, body)
+    return {"phase": Phase.FAILED.value, "message": full, "finishedAt": now(),
+            "conditions": [condition("Failed", True, reason, message[:1000])]}
 
 
 def reject(patch, body, verdict: Verdict, message: str) -> None:
@@ -316,16 +320,16 @@ def active(evaluation_index) -> dict[tuple[str, str], str]:
     return out
 
 
-def namespace_cap(namespace: str) -> int | None:
-    settings = STATE.settings
-    return ceilings.for_namespace(settings.ceilings, settings.namespace_ceilings, namespace).max_running
+def namespace_full(namespace: str, running: dict) -> bool:
+    """The namespace has as many running as its ceiling allows (ceilings.maxRunning)."""
+    cap = STATE.settings.ceilings_for(namespace).max_running
+    return cap is not None and sum(key[0] == namespace for key in running) >= cap
 
 
 def room_for(queue: str, evaluation_index, namespace: str, exclude=None) -> bool:
     running = active(evaluation_index)
     running.pop(exclude, None)
-    cap = namespace_cap(namespace)  # the namespace's ceiling holds with Kueue too
-    if cap is not None and sum(key[0] == namespace for key in running) >= cap:
+    if namespace_full(namespace, running):  # the namespace's ceiling holds with Kueue too
         return False
     if STATE.settings.kueue:
         return True  # Kueue admits suspended Jobs
@@ -405,13 +409,9 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
             raise  # the API server's trouble: kopf retries the handler
         # the request itself cannot run here (Pod Security, a quota, a limit): said at once, with its words
         what = {"PodRejected": "runner pod", "SecretRejected": "task Secret", "JobRejected": "Job"}[reason]
-        message = f"the API server refused the {what}: {err}"
-        kopf.warn(owner, reason=reason, message=message[:1000])
-        metrics.failed(reason, body)
-        log.info("%s/%s: %s", namespace, name, message)
-        return {"phase": Phase.FAILED.value, "message": f"could not be judged ({reason}): {message}"[:1000],
-                "finishedAt": now(), "language": f"{lang.name}:{version.version}",
-                "conditions": [condition("Failed", True, reason, message[:1000])]}
+        log.info("%s/%s: the API server refused the %s: %s", namespace, name, what, err)
+        return {**not_started(body, reason, f"the API server refused the {what}: {err}"),
+                "language": f"{lang.name}:{version.version}"}
     STATE.starting[(namespace, name)] = spec.queue
     if created is None:  # made by a process killed before it could say so: follow that one
         log.info("Job %s of %s/%s exists already: following it", jname, namespace, name)

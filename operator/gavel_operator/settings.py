@@ -80,6 +80,10 @@ class Settings(BaseModel):
 
     metrics_port: int = 8080
 
+    def ceilings_for(self, namespace: str) -> Ceilings:
+        """The namespace's own ceilings laid over the default ones."""
+        return self.ceilings.over(self.namespace_ceilings.get(namespace))
+
     @property
     def namespace_list(self) -> list[str]:
         return [n.strip() for n in self.namespaces.split(",") if n.strip()]

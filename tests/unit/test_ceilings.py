@@ -1,7 +1,7 @@
 """Ceilings: a namespace's maximums, checked at admission with the limit in the message."""
 
 from gavel_contract import Limits
-from gavel_operator.ceilings import Ceilings, for_namespace, violation
+from gavel_operator.ceilings import Ceilings, violation
 from gavel_operator.settings import Settings
 
 LIMITS = [("1", Limits(timeMs=1000, memoryKb=65536)), ("2", Limits(timeMs=5000, memoryKb=65536))]
@@ -25,9 +25,9 @@ def test_each_ceiling_names_the_limit_and_the_setting():
 
 def test_a_namespace_ceiling_is_laid_over_the_default():
     default = Ceilings(maxTests=100, maxRunning=5)
-    per = {"contest": Ceilings(maxRunning=20)}
-    assert for_namespace(default, per, "contest") == Ceilings(maxTests=100, maxRunning=20)
-    assert for_namespace(default, per, "other") == default
+    settings = Settings(ceilings=default, namespace_ceilings={"contest": Ceilings(maxRunning=20)})
+    assert settings.ceilings_for("contest") == Ceilings(maxTests=100, maxRunning=20)
+    assert settings.ceilings_for("other") == default
 
 
 def test_ceilings_from_the_environment_as_the_chart_sets_them():
