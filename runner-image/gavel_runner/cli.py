@@ -63,26 +63,32 @@ def _is_task_ref(raw: str) -> bool:
     return isinstance(doc, dict) and doc.get("apiVersion") == TASKREF_API
 
 
-def run_task(task_file: str, termination_log: str | None) -> int:
-    _claim_termination_log(termination_log)
+class TaskUnusable(Exception):
+    """The task file cannot be read, or is malformed, or names a task that cannot be fetched."""
+
+
+def _load_task(task_file: str) -> Task:
+    """The task the file holds, or the one in storage that it names."""
     try:
         raw = Path(task_file).read_text()
     except OSError as err:
-        result = Result(verdict=Verdict.INITIALIZATION_ERROR, message=f"cannot read task file {task_file}: {err.strerror}")
-        _write_termination(termination_log, result)
-        print(result.summary())
-        return 1
+        raise TaskUnusable(f"cannot read task file {task_file}: {err.strerror}") from None
     try:
         if _is_task_ref(raw):  # the task is in storage (too large for a Secret)
             raw = storage.fetch_bytes(TaskRef.model_validate_json(raw).url)
-        task = Task.model_validate_json(raw)
+        return Task.model_validate_json(raw)
     except ValidationError as err:
-        result = Result(verdict=Verdict.INITIALIZATION_ERROR, message=f"malformed task: {_errors(err)}")
-        _write_termination(termination_log, result)
-        print(result.summary())
-        return 1
+        raise TaskUnusable(f"malformed task: {_errors(err)}") from None
     except storage.StorageError as err:
-        result = Result(verdict=Verdict.INITIALIZATION_ERROR, message=f"cannot load the task: {err}")
+        raise TaskUnusable(f"cannot load the task: {err}") from None
+
+
+def run_task(task_file: str, termination_log: str | None) -> int:
+    _claim_termination_log(termination_log)
+    try:
+        task = _load_task(task_file)
+    except TaskUnusable as err:
+        result = Result(verdict=Verdict.INITIALIZATION_ERROR, message=str(err))
         _write_termination(termination_log, result)
         print(result.summary())
         return 1
