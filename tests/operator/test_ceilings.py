@@ -17,9 +17,11 @@ def test_ceilings_refuse_at_admission_and_cap_a_namespace(kube, namespace, opera
             st = wait_phase(kube, namespace, name, operator=op, timeout=60)["status"]
             assert st["verdict"] == "InitializationError" and words in st["message"], st
         # one at a time in this namespace: the second waits Queued, naming the ceiling, then runs
-        apply(kube, namespace, problems.evaluation("first", "import time\ntime.sleep(3)\nprint(3)\n", "python",
-                                                   {"1": ("", "3\n")}, limits={"wallMs": 20000}),
-              problems.evaluation("second", SUM_C, "c"))
+        # (applied one after the other: admissions of one apply run concurrently, in either order)
+        apply(kube, namespace, problems.evaluation("first", "import time\ntime.sleep(10)\nprint(3)\n", "python",
+                                                   {"1": ("", "3\n")}, limits={"wallMs": 30000}))
+        wait_phase(kube, namespace, "first", phases=("Pending", "Running"), operator=op, timeout=60)
+        apply(kube, namespace, problems.evaluation("second", SUM_C, "c"))
         queued = wait_phase(kube, namespace, "second", phases=("Queued",), operator=op, timeout=60)["status"]
         assert "ceilings.maxRunning" in queued["conditions"][-1]["message"], queued
         for name in ("first", "second"):
