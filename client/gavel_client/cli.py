@@ -38,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
             kind, _, eps = args.checker.partition(":")
             spec["checker"] = {"kind": kind, **({"epsilon": float(eps)} if eps else {})}
         obj = client.submit(storage, args.namespace, Path(args.source), args.language,
-                            discover_tests(Path(args.tests)), name=args.name, **spec)
+                            discover_tests(Path(args.tests)), name=args.name, prefix=args.prefix, **spec)
         name = obj["metadata"]["name"]
         print(f"created evaluation {args.namespace}/{name}", file=sys.stderr)
         if not args.wait:

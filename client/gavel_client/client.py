@@ -54,12 +54,12 @@ def custom_objects():
     return client.CustomObjectsApi()
 
 
-def upload_tests(storage: Storage, tests: list[tuple[str, Path, Path]]) -> list[dict]:
-    """Tests go under problems/<digest of their contents>/: the same problem is uploaded once."""
+def upload_tests(storage: Storage, tests: list[tuple[str, Path, Path]], root: str = "") -> list[dict]:
+    """Tests go under ROOT/problems/<digest of their contents>/: the same problem is uploaded once."""
     digest = hashlib.sha256()
     for name, inp, ans in tests:
         digest.update(name.encode() + b"\0" + inp.read_bytes() + b"\0" + ans.read_bytes() + b"\0")
-    prefix = f"problems/{digest.hexdigest()[:16]}"
+    prefix = f"{root}problems/{digest.hexdigest()[:16]}"
     client, out = storage.client(), []
     for name, inp, ans in tests:
         refs = []
@@ -75,13 +75,17 @@ def upload_tests(storage: Storage, tests: list[tuple[str, Path, Path]]) -> list[
 
 
 def submit(storage: Storage, namespace: str, source: Path, language: str, tests: list[tuple[str, Path, Path]],
-           name: str | None = None, **spec) -> dict:
+           name: str | None = None, prefix: str | None = None, **spec) -> dict:
+    """Uploads under PREFIX (default NAMESPACE/: what the default tenancy policy lets a namespace
+    read), then creates the Evaluation."""
     name = name or f"{source.stem.lower().replace('_', '-')[:40]}-{uuid.uuid4().hex[:6]}"
+    root = (prefix if prefix is not None else namespace).strip("/")
+    root = f"{root}/" if root else ""
     lang, _, version = language.partition(":")
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Evaluation", "metadata": {"name": name},
-            "spec": {"language": lang, "submission": storage.put(f"submissions/{namespace}/{name}/{source.name}",
+            "spec": {"language": lang, "submission": storage.put(f"{root}submissions/{name}/{source.name}",
                                                                   source.read_bytes()),
-                     "tests": upload_tests(storage, tests), **{k: v for k, v in spec.items() if v is not None}}}
+                     "tests": upload_tests(storage, tests, root), **{k: v for k, v in spec.items() if v is not None}}}
     if version:
         body["spec"]["version"] = version
     return custom_objects().create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)

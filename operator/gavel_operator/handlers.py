@@ -8,6 +8,7 @@ kopf fills from a full list on start; a finished Job seen again finds its Evalua
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from datetime import timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from gavel_contract import Language, Result, TaskRef, Verdict
 from gavel_contract.languages import supported
 
-from . import callbacks, ceilings, jobs, metrics, retention
+from . import callbacks, ceilings, jobs, metrics, retention, tenancy
 from .status import age_seconds, condition, judged, now, result_from_summary, with_condition
 from .kube import ApiError, Kube
 from .objectstore import ObjectStore, StorageError
@@ -45,6 +46,7 @@ class State:
     evaluations: Any = None  # kopf's live evaluation index, for metrics and callbacks
     credentials: kopf.ConnectionInfo | None = None
     sweeper: asyncio.Task | None = None  # deletes finished Evaluations past their TTL
+    tenant_stores: dict[tuple[str, str], ObjectStore]  # by the tenant's (access key, secret key)
 
 
 STATE = State()
@@ -60,6 +62,7 @@ async def startup(settings: kopf.OperatorSettings, **_):
     STATE.starting = {}
     STATE.policies = set()
     STATE.finished = set()
+    STATE.tenant_stores = {}
     # progress in annotations: the status stays the user's to read
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     # the last-handled spec kopf keeps for diffs: only spec.cancel can change (CEL) and matter, so only
@@ -110,6 +113,41 @@ def kube() -> Kube:
     if STATE.kube is None:
         STATE.kube = Kube(STATE.credentials)
     return STATE.kube
+
+
+async def store_for(namespace: str) -> ObjectStore:
+    """The storage client for a namespace's objects: the operator's own, or the one made from the
+    Secret its tenancy policy names (read each time: a rotated key takes effect at once)."""
+    name = STATE.settings.tenancy_for(namespace).storage.credentials_secret
+    if not name:
+        return STATE.store
+    where = f"storage credentials: Secret {namespace}/{name}"
+    try:
+        secret = await kube().get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
+    except ApiError as err:
+        if err.status == 404:
+            raise StorageError(f"{where} not found (tenancy.storage.credentialsSecret)") from None
+        if err.status == 403:
+            raise StorageError(f"{where}: the operator may not read it (the chart grants `get` on the Secrets "
+                               "its tenancy values name)") from None
+        raise
+    try:
+        keys = tuple(base64.b64decode((secret.get("data") or {})[k]).decode() for k in ("accessKey", "secretKey"))
+    except (KeyError, ValueError):
+        raise StorageError(f"{where} needs the keys accessKey and secretKey") from None
+    if keys not in STATE.tenant_stores:
+        STATE.tenant_stores[keys] = STATE.store.with_credentials(*keys)
+    return STATE.tenant_stores[keys]
+
+
+async def store_after_admission(namespace: str) -> ObjectStore | None:
+    """store_for, once admitted: a Secret gone meanwhile means results are read from the pod's
+    summary and logs are not kept (never with the operator's own credentials)."""
+    try:
+        return await store_for(namespace)
+    except StorageError as err:
+        log.warning("%s: %s", namespace, err)
+        return None
 
 
 @kopf.on.probe(id="storage")
@@ -230,8 +268,11 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
     if why := ceilings.violation(STATE.settings.ceilings_for(namespace), namespace, len(parsed.tests), [(t.name, lim) for t, lim in
                                  zip(parsed.tests, limits)], jobs.deadline_seconds(parsed, limits, STATE.settings)):
         return reject(patch, body, Verdict.INITIALIZATION_ERROR, why)
+    if why := tenancy_violation(parsed, namespace, name, body["metadata"]["uid"]):
+        return reject(patch, body, Verdict.INITIALIZATION_ERROR, why)
     try:
-        await asyncio.to_thread(check_storage, parsed, namespace, name, body["metadata"]["uid"])
+        store = await store_for(namespace)
+        await asyncio.to_thread(check_storage, store, parsed, namespace, name, body["metadata"]["uid"])
     except StorageError as err:  # a missing bucket or object: the request is wrong, not the cluster
         return reject(patch, body, Verdict.INITIALIZATION_ERROR, str(err))
     except Exception as err:  # unreachable: retried with back-off, then Failed with the reason
@@ -295,14 +336,37 @@ def reject(patch, body, verdict: Verdict, message: str) -> None:
     metrics.judged(verdict.value, body)
 
 
-def check_storage(spec: EvaluationSpec, namespace: str, name: str, uid: str) -> None:
+def tenancy_violation(spec: EvaluationSpec, namespace: str, name: str, uid: str) -> str | None:
+    """Why the namespace may not ask for this (tenancy.py), before any object is looked at."""
+    settings = STATE.settings
+    policy = settings.tenancy_for(namespace)
+    if why := tenancy.placement_violation(
+            policy, namespace, runtime_class=spec.runtime_class_name, node_selector=spec.node_selector,
+            toleration_keys=[t.key for t in spec.tolerations or []], queue=spec.queue, priority=spec.priority):
+        return why
+    default = settings.bucket
+    reads = [("submission", spec.submission.bucket or default, spec.submission.key)]
+    for t in spec.tests:
+        reads += [(f"test {t.name} input", t.input.bucket or default, t.input.key),
+                  (f"test {t.name} expected", t.expected.bucket or default, t.expected.key)]
+    if spec.checker.program:
+        reads.append(("checker program", spec.checker.program.bucket or default, spec.checker.program.key))
+    where = jobs.placement(spec, namespace, name, uid, settings)
+    return tenancy.storage_violation(policy, namespace, default, settings.results_bucket_name, reads,
+                                     (where.bucket, where.prefix))
+
+
+def check_storage(store: ObjectStore, spec: EvaluationSpec, namespace: str, name: str, uid: str) -> None:
     """The submission exists and the results bucket too (a full listing of tests would cost a
-    request per object: a missing test object is the runner's InitializationError)."""
-    store, settings = STATE.store, STATE.settings
+    request per object: a missing test object is the runner's InitializationError); the results
+    prefix is this Evaluation's alone, unless the policy lets prefixes be shared."""
+    settings = STATE.settings
     store.check_object(spec.submission.bucket or settings.bucket, spec.submission.key)
     where = jobs.placement(spec, namespace, name, uid, settings)
     if not store.bucket_exists(where.bucket):
         raise StorageError(f"results bucket {where.bucket} does not exist")
+    if not settings.tenancy_for(namespace).storage.shared_results:
+        store.claim_results(where.bucket, where.prefix, uid)
 
 
 # --- concurrency ---------------------------------------------------------------------------
@@ -376,7 +440,7 @@ async def dispatch(evaluation_index, language_index) -> None:
 async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang: Language, version, body,
                 attempt: int) -> dict:
     """Create the task Secret and the Job, both owned by the Evaluation. Returns its new status."""
-    settings, store = STATE.settings, STATE.store
+    settings, store = STATE.settings, await store_for(namespace)
     where = jobs.placement(spec, namespace, name, uid, settings)
     limits = [jobs.resolve_limits(version, spec, t) for t in spec.tests]
     deadline = jobs.deadline_seconds(spec, limits, settings)
@@ -389,7 +453,7 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
         task = TaskRef(url=store.get_url(where.bucket, where.key("task.json"), expiry))
     secret = jobs.task_secret(jname, task)
     job = jobs.job_manifest(name=jname, secret=jname, eval_name=name, spec=spec, version=version, limits=limits,
-                            attempt=attempt, settings=settings)
+                            attempt=attempt, settings=settings, tenancy=settings.tenancy_for(namespace))
     for obj in (secret, job):
         kopf.adopt(obj, owner=owner)
         obj["metadata"]["namespace"] = namespace
@@ -528,27 +592,33 @@ async def job_event(event, body, namespace, labels, evaluation_index, language_i
 
 @kopf.on.event("", "v1", "pods", labels={jobs.LABEL_ROLE: "runner", jobs.LABEL_EVALUATION: kopf.PRESENT})
 async def pod_event(event, body, namespace, labels, evaluation_index, language_index, **_):
-    """A pod that cannot start its image never fails on its own: fail its attempt here."""
+    """A pod that cannot start its image, or that no node can ever take, never fails on its own:
+    fail its attempt here."""
     if event["type"] == "DELETED":
         return
+    reason = message = None
+    if unschedulable := tenancy.no_node_matches(body):  # a nodeSelector no node has (yet a policy allowed)
+        reason, message = "NoMatchingNode", f"no node has the labels the runner pod selects: {unschedulable}"
     for cs in (body.get("status") or {}).get("containerStatuses") or []:
         waiting = (cs.get("state") or {}).get("waiting") or {}
-        reason = waiting.get("reason")
-        if reason not in PULL_FAILURES_AT_ONCE | PULL_FAILURES_LATER:
+        pull = waiting.get("reason")
+        if pull not in PULL_FAILURES_AT_ONCE | PULL_FAILURES_LATER:
             continue
-        age = age_seconds(body["metadata"]["creationTimestamp"])
-        if reason in PULL_FAILURES_LATER and age < STATE.settings.image_pull_grace_seconds:
+        if pull in PULL_FAILURES_LATER and \
+                age_seconds(body["metadata"]["creationTimestamp"]) < STATE.settings.image_pull_grace_seconds:
             continue
-        key = (namespace, evaluation_of(body, labels))
-        ev = one(evaluation_index, key)
-        if is_final(ev):
-            return
-        job = labels.get("job-name") or labels.get("batch.kubernetes.io/job-name")
-        message = f"{reason}: {waiting.get('message', '')} (image {cs.get('image')})"
-        await fail(key, ev, {"metadata": {"name": job, "namespace": namespace}}, reason, message, pod=body)
-        await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job}")
-        await dispatch(evaluation_index, language_index)
+        reason, message = pull, f"{pull}: {waiting.get('message', '')} (image {cs.get('image')})"
+        break
+    if reason is None:
         return
+    key = (namespace, evaluation_of(body, labels))
+    ev = one(evaluation_index, key)
+    if is_final(ev):
+        return
+    job = labels.get("job-name") or labels.get("batch.kubernetes.io/job-name")
+    await fail(key, ev, {"metadata": {"name": job, "namespace": namespace}}, reason, message, pod=body)
+    await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job}")
+    await dispatch(evaluation_index, language_index)
 
 
 async def runner_pods(namespace: str, job_name: str) -> list[dict]:
@@ -567,12 +637,12 @@ async def save_logs(namespace: str, job_name: str, ev: dict, pods: list[dict] | 
         except ApiError as err:
             text = f"(no log: {err})"
         parts.append(f"===== pod {pname} =====\n{text}")
-    if not parts:
+    if not parts or (store := await store_after_admission(namespace)) is None:
         return False
     spec = EvaluationSpec.model_validate(dict(ev["body"]["spec"]))
     where = jobs.placement(spec, namespace, ev["body"]["metadata"]["name"], ev["uid"], STATE.settings)
     try:
-        await asyncio.to_thread(STATE.store.write, where.bucket, where.key("runner.log"), "\n".join(parts).encode())
+        await asyncio.to_thread(store.write, where.bucket, where.key("runner.log"), "\n".join(parts).encode())
     except Exception as err:  # logs are a courtesy: never lose a verdict for them
         log.warning("cannot save logs of %s: %s", job_name, err)
         return False
@@ -593,7 +663,8 @@ async def finish(key, ev: dict, job: dict) -> None:
     spec = EvaluationSpec.model_validate(dict(ev["body"]["spec"]))
     where = jobs.placement(spec, namespace, name, ev["uid"], STATE.settings)
     pods = await runner_pods(namespace, job["metadata"]["name"])
-    raw = await asyncio.to_thread(STATE.store.read, where.bucket, where.key("result.json"))
+    store = await store_after_admission(namespace)
+    raw = None if store is None else await asyncio.to_thread(store.read, where.bucket, where.key("result.json"))
     result = None
     if raw is not None:
         try:
@@ -606,7 +677,7 @@ async def finish(key, ev: dict, job: dict) -> None:
     if result is None:
         await fail(key, ev, job, "NoResult", "the runner finished without a result", saved=logs)
         return
-    values = judged(result, store=STATE.store, bucket=where.bucket, prefix=where.prefix,
+    values = judged(result, store=store or STATE.store, bucket=where.bucket, prefix=where.prefix,
                            conditions=ev["conditions"], logs_saved=logs)
     if not await write_status(namespace, name, ev["uid"], values):
         return

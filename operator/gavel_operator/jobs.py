@@ -16,6 +16,7 @@ from gavel_contract import (
 from .objectstore import ObjectStore
 from .resources import EvaluationSpec
 from .settings import Settings
+from .tenancy import TenantPolicy, pod_placement
 
 LABEL_EVALUATION = "gavel.dev/evaluation"  # the Evaluation's name, shortened to a label value if need be
 ANNOTATION_EVALUATION = "gavel.dev/evaluation-name"  # its whole name (up to 253 characters)
@@ -124,7 +125,8 @@ def memory_mi(version: LanguageVersion, limits: list[Limits], settings: Settings
 
 
 def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec, version: LanguageVersion,
-                 limits: list[Limits], attempt: int, settings: Settings) -> dict:
+                 limits: list[Limits], attempt: int, settings: Settings, tenancy: TenantPolicy | None = None) -> dict:
+    """The runner Job; `tenancy`: the namespace's policy, whose imposed placement is added."""
     labels = {**MANAGED_BY, LABEL_EVALUATION: evaluation_label(eval_name), LABEL_ROLE: "runner",
               LABEL_ATTEMPT: str(attempt)}
     annotations = {ANNOTATION_EVALUATION: eval_name}
@@ -163,12 +165,8 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
             {"name": "sandbox", "emptyDir": {"medium": "Memory", "sizeLimit": f"{settings.sandbox_size_mi}Mi"}},
         ],
     }
-    if spec.runtime_class_name:
-        pod_spec["runtimeClassName"] = spec.runtime_class_name
-    if spec.node_selector:
-        pod_spec["nodeSelector"] = spec.node_selector
-    if spec.tolerations:
-        pod_spec["tolerations"] = [t.model_dump(by_alias=True, exclude_none=True) for t in spec.tolerations]
+    pod_spec.update(pod_placement(tenancy or TenantPolicy(), spec.runtime_class_name, spec.node_selector,
+                                  [t.model_dump(by_alias=True, exclude_none=True) for t in spec.tolerations or []]))
     job = {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": name, "labels": labels, "annotations": dict(annotations)},

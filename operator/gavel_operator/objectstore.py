@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -22,6 +23,8 @@ class StorageError(RuntimeError):
 
 
 class ObjectStore:
+    _claims = threading.Lock()  # results prefixes are claimed one at a time (check, then mark)
+
     def __init__(self, settings: Settings):
         self.settings = settings
         # short timeouts and few retries: an unreachable endpoint is reported, and retried by kopf
@@ -68,6 +71,29 @@ class ObjectStore:
                 log.warning("storage at %s not ready (%s); creating buckets again in 2 s",
                             self.settings.storage_endpoint, err)
                 time.sleep(2)
+
+    def with_credentials(self, access_key: str, secret_key: str) -> "ObjectStore":
+        """The same endpoints with a tenant's own keys (tenancy.storage.credentialsSecret)."""
+        return ObjectStore(self.settings.model_copy(update={"storage_access_key": access_key,
+                                                            "storage_secret_key": secret_key}))
+
+    def claim_results(self, bucket: str, prefix: str, owner: str) -> None:
+        """Mark PREFIX as `owner`'s results (MARKER holds it), unless another Evaluation holds it or
+        it holds objects already: results of two Evaluations never share a prefix."""
+        from .tenancy import RESULTS_MARKER
+
+        marker = f"{prefix}/{RESULTS_MARKER}"
+        with self._claims:
+            held = self.read(bucket, marker)
+            if held is None:
+                held = next(iter(self.client.list_objects(bucket, prefix=f"{prefix}/", recursive=True)), None) \
+                    and "objects"
+            elif held.decode(errors="replace") == owner:
+                return  # claimed by this Evaluation on an earlier attempt
+            if held:
+                raise StorageError(f"results prefix s3://{bucket}/{prefix}/ holds another Evaluation's results "
+                                   "(tenancy.storage.sharedResults is false); name another results.prefix")
+            self.write(bucket, marker, owner.encode())
 
     def bucket_exists(self, bucket: str) -> bool:
         return self.client.bucket_exists(bucket)

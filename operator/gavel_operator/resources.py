@@ -26,7 +26,10 @@ class ObjectRef(Spec):
     bucket: str | None = Field(
         None, min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$",
         description="Bucket; default: the operator's default bucket (values: storage.bucket).")
-    key: str = Field(min_length=1, max_length=1024, description="Object key, e.g. problems/sum/tests/1.in.")
+    key: str = Field(min_length=1, max_length=1024,
+                     description="Object key, e.g. team-a/problems/sum/1.in. It must lie where the namespace may "
+                                 "read: by default under NAMESPACE/ of the default bucket (the operator's tenancy "
+                                 "policy; anything else is InitializationError naming the rule).")
 
 
 class TestLimits(Spec):
@@ -75,7 +78,9 @@ class ResultsSpec(Spec):
     bucket: str | None = Field(None, min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$",
                                description="Default: the operator's results bucket.")
     prefix: str | None = Field(None, max_length=512,
-                               description="Default: NAMESPACE/NAME/UID, unique to this Evaluation.")
+                               description="Default: NAMESPACE/NAME/UID, unique to this Evaluation. It must lie where "
+                                           "the namespace may write (by default under NAMESPACE/) and not be "
+                                           "another Evaluation's.")
 
 
 class Toleration(Spec):
@@ -106,9 +111,11 @@ class EvaluationSpec(Spec):
     fail_fast: bool = Field(False, alias="failFast", description="Stop at the first failed test; the rest are Skipped.")
     queue: str = Field("default", min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
                        description="Queue name: running Evaluations are capped per queue (operator settings). "
-                                   "With Kueue installed, the Job is handed to this Kueue LocalQueue instead.")
+                                   "With Kueue installed, the Job is handed to this Kueue LocalQueue instead. Only "
+                                   "queues the namespace's tenancy policy allows (by default: default).")
     priority: int = Field(0, ge=-1000, le=1000,
-                          description="Higher runs first among queued Evaluations; ties by age.")
+                          description="Higher runs first among queued Evaluations; ties by age. At most the "
+                                      "namespace's tenancy maximum (by default 0).")
     retries: int = Field(2, ge=0, le=10,
                          description="How often an infrastructure failure (image pull, eviction, node lost, "
                                      "runner crash) is retried, with back-off, before the Evaluation is Failed.")
@@ -120,9 +127,12 @@ class EvaluationSpec(Spec):
     callback_url: str | None = Field(None, alias="callbackUrl", max_length=2048, pattern=r"^https?://",
                                      description="The finished result is POSTed here as JSON (retried with back-off).")
     runtime_class_name: str | None = Field(None, alias="runtimeClassName", max_length=253,
-                                           description="RuntimeClass of the runner pod (e.g. gvisor).")
-    node_selector: dict[str, str] | None = Field(None, alias="nodeSelector", description="Node selector of the runner pod.")
-    tolerations: list[Toleration] | None = Field(None, description="Tolerations of the runner pod.")
+                                           description="RuntimeClass of the runner pod (e.g. gvisor), if the namespace's "
+                                                       "tenancy policy allows it.")
+    node_selector: dict[str, str] | None = Field(None, alias="nodeSelector", description="Node selector of the runner pod, as far as the "
+                                                                             "namespace's tenancy policy allows.")
+    tolerations: list[Toleration] | None = Field(None, description="Tolerations of the runner pod, of the taints "
+                                                                   "the namespace's tenancy policy allows.")
 
 
 class Phase(str, Enum):

@@ -8,6 +8,7 @@ import os
 from pydantic import BaseModel, Field
 
 from .ceilings import Ceilings
+from .tenancy import TenantPolicy
 
 
 class Settings(BaseModel):
@@ -57,6 +58,12 @@ class Settings(BaseModel):
     namespace_ceilings: dict[str, Ceilings] = Field(default_factory=dict, description="namespace -> its ceilings, "
                                                                                       "over the default ones")
 
+    # Tenancy (tenancy.py): the storage each namespace may read and write, and the placement it may
+    # ask for, by default and per namespace.
+    tenancy: TenantPolicy = Field(default_factory=TenantPolicy)
+    namespace_tenancy: dict[str, TenantPolicy] = Field(default_factory=dict, description="namespace -> its "
+                                                                                         "policy, over the default")
+
     # Callbacks.
     callback_retries: int = 6
     callback_timeout_seconds: float = 10.0
@@ -84,6 +91,9 @@ class Settings(BaseModel):
         """The namespace's own ceilings laid over the default ones."""
         return self.ceilings.over(self.namespace_ceilings.get(namespace))
 
+    def tenancy_for(self, namespace: str) -> TenantPolicy:
+        return self.tenancy.over(self.namespace_tenancy.get(namespace))
+
     @property
     def namespace_list(self) -> list[str]:
         return [n.strip() for n in self.namespaces.split(",") if n.strip()]
@@ -101,5 +111,6 @@ class Settings(BaseModel):
             raw = env.get(f"GAVEL_{name.upper()}")
             if raw is None:
                 continue
-            values[name] = json.loads(raw) if field.annotation in (dict[str, int], list[dict] | None, list[str], Ceilings, dict[str, Ceilings]) else raw
+            values[name] = json.loads(raw) if field.annotation in (dict[str, int], list[dict] | None, list[str], Ceilings, dict[str, Ceilings],
+                                                                 TenantPolicy, dict[str, TenantPolicy]) else raw
         return cls.model_validate(values)

@@ -237,6 +237,8 @@ def _client_commands(sub) -> None:
     s.add_argument("--language", "-l", required=True, help="NAME[:VERSION]")
     s.add_argument("--tests", "-t", required=True, help="directory of NAME.in with NAME.out or NAME.ans")
     s.add_argument("--name", help="Evaluation name (default: from the file name)")
+    s.add_argument("--prefix", help="storage prefix to upload under (default: NAMESPACE/, which the default "
+                                    "tenancy policy lets the namespace read)")
     s.add_argument("--time-limit", type=int, help="ms")
     s.add_argument("--memory-limit", type=int, help="kB")
     s.add_argument("--checker", help="exact | lines | tokens | float:EPS")

@@ -5,6 +5,7 @@ operator's log and the Evaluation's status and events."""
 from __future__ import annotations
 
 import base64
+import copy
 import io
 import json
 import os
@@ -83,6 +84,8 @@ def installed(kube, helm, crds):
 class Storage:
     """The bundled MinIO, reached from this host through its Service's cluster IP."""
 
+    root = ""  # where evaluation() uploads: a namespace's own prefix (the default tenancy policy), see at()
+
     def __init__(self, kube):
         svc = kube.json("-n", NAMESPACE, "get", "service", f"{RELEASE}-minio")
         secret = kube.json("-n", NAMESPACE, "get", "secret", f"{RELEASE}-minio")["data"]
@@ -101,12 +104,19 @@ class Storage:
         self.client.put_object("gavel", key, io.BytesIO(data), len(data))
         return {"key": key}
 
+    def at(self, namespace: str) -> "Storage":
+        """The same storage, uploading for Evaluations of `namespace` (under NAMESPACE/)."""
+        bound = copy.copy(self)
+        bound.root = f"{namespace}/"
+        return bound
+
     def evaluation(self, name: str, source: str, language: str, tests: dict[str, tuple[str, str]], **spec) -> dict:
-        run = uuid.uuid4().hex[:8]
+        assert self.root, "storage.at(namespace).evaluation(...): objects go under the namespace's prefix"
+        run = f"{self.root}e2e/{uuid.uuid4().hex[:8]}"
         lang, _, version = language.partition(":")
-        body = {"language": lang, "submission": self.put(f"e2e/{run}/source", source),
-                "tests": [{"name": n, "input": self.put(f"e2e/{run}/{n}.in", i),
-                           "expected": self.put(f"e2e/{run}/{n}.out", o)} for n, (i, o) in tests.items()], **spec}
+        body = {"language": lang, "submission": self.put(f"{run}/source", source),
+                "tests": [{"name": n, "input": self.put(f"{run}/{n}.in", i),
+                           "expected": self.put(f"{run}/{n}.out", o)} for n, (i, o) in tests.items()], **spec}
         if version:
             body["version"] = version
         return {"apiVersion": "gavel.dev/v1alpha1", "kind": "Evaluation", "metadata": {"name": name}, "spec": body}

@@ -63,7 +63,7 @@ def test_every_verdict_in_every_default_language(kube, namespace, storage):
         for kind, src in zip(KINDS, sources):
             name = f"{lang}-{kind}"
             limits = {"timeMs": 1000, "memoryKb": 65536} if kind != "tle" else {"timeMs": 500}
-            evs.append(storage.evaluation(name, src, lang, TESTS, limits=limits))
+            evs.append(storage.at(namespace).evaluation(name, src, lang, TESTS, limits=limits))
             want[name] = kind
     apply(kube, namespace, evs)
     done = wait_all(kube, namespace, list(want), timeout=900)
@@ -84,9 +84,9 @@ def test_every_verdict_in_every_default_language(kube, namespace, storage):
 
 
 def test_cancel_and_delete(kube, namespace, storage):
-    slow = storage.evaluation("slow", "import time\ntime.sleep(300)\n", "python", {"1": ("", "")},
+    slow = storage.at(namespace).evaluation("slow", "import time\ntime.sleep(300)\n", "python", {"1": ("", "")},
                               limits={"timeMs": 1000, "wallMs": 400000})
-    doomed = storage.evaluation("doomed", "import time\ntime.sleep(300)\n", "python", {"1": ("", "")},
+    doomed = storage.at(namespace).evaluation("doomed", "import time\ntime.sleep(300)\n", "python", {"1": ("", "")},
                                 limits={"timeMs": 1000, "wallMs": 400000})
     apply(kube, namespace, [slow, doomed])
     wait_all(kube, namespace, ["slow", "doomed"], phases=("Running",), timeout=180)
@@ -99,7 +99,7 @@ def test_cancel_and_delete(kube, namespace, storage):
 
 
 def test_upgrade_mid_flight_loses_nothing(kube, namespace, storage, helm):
-    evs = [storage.evaluation(f"u{i}", "import time\ntime.sleep(3)\na, b = map(int, input().split())\nprint(a + b)\n",
+    evs = [storage.at(namespace).evaluation(f"u{i}", "import time\ntime.sleep(3)\na, b = map(int, input().split())\nprint(a + b)\n",
                               "python", TESTS, limits={"wallMs": 20000}) for i in range(6)]
     apply(kube, namespace, evs)
     wait_all(kube, namespace, ["u0"], phases=("Pending", "Running", "Succeeded"), timeout=120)

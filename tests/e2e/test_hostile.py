@@ -186,6 +186,7 @@ def verdicts(obj: dict) -> str:
 def attacks(kube, storage):
     """Every attack at once (the operator runs up to 8 at a time): name -> finished Evaluation."""
     with kube.scratch_namespace("gavel-e2e-hostile") as ns:
+        storage = storage.at(ns)
         net = "\n".join(targets(kube))
         tests = {"1": (f"first\n{net}\n", "SAFE\n"), "2": (f"second\n{net}\n", "SAFE\n"),
                  "3": ("fill\n", "SAFE\n")}
@@ -193,14 +194,14 @@ def attacks(kube, storage):
                 storage.evaluation("checker-attack", "a, b = map(int, input().split())\nprint(a + b)\n", "python",
                                    {"1": ("1 2\n", "3\n"), "2": ("40 2\n", "42\n")},
                                    checker={"kind": "custom", "language": "python",
-                                            "program": storage.put("e2e/hostile/checker.py", CHECKER_ATTACK)}),
+                                            "program": storage.put(f"{ns}/hostile/checker.py", CHECKER_ATTACK)}),
                 storage.evaluation("helper-burns-cpu", HELPER_BURNS_CPU_JS, "javascript", {"1": ("", "3\n")},
                                    limits={"timeMs": 1000, "wallMs": 60000})]
         for kind, src in (("fork", FORK_BOMB_CHECKER), ("memory", MEMORY_BOMB_CHECKER)):
             objs.append(storage.evaluation(f"checker-{kind}-bomb", "print(3)\n", "python", {"1": ("", "3\n")},
                                            checker={"kind": "custom", "language": "c",
-                                                    "program": storage.put(f"e2e/hostile/{kind}.c", src)}))
-        answer = put_bytes(storage, "e2e/hostile/big.ans", b"1\n" * (BIG_LINES - 1) + b"2\n")
+                                                    "program": storage.put(f"{ns}/hostile/{kind}.c", src)}))
+        answer = put_bytes(storage, f"{ns}/hostile/big.ans", b"1\n" * (BIG_LINES - 1) + b"2\n")
         for kind in ("exact", "lines", "tokens", "float"):
             obj = storage.evaluation(f"cap-{kind}", BIG_OUTPUT_C, "c", {"1": ("", "")},
                                      checker={"kind": kind}, limits={"timeMs": 5000})
@@ -256,7 +257,7 @@ def test_cpu_of_a_helper_process_counts(attacks):
 def test_pod_security(kube, storage, level, judged):
     with kube.scratch_namespace(f"gavel-e2e-psa-{level}") as ns:
         kube("label", "namespace", ns, f"pod-security.kubernetes.io/enforce={level}", "--overwrite")
-        apply(kube, ns, [storage.evaluation("psa", "print(3)\n", "python", {"1": ("", "3\n")})])
+        apply(kube, ns, [storage.at(ns).evaluation("psa", "print(3)\n", "python", {"1": ("", "3\n")})])
         start = time.monotonic()
         obj = wait_all(kube, ns, ["psa"], timeout=300)["psa"]
         st = obj["status"]

@@ -162,10 +162,12 @@ def namespace(kube):
 
 
 class Problems:
-    """Uploads sources and tests; writes Evaluation manifests that name them."""
+    """Uploads sources and tests under NAMESPACE/ (what the default tenancy policy lets the
+    namespace read); writes Evaluation manifests that name them."""
 
-    def __init__(self, s3):
+    def __init__(self, s3, namespace: str):
         self.client = s3.client()
+        self.root = f"{namespace}/"
 
     def put(self, key: str, text: str) -> dict:
         data = text.encode()
@@ -174,7 +176,7 @@ class Problems:
 
     def evaluation(self, name: str, source: str, language: str, tests: dict[str, tuple[str, str]] | None = None,
                    version: str | None = None, **spec) -> dict:
-        run = uuid.uuid4().hex[:8]
+        run = self.root + uuid.uuid4().hex[:8]
         tests = tests or {"1": ("1 2\n", "3\n"), "2": ("40 2\n", "42\n")}
         body = {"language": language, "submission": self.put(f"{run}/source", source),
                 "tests": [{"name": n, "input": self.put(f"{run}/{n}.in", i), "expected": self.put(f"{run}/{n}.out", o)}
@@ -184,9 +186,9 @@ class Problems:
         return {"apiVersion": "gavel.dev/v1alpha1", "kind": "Evaluation", "metadata": {"name": name}, "spec": body}
 
 
-@pytest.fixture(scope="session")
-def problems(s3) -> Problems:
-    return Problems(s3)
+@pytest.fixture
+def problems(s3, namespace) -> Problems:
+    return Problems(s3, namespace)
 
 
 def apply(kube, namespace: str, *objs: dict) -> None:

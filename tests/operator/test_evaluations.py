@@ -66,18 +66,19 @@ def test_unknown_language_is_judged_at_once_without_a_job(kube, namespace, opera
 
 def test_missing_submission_object(kube, namespace, operator, problems):
     ev = problems.evaluation("missing", SUM_C, "c")
-    ev["spec"]["submission"] = {"key": "no/such/object.c"}
+    ev["spec"]["submission"] = {"key": f"{namespace}/no/such/object.c"}
     apply(kube, namespace, ev)
     st = wait_phase(kube, namespace, "missing", operator=operator)["status"]
-    assert st["verdict"] == "InitializationError" and "s3://gavel/no/such/object.c does not exist" in st["message"]
+    assert st["verdict"] == "InitializationError" and \
+        f"s3://gavel/{namespace}/no/such/object.c does not exist" in st["message"]
 
 
 def test_missing_test_object_is_the_runners_initialization_error(kube, namespace, operator, problems):
     ev = problems.evaluation("missing-test", SUM_C, "c")
-    ev["spec"]["tests"][1]["expected"] = {"key": "no/such/2.out"}
+    ev["spec"]["tests"][1]["expected"] = {"key": f"{namespace}/no/such/2.out"}
     apply(kube, namespace, ev)
     st = wait_phase(kube, namespace, "missing-test", operator=operator)["status"]
-    assert st["verdict"] == "InitializationError" and "/gavel/no/such/2.out: HTTP 404" in st["message"]
+    assert st["verdict"] == "InitializationError" and f"/gavel/{namespace}/no/such/2.out: HTTP 404" in st["message"]
 
 
 def test_cancel_stops_the_job(kube, namespace, operator, problems):
@@ -145,11 +146,13 @@ def test_language_handshake(kube, operator):
     assert "17, 20, 23" in table
 
 
-def test_missing_results_bucket(kube, namespace, operator, problems):
+def test_results_bucket_outside_the_namespaces_scope(kube, namespace, operator, problems):
     ev = problems.evaluation("nobucket", SUM_C, "c", results={"bucket": "no-such-bucket"})
     apply(kube, namespace, ev)
     st = wait_phase(kube, namespace, "nobucket", operator=operator)["status"]
-    assert st["verdict"] == "InitializationError" and "results bucket no-such-bucket does not exist" in st["message"]
+    assert st["verdict"] == "InitializationError" and \
+        f"results prefix s3://no-such-bucket/{namespace}/nobucket/" in st["message"] and \
+        f"outside what namespace {namespace} may write (tenancy.storage.write: gavel/{namespace}/)" in st["message"]
 
 
 def test_any_name_and_hundreds_of_tests_are_judged(kube, namespace, operator, problems):

@@ -17,7 +17,8 @@ def phases(kube, namespace) -> dict[str, str]:
 
 
 def test_concurrency_cap_and_priority(kube, namespace, operator_factory, problems):
-    op = operator_factory(max_running=2)
+    # priorities above 0 are the administrator's to grant (tenancy.placement.allowed.maxPriority)
+    op = operator_factory(max_running=2, namespace_tenancy={namespace: {"placement": {"allowed": {"maxPriority": 10}}}})
     try:
         evs = [problems.evaluation(f"e{i}", SLOW_PY, "python", tests={"1": ("1 2\n", "3\n")}, priority=i,
                                    limits={"wallMs": 10000}) for i in range(5)]
