@@ -31,6 +31,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from .resources import API_VERSION
+from .state import patch_status
+from .status import condition, with_condition
 
 log = logging.getLogger("gavel.callbacks")
 FINAL = {"Succeeded", "Failed", "Canceled"}
@@ -344,7 +346,6 @@ async def _run(session: aiohttp.ClientSession, uid: str) -> None:
 
 async def _attempt(session: aiohttp.ClientSession, uid: str) -> None:
     """One attempt: done (a condition), or scheduled again after a back-off."""
-    from .status import condition
 
     body = _bodies[uid]
     meta, url = body["metadata"], body["spec"]["callbackUrl"]
@@ -373,8 +374,6 @@ async def _attempt(session: aiohttp.ClientSession, uid: str) -> None:
 
 async def _record(body: dict, cond: dict) -> None:
     """Write the outcome as the CallbackDelivered condition (once: the uid is in _done now)."""
-    from .handlers import patch_status
-    from .status import with_condition
 
     meta = body["metadata"]
     conditions = with_condition((body.get("status") or {}).get("conditions"), cond)

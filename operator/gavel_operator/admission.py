@@ -1,0 +1,135 @@
+"""Admission: a new Evaluation is checked (spec, language, ceilings, tenancy, storage) and judged
+at once when it cannot run, started when there is room, else Queued."""
+
+from __future__ import annotations
+
+import asyncio
+
+import kopf
+from pydantic import ValidationError
+
+from gavel_contract import Verdict
+from gavel_contract.languages import supported
+
+from . import ceilings, jobs, metrics, tenancy
+from .dispatch import active, namespace_full, room_for
+from .kube import ApiError
+from .launch import not_started, start
+from .objectstore import ObjectStore, StorageError
+from .resources import GROUP, VERSION, EvaluationSpec, Phase
+from .state import STATE, languages, log, store_for, write_status_held
+from .status import condition, now
+
+
+@kopf.on.create(GROUP, VERSION, "evaluations")
+async def admit(body, spec, namespace, name, status, patch, retry, language_index, evaluation_index, **_):
+    STATE.evaluations = evaluation_index
+    if status.get("jobName") or status.get("phase") not in (None, Phase.PENDING.value):
+        return  # admitted before a restart (Pending without a Job: retrying while storage was down)
+    try:
+        parsed = EvaluationSpec.model_validate(dict(spec))
+    except ValidationError as err:
+        return reject(patch, body, Verdict.INITIALIZATION_ERROR, f"invalid spec: {err.errors()[0]['msg']}")
+    known = languages(language_index)
+    lang = known.get(parsed.language)
+    label = f"{parsed.language}:{parsed.version or ''}".rstrip(":")
+    if lang is None or lang.get(parsed.version) is None:
+        what = f"unknown language {parsed.language!r}" if lang is None else \
+            f"unknown version {parsed.version!r} of {parsed.language}"
+        return reject(patch, body, Verdict.INITIALIZATION_ERROR,
+                      f"{what}; this cluster judges: {supported(known) or 'no language (kubectl get languages)'}")
+    version = lang.get(parsed.version)
+    patch.status["language"] = f"{lang.name}:{version.version}"
+    limits = [jobs.resolve_limits(version, parsed, t) for t in parsed.tests]
+    if why := ceilings.violation(STATE.settings.ceilings_for(namespace), namespace, len(parsed.tests), [(t.name, lim) for t, lim in
+                                 zip(parsed.tests, limits)], jobs.deadline_seconds(parsed, limits, STATE.settings)):
+        return reject(patch, body, Verdict.INITIALIZATION_ERROR, why)
+    if why := tenancy_violation(parsed, namespace, name, body["metadata"]["uid"]):
+        return reject(patch, body, Verdict.INITIALIZATION_ERROR, why)
+    try:
+        store = await store_for(namespace)
+        await asyncio.to_thread(check_storage, store, parsed, namespace, name, body["metadata"]["uid"])
+    except StorageError as err:  # a missing bucket or object: the request is wrong, not the cluster
+        return reject(patch, body, Verdict.INITIALIZATION_ERROR, str(err))
+    except Exception as err:  # unreachable: retried with back-off, then Failed with the reason
+        message = f"storage unreachable at {STATE.settings.storage_endpoint}: {err}"
+        if retry + 1 >= STATE.settings.storage_retries:
+            patch.status.update(phase=Phase.FAILED.value, message=message, finishedAt=now(),
+                                conditions=[condition("Failed", True, "StorageUnreachable", message)])
+            kopf.warn(body, reason="StorageUnreachable", message=message)
+            metrics.failed("StorageUnreachable", body)
+            return
+        patch.status["phase"] = Phase.PENDING.value
+        patch.status["message"] = message
+        patch.status["conditions"] = [condition("StorageReachable", False, "StorageUnreachable", message)]
+        raise kopf.TemporaryError(message, delay=min(60.0, STATE.settings.storage_retry_delay_seconds * 2 ** retry))
+    log.info("admitted %s/%s (%s)", namespace, name, label)
+    async with STATE.lock:
+        key = (namespace, name)
+        if room_for(parsed.queue, evaluation_index, namespace, exclude=key):
+            # written here, under the lock: kopf's own patch lands after the handler returns, and a Job
+            # left by a killed operator may be finished (and its verdict written) by then
+            try:
+                values = await start(namespace, name, body["metadata"]["uid"], parsed, lang, version, body,
+                                     attempt=1)
+            except (kopf.TemporaryError, ApiError):
+                raise  # the API server's trouble: kopf retries
+            except Exception as err:  # a case no check foresaw: said on the Evaluation, never retried forever
+                if retry + 1 < ADMIT_ATTEMPTS:
+                    raise kopf.TemporaryError(f"could not start: {err}", delay=5 * (retry + 1)) from err
+                log.exception("%s/%s could not be started", namespace, name)
+                values = not_started(body, "OperatorError", f"the operator could not start it: {err}")
+            await write_status_held(namespace, name, body["metadata"]["uid"], values,
+                                    final=values["phase"] == Phase.FAILED.value)
+        else:
+            cap = STATE.settings.ceilings_for(namespace).max_running
+            why = (f"namespace {namespace} is at its ceiling of {cap} running (ceilings.maxRunning)"
+                   if namespace_full(namespace, active(evaluation_index)) else f"queue {parsed.queue} is at its cap")
+            patch.status.update(phase=Phase.QUEUED.value, queuedAt=now(), message="waiting for a free slot",
+                                conditions=[condition("Queued", True, "ConcurrencyLimit", why)])
+            kopf.info(body, reason="Queued", message=f"{why}; waiting")
+
+
+ADMIT_ATTEMPTS = 3  # an unforeseen error in starting an Evaluation: tried this often, then Failed
+
+
+def reject(patch, body, verdict: Verdict, message: str) -> None:
+    """Judged at once, without a Job: the request itself cannot be judged."""
+    patch.status.update(phase=Phase.SUCCEEDED.value, verdict=verdict.value, message=message, passed="0/0",
+                        finishedAt=now(),
+                        conditions=[condition("Complete", True, verdict.value, message)])
+    kopf.warn(body, reason=verdict.value, message=message)
+    metrics.judged(verdict.value, body)
+
+
+def tenancy_violation(spec: EvaluationSpec, namespace: str, name: str, uid: str) -> str | None:
+    """Why the namespace may not ask for this (tenancy.py), before any object is looked at."""
+    settings = STATE.settings
+    policy = settings.tenancy_for(namespace)
+    if why := tenancy.placement_violation(
+            policy, namespace, runtime_class=spec.runtime_class_name, node_selector=spec.node_selector,
+            toleration_keys=[t.key for t in spec.tolerations or []], queue=spec.queue, priority=spec.priority):
+        return why
+    default = settings.bucket
+    reads = [("submission", spec.submission.bucket or default, spec.submission.key)]
+    for t in spec.tests:
+        reads += [(f"test {t.name} input", t.input.bucket or default, t.input.key),
+                  (f"test {t.name} expected", t.expected.bucket or default, t.expected.key)]
+    if spec.checker.program:
+        reads.append(("checker program", spec.checker.program.bucket or default, spec.checker.program.key))
+    where = jobs.placement(spec, namespace, name, uid, settings)
+    return tenancy.storage_violation(policy, namespace, default, settings.results_bucket_name, reads,
+                                     (where.bucket, where.prefix))
+
+
+def check_storage(store: ObjectStore, spec: EvaluationSpec, namespace: str, name: str, uid: str) -> None:
+    """The submission exists and the results bucket too (a full listing of tests would cost a
+    request per object: a missing test object is the runner's InitializationError); the results
+    prefix is this Evaluation's alone, unless the policy lets prefixes be shared."""
+    settings = STATE.settings
+    store.check_object(spec.submission.bucket or settings.bucket, spec.submission.key)
+    where = jobs.placement(spec, namespace, name, uid, settings)
+    if not store.bucket_exists(where.bucket):
+        raise StorageError(f"results bucket {where.bucket} does not exist")
+    if not settings.tenancy_for(namespace).storage.shared_results:
+        store.claim_results(where.bucket, where.prefix, uid)

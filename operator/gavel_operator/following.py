@@ -1,0 +1,228 @@
+"""Following Jobs and their pods through watches (no per-Evaluation timers): a finished Job's
+result becomes the verdict; a failed Job, a pod that cannot pull its image or that no node can
+take, is Failed with the reason; runner logs go to storage; spec.cancel stops the Job."""
+
+from __future__ import annotations
+
+import asyncio
+
+import kopf
+from pydantic import ValidationError
+
+from gavel_contract import Result
+
+from . import jobs, metrics, tenancy
+from .dispatch import dispatch
+from .kube import ApiError
+from .resources import GROUP, VERSION, EvaluationSpec, Phase
+from .state import FINAL_VALUES, STATE, kube, log, one, ref, store_after_admission, write_status
+from .status import age_seconds, condition, judged, now, result_from_summary, with_condition
+
+
+PULL_FAILURES_AT_ONCE = {"ErrImageNeverPull", "InvalidImageName"}  # can never succeed
+
+
+PULL_FAILURES_LATER = {"ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError", "CreateContainerError"}
+
+
+def evaluation_of(body, labels) -> str:
+    """The name of the Evaluation a Job or pod is for (a label holds only 63 characters)."""
+    return (body["metadata"].get("annotations") or {}).get(jobs.ANNOTATION_EVALUATION) or labels[jobs.LABEL_EVALUATION]
+
+
+def is_final(ev: dict | None) -> bool:
+    return ev is None or ev["phase"] in FINAL_VALUES or ev["uid"] in STATE.finished
+
+
+def job_condition(job_status: dict, type_: str) -> dict | None:
+    for c in job_status.get("conditions") or []:
+        if c.get("type") == type_ and c.get("status") == "True":
+            return c
+    return None
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={jobs.LABEL_EVALUATION: kopf.PRESENT,
+                                               "app.kubernetes.io/managed-by": "gavel-operator"})
+async def job_event(event, body, namespace, labels, evaluation_index, language_index, **_):
+    if event["type"] == "DELETED":
+        return
+    key = (namespace, evaluation_of(body, labels))
+    ev = one(evaluation_index, key)
+    if is_final(ev):
+        return
+    if body["metadata"]["name"] != (ev["body"].get("status") or {}).get("jobName", body["metadata"]["name"]):
+        return  # an older attempt's Job
+    jstatus = body.get("status") or {}
+    if job_condition(jstatus, "Complete") or job_condition(jstatus, "SuccessCriteriaMet"):
+        await finish(key, ev, body)
+        await dispatch(evaluation_index, language_index)
+    elif failed := job_condition(jstatus, "Failed"):
+        await fail(key, ev, body, failed.get("reason", "Failed"), failed.get("message", ""))
+        await dispatch(evaluation_index, language_index)
+    elif (jstatus.get("ready") or 0) > 0 and ev["phase"] != Phase.RUNNING.value:
+        running = {"phase": Phase.RUNNING.value, "startedAt": now(), "message": "judging",
+                   "conditions": with_condition(ev["conditions"], condition("Running", True, "PodRunning", ""))}
+        await write_status(*key, ev["uid"], running, final=False)
+    elif body["spec"].get("suspend") and ev["phase"] != Phase.QUEUED.value:
+        await write_status(*key, ev["uid"], {"phase": Phase.QUEUED.value,
+                                             "message": "waiting for Kueue to admit the Job"}, final=False)
+
+
+@kopf.on.event("", "v1", "pods", labels={jobs.LABEL_ROLE: "runner", jobs.LABEL_EVALUATION: kopf.PRESENT})
+async def pod_event(event, body, namespace, labels, evaluation_index, language_index, **_):
+    """A pod that cannot start its image, or that no node can ever take, never fails on its own:
+    fail its attempt here."""
+    if event["type"] == "DELETED":
+        return
+    reason = message = None
+    if unschedulable := tenancy.no_node_matches(body):  # a nodeSelector no node has (yet a policy allowed)
+        reason, message = "NoMatchingNode", f"no node has the labels the runner pod selects: {unschedulable}"
+    for cs in (body.get("status") or {}).get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        pull = waiting.get("reason")
+        if pull not in PULL_FAILURES_AT_ONCE | PULL_FAILURES_LATER:
+            continue
+        if pull in PULL_FAILURES_LATER and \
+                age_seconds(body["metadata"]["creationTimestamp"]) < STATE.settings.image_pull_grace_seconds:
+            continue
+        reason, message = pull, f"{pull}: {waiting.get('message', '')} (image {cs.get('image')})"
+        break
+    if reason is None:
+        return
+    key = (namespace, evaluation_of(body, labels))
+    ev = one(evaluation_index, key)
+    if is_final(ev):
+        return
+    job = labels.get("job-name") or labels.get("batch.kubernetes.io/job-name")
+    await fail(key, ev, {"metadata": {"name": job, "namespace": namespace}}, reason, message, pod=body)
+    await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job}")
+    await dispatch(evaluation_index, language_index)
+
+
+async def runner_pods(namespace: str, job_name: str) -> list[dict]:
+    pods = await kube().get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=f"job-name={job_name}")
+    return sorted(pods.get("items", []), key=lambda p: p["metadata"]["creationTimestamp"])
+
+
+async def save_logs(namespace: str, job_name: str, ev: dict, pods: list[dict] | None = None) -> bool:
+    """Every attempt's runner log to storage, as runner.log (as the old update worker did)."""
+    pods = pods if pods is not None else await runner_pods(namespace, job_name)
+    parts = []
+    for pod in pods:
+        pname = pod["metadata"]["name"]
+        try:
+            text = await kube().log(namespace, pname)
+        except ApiError as err:
+            text = f"(no log: {err})"
+        parts.append(f"===== pod {pname} =====\n{text}")
+    if not parts or (store := await store_after_admission(namespace)) is None:
+        return False
+    spec = EvaluationSpec.model_validate(dict(ev["body"]["spec"]))
+    where = jobs.placement(spec, namespace, ev["body"]["metadata"]["name"], ev["uid"], STATE.settings)
+    try:
+        await asyncio.to_thread(store.write, where.bucket, where.key("runner.log"), "\n".join(parts).encode())
+    except Exception as err:  # logs are a courtesy: never lose a verdict for them
+        log.warning("cannot save logs of %s: %s", job_name, err)
+        return False
+    return True
+
+
+def termination_message(pods: list[dict]) -> str | None:
+    for pod in reversed(pods):
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            term = (cs.get("state") or {}).get("terminated") or {}
+            if term.get("message"):
+                return term["message"]
+    return None
+
+
+async def finish(key, ev: dict, job: dict) -> None:
+    namespace, name = key
+    spec = EvaluationSpec.model_validate(dict(ev["body"]["spec"]))
+    where = jobs.placement(spec, namespace, name, ev["uid"], STATE.settings)
+    pods = await runner_pods(namespace, job["metadata"]["name"])
+    store = await store_after_admission(namespace)
+    raw = None if store is None else await asyncio.to_thread(store.read, where.bucket, where.key("result.json"))
+    result = None
+    if raw is not None:
+        try:
+            result = Result.model_validate_json(raw)
+        except ValidationError as err:
+            log.warning("result of %s/%s is malformed: %s", namespace, name, err)
+    if result is None and (summary := termination_message(pods)):
+        result = result_from_summary(summary)  # the fallback: counts, without per-test detail
+    logs = await save_logs(namespace, job["metadata"]["name"], ev, pods)
+    if result is None:
+        await fail(key, ev, job, "NoResult", "the runner finished without a result", saved=logs)
+        return
+    values = judged(result, store=store or STATE.store, bucket=where.bucket, prefix=where.prefix,
+                           conditions=ev["conditions"], logs_saved=logs)
+    if not await write_status(namespace, name, ev["uid"], values):
+        return
+    owner = ref(ev["body"])
+    (kopf.info if values["phase"] == Phase.SUCCEEDED.value else kopf.warn)(
+        owner, reason=result.verdict.value, message=f"{result.verdict.value}: {result.message}"[:1000])
+    metrics.judged(result.verdict.value, ev["body"])
+
+
+async def fail(key, ev: dict, job: dict, reason: str, message: str, pod: dict | None = None,
+               saved: bool | None = None) -> None:
+    """Could not be judged: phase Failed with the reason, logs saved and linked."""
+    namespace, name = key
+    job_name = job["metadata"]["name"]
+    pods = await runner_pods(namespace, job_name)
+    detail = pod_failure(pods)
+    if detail:
+        message = f"{message}; {detail}" if message else detail
+    logs = saved if saved is not None else await save_logs(namespace, job_name, ev, pods)
+    spec = EvaluationSpec.model_validate(dict(ev["body"]["spec"]))
+    where = jobs.placement(spec, namespace, name, ev["uid"], STATE.settings)
+    full = f"could not be judged ({reason}): {message}"
+    values = {"phase": Phase.FAILED.value, "message": full[:1000], "finishedAt": now(),
+              "attempts": len(pods) or 1,
+              "conditions": with_condition(ev["conditions"], condition("Failed", True, reason, message))}
+    if logs:
+        values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
+    if not await write_status(namespace, name, ev["uid"], values):
+        return
+    kopf.warn(ref(ev["body"]), reason=reason, message=full[:1000])
+    metrics.failed(reason, ev["body"])
+
+
+def pod_failure(pods: list[dict]) -> str:
+    """How the last attempt ended, in words: exit code, OOMKilled, evicted."""
+    if not pods:
+        return ""
+    pod = pods[-1]
+    st = pod.get("status") or {}
+    if st.get("reason"):
+        return f"last pod {st['reason']}: {st.get('message', '')}".strip()
+    for cs in st.get("containerStatuses") or []:
+        term = (cs.get("state") or {}).get("terminated")
+        if term:
+            # the runner claims its termination log before any submission code runs: its own words
+            said = f": {term['message'][:500]}" if term.get("exitCode") and term.get("message") else ""
+            return f"last pod: runner {term.get('reason', '')} (exit code {term.get('exitCode')}){said}"
+    return ""
+
+
+@kopf.on.field(GROUP, VERSION, "evaluations", field="spec.cancel", new=True)
+async def cancel(body, namespace, name, status, evaluation_index, language_index, **_):
+    if status.get("phase") in FINAL_VALUES:
+        return
+    ev = one(evaluation_index, (namespace, name)) or {"body": body, "uid": body["metadata"]["uid"], "conditions": []}
+    values = {"phase": Phase.CANCELED.value, "message": "canceled by spec.cancel", "finishedAt": now(),
+              "conditions": with_condition(status.get("conditions"),
+                                                  condition("Canceled", True, "Canceled", "spec.cancel"))}
+    job_name = status.get("jobName")
+    if job_name:
+        if await save_logs(namespace, job_name, ev):
+            spec = EvaluationSpec.model_validate(dict(body["spec"]))
+            where = jobs.placement(spec, namespace, name, body["metadata"]["uid"], STATE.settings)
+            values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
+        await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job_name}", propagation="Foreground")
+    if not await write_status(namespace, name, body["metadata"]["uid"], values):
+        return
+    kopf.info(body, reason="Canceled", message="stopped at the request of spec.cancel")
+    metrics.failed("Canceled", body)
+    await dispatch(evaluation_index, language_index)

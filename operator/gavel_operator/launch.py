@@ -1,0 +1,112 @@
+"""Starting an admitted Evaluation: its task Secret and Job (both owned by it, named after it so a
+restart can never make two), after a dry run of the runner pod through admission; and the runner
+egress NetworkPolicy, kept as the settings say."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import kopf
+
+from gavel_contract import Language, TaskRef
+
+from . import jobs, metrics
+from .kube import ApiError
+from .resources import EvaluationSpec, Phase
+from .state import STATE, kube, log, ref, store_for
+from .status import condition, now
+
+
+def not_started(body, reason: str, message: str) -> dict:
+    """Failed before any Job ran (refused by the API server, or an operator error): the status to
+    write, with its Event and metric."""
+    full = f"could not be judged ({reason}): {message}"[:1000]
+    kopf.warn(body, reason=reason, message=full)
+    metrics.failed(reason, body)
+    return {"phase": Phase.FAILED.value, "message": full, "finishedAt": now(),
+            "conditions": [condition("Failed", True, reason, message[:1000])]}
+
+
+async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang: Language, version, body,
+                attempt: int) -> dict:
+    """Create the task Secret and the Job, both owned by the Evaluation. Returns its new status."""
+    settings, store = STATE.settings, await store_for(namespace)
+    where = jobs.placement(spec, namespace, name, uid, settings)
+    limits = [jobs.resolve_limits(version, spec, t) for t in spec.tests]
+    deadline = jobs.deadline_seconds(spec, limits, settings)
+    expiry = timedelta(seconds=min(7 * 86400, deadline * (spec.retries + 1) + 3600))
+    task = jobs.build_task(f"{namespace}/{name}", spec, lang, version, where, store, settings, expiry)
+    jname = jobs.job_name(name, uid, attempt)
+    owner = ref(body)
+    if (document := jobs.task_document(task)) is not None:  # too large for a Secret: the Secret says where it is
+        await asyncio.to_thread(store.write, where.bucket, where.key("task.json"), document, "application/json")
+        task = TaskRef(url=store.get_url(where.bucket, where.key("task.json"), expiry))
+    secret = jobs.task_secret(jname, task)
+    job = jobs.job_manifest(name=jname, secret=jname, eval_name=name, spec=spec, version=version, limits=limits,
+                            attempt=attempt, settings=settings, tenancy=settings.tenancy_for(namespace))
+    for obj in (secret, job):
+        kopf.adopt(obj, owner=owner)
+        obj["metadata"]["namespace"] = namespace
+    await ensure_network_policy(namespace)
+    reason = "PodRejected"
+    try:
+        # the pod as the Job controller would create it, through admission (Pod Security, quotas,
+        # webhooks) without being stored: a refusal is said now, not after the Job's deadline
+        await kube().request("POST", f"/api/v1/namespaces/{namespace}/pods", jobs.dry_run_pod(job),
+                             params={"dryRun": "All"})
+        reason = "SecretRejected"
+        await kube().create(f"/api/v1/namespaces/{namespace}/secrets", secret)
+        reason = "JobRejected"
+        created = await kube().create(f"/apis/batch/v1/namespaces/{namespace}/jobs", job)
+    except ApiError as err:
+        if err.status >= 500 or err.status == 429:
+            raise  # the API server's trouble: kopf retries the handler
+        # the request itself cannot run here (Pod Security, a quota, a limit): said at once, with its words
+        what = {"PodRejected": "runner pod", "SecretRejected": "task Secret", "JobRejected": "Job"}[reason]
+        log.info("%s/%s: the API server refused the %s: %s", namespace, name, what, err)
+        return {**not_started(body, reason, f"the API server refused the {what}: {err}"),
+                "language": f"{lang.name}:{version.version}"}
+    STATE.starting[(namespace, name)] = spec.queue
+    if created is None:  # made by a process killed before it could say so: follow that one
+        log.info("Job %s of %s/%s exists already: following it", jname, namespace, name)
+    else:
+        kopf.info(owner, reason="JobCreated", message=f"Job {jname} judges {lang.name}:{version.version} "
+                                                      f"on {len(spec.tests)} tests")
+        log.info("started %s/%s as Job %s", namespace, name, jname)
+    return {"phase": Phase.PENDING.value, "jobName": jname, "attempts": attempt, "message": "Job created",
+            "language": f"{lang.name}:{version.version}",
+            "conditions": [condition("Running", False, "JobCreated", f"Job {jname}")]}
+
+
+async def ensure_network_policy(namespace: str) -> None:
+    """The egress policy of runner pods, before a Job (create is idempotent); afterwards
+    `policy_event` keeps it as the settings say."""
+    if STATE.settings.runner_egress is None or namespace in STATE.policies:
+        return
+    policy = jobs.network_policy(STATE.settings.runner_egress)
+    policy["metadata"]["namespace"] = namespace
+    path = f"/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies"
+    if await kube().create(path, policy) is None:  # there already: bring it to the current settings
+        await kube().merge_patch(f"{path}/{jobs.NETWORK_POLICY}", {"spec": policy["spec"]})
+    STATE.policies.add(namespace)
+
+
+@kopf.on.event("networking.k8s.io", "v1", "networkpolicies",
+               labels={"app.kubernetes.io/managed-by": "gavel-operator"})
+async def policy_event(event, body, namespace, name, **_):
+    """The runner egress policy is the operator's: deleted, it is made again; widened or changed
+    by anyone, it is put back (the change is said in an Event on it)."""
+    if name != jobs.NETWORK_POLICY or STATE.settings.runner_egress is None:
+        return
+    desired = jobs.network_policy(STATE.settings.runner_egress)["spec"]
+    if event["type"] == "DELETED":
+        STATE.policies.discard(namespace)
+        log.warning("runner egress policy of %s was deleted: made again", namespace)
+        await ensure_network_policy(namespace)
+    elif not jobs.same_policy(body.get("spec"), desired):
+        log.warning("runner egress policy of %s was changed: put back", namespace)
+        kopf.warn(body, reason="PolicyRestored", message="changed by someone else; put back as the operator's settings say")
+        path = f"/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies/{name}"
+        await kube().request("PATCH", path, [{"op": "replace", "path": "/spec", "value": desired}],
+                             content_type="application/json-patch+json")

@@ -1,0 +1,143 @@
+"""What the operator process holds (settings, clients, who it is starting), and the few ways it
+writes to an Evaluation: every status write after admission goes through write_status."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from gavel_contract import Language
+
+from .kube import ApiError, Kube
+from .objectstore import ObjectStore, StorageError
+from .resources import API_VERSION, FINAL_PHASES, GROUP, VERSION
+from .settings import Settings
+
+log = logging.getLogger("gavel.operator")
+FINAL_VALUES = {p.value for p in FINAL_PHASES}
+
+
+class State:
+    """What the operator process holds: settings, clients, and who it is starting right now."""
+
+    settings: Settings
+    store: ObjectStore
+    kube: Kube | None = None
+    lock: asyncio.Lock
+    starting: dict[tuple[str, str], str]  # started, not yet seen as such in the index
+    policies: set[str]  # namespaces whose runner NetworkPolicy exists
+    finished: set[str]  # uids this process wrote a final status for: the index may not show it yet
+    evaluations: Any = None  # kopf's live evaluation index, for metrics and callbacks
+    credentials: kopf.ConnectionInfo | None = None
+    sweeper: asyncio.Task | None = None  # deletes finished Evaluations past their TTL
+    tenant_stores: dict[tuple[str, str], ObjectStore]  # by the tenant's (access key, secret key)
+
+
+STATE = State()
+
+
+def kube() -> Kube:
+    if STATE.kube is None:
+        STATE.kube = Kube(STATE.credentials)
+    return STATE.kube
+
+
+async def store_for(namespace: str) -> ObjectStore:
+    """The storage client for a namespace's objects: the operator's own, or the one made from the
+    Secret its tenancy policy names (read each time: a rotated key takes effect at once)."""
+    name = STATE.settings.tenancy_for(namespace).storage.credentials_secret
+    if not name:
+        return STATE.store
+    where = f"storage credentials: Secret {namespace}/{name}"
+    try:
+        secret = await kube().get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
+    except ApiError as err:
+        if err.status == 404:
+            raise StorageError(f"{where} not found (tenancy.storage.credentialsSecret)") from None
+        if err.status == 403:
+            raise StorageError(f"{where}: the operator may not read it (the chart grants `get` on the Secrets "
+                               "its tenancy values name)") from None
+        raise
+    try:
+        keys = tuple(base64.b64decode((secret.get("data") or {})[k]).decode() for k in ("accessKey", "secretKey"))
+    except (KeyError, ValueError):
+        raise StorageError(f"{where} needs the keys accessKey and secretKey") from None
+    if keys not in STATE.tenant_stores:
+        STATE.tenant_stores[keys] = STATE.store.with_credentials(*keys)
+    return STATE.tenant_stores[keys]
+
+
+async def store_after_admission(namespace: str) -> ObjectStore | None:
+    """store_for, once admitted: a Secret gone meanwhile means results are read from the pod's
+    summary and logs are not kept (never with the operator's own credentials)."""
+    try:
+        return await store_for(namespace)
+    except StorageError as err:
+        log.warning("%s: %s", namespace, err)
+        return None
+
+
+def one(index, key):
+    for value in index.get(key, ()):
+        return value
+    return None
+
+
+def languages(language_index) -> dict[str, Language]:
+    out = {}
+    for name, specs in language_index.items():
+        for spec in specs:
+            try:
+                out[name] = Language.model_validate({"name": name, **spec})
+            except ValidationError as err:
+                log.warning("Language %s is unusable: %s", name, err)
+    return out
+
+
+def ref(body) -> dict:
+    """What kopf.event and kopf.adopt need of an Evaluation."""
+    meta = body["metadata"]
+    return {"apiVersion": API_VERSION, "kind": "Evaluation",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]}}
+
+
+def eval_path(namespace: str, name: str) -> str:
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/evaluations/{name}"
+
+
+async def patch_evaluation(namespace: str, name: str, patch: dict, subresource: str = "") -> None:
+    try:
+        await kube().merge_patch(eval_path(namespace, name) + subresource, patch)
+    except ApiError as err:
+        if err.status != 404:  # deleted meanwhile: nothing to report to
+            raise
+
+
+async def patch_status(namespace: str, name: str, values: dict) -> None:
+    await patch_evaluation(namespace, name, {"status": values}, "/status")
+
+
+async def write_status(namespace: str, name: str, uid: str, values: dict, final: bool = True) -> bool:
+    """Status writes after admission go through here, serialized with starting Jobs (STATE.lock),
+    so nothing ("Job created", "judging") lands on top of a verdict. False: already final."""
+    async with STATE.lock:
+        return await write_status_held(namespace, name, uid, values, final)
+
+
+async def write_status_held(namespace: str, name: str, uid: str, values: dict, final: bool = True) -> bool:
+    """write_status for a caller that holds STATE.lock."""
+    if uid in STATE.finished:
+        return False
+    if STATE.evaluations is not None:  # gone from the index: deleted, or final and labelled out of the watch
+        seen = one(STATE.evaluations, (namespace, name))
+        if seen is None or seen["uid"] != uid or seen["phase"] in FINAL_VALUES:
+            return False
+    await patch_status(namespace, name, values)
+    if final:
+        STATE.finished.add(uid)
+    return True
