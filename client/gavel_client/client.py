@@ -127,6 +127,8 @@ def fetch(storage: Storage, evaluation: dict, out_dir: Path) -> list[Path]:
     client, got = storage.client(), []
     out_dir.mkdir(parents=True, exist_ok=True)
     for obj in client.list_objects(bucket, prefix=prefix, recursive=True):
+        if obj.object_name[len(prefix):] == ".gavel-evaluation":  # the operator's claim on the prefix
+            continue
         target = out_dir / obj.object_name[len(prefix):]
         client.fget_object(bucket, obj.object_name, str(target))
         got.append(target)

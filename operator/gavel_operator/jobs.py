@@ -80,6 +80,19 @@ def deadline_seconds(spec: EvaluationSpec, limits: list[Limits], settings: Setti
     return settings.compile_wall_seconds + tests_ms // 1000 + 1 + settings.start_grace_seconds
 
 
+URL_GRACE_SECONDS = 300  # clock skew, and an upload begun just before the deadline
+KUEUE_WAIT_SECONDS = 86_400  # a Job Kueue holds suspended: its deadline runs only once admitted
+MAX_URL_SECONDS = 7 * 86_400  # what S3 allows a presigned URL
+
+
+def url_lifetime(deadline: int, settings: Settings) -> timedelta:
+    """Presigned URLs live as long as the Job may and no longer: activeDeadlineSeconds covers every
+    retry of the Job, and a ceiling caps the deadline, so no URL outlives the ceiling's deadline
+    (with Kueue, plus the day a Job may wait suspended before its deadline starts)."""
+    wait = KUEUE_WAIT_SECONDS if settings.kueue else 0
+    return timedelta(seconds=min(MAX_URL_SECONDS, deadline + URL_GRACE_SECONDS + wait))
+
+
 def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: LanguageVersion,
                where: Placement, store: ObjectStore, settings: Settings, expiry: timedelta) -> Task:
     """The task a Job is given: presigned URLs for exactly this Evaluation's objects."""

@@ -5,7 +5,6 @@ egress NetworkPolicy, kept as the settings say."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 import kopf
 
@@ -35,7 +34,7 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
     where = jobs.placement(spec, namespace, name, uid, settings)
     limits = [jobs.resolve_limits(version, spec, t) for t in spec.tests]
     deadline = jobs.deadline_seconds(spec, limits, settings)
-    expiry = timedelta(seconds=min(7 * 86400, deadline * (spec.retries + 1) + 3600))
+    expiry = jobs.url_lifetime(deadline, settings)
     task = jobs.build_task(f"{namespace}/{name}", spec, lang, version, where, store, settings, expiry)
     jname = jobs.job_name(name, uid, attempt)
     owner = ref(body)

@@ -52,6 +52,10 @@ def test_lint_and_server_side_dry_run(helm, kube, crds):
     assert "0 chart(s) failed" in helm.run("lint", chart, *sets).stdout
     typo = helm.run("template", "t", chart, "--set", "storage.bundled.enabld=true", check=False)
     assert typo.returncode != 0 and "additional properties 'enabld' not allowed" in typo.stderr
+    # a tenant's storage Secret, named by the tenancy values, is the only Secret the operator may read
+    rbac = helm.run("template", "t", chart, *sets, "--set", "tenancy.namespaces.team-a.storage.credentialsSecret=s3",
+                    "--show-only", "templates/rbac.yaml").stdout
+    assert 'verbs: [get]  # only the tenants\' storage credentials' in rbac and 'resourceNames: ["s3"]' in rbac
     rendered = helm.run("template", "dry", chart, "-n", NAMESPACE, *sets).stdout
     kube("apply", "-f", "-", input=kube("create", "namespace", NAMESPACE, "--dry-run=client", "-o", "yaml"))
     kube("apply", "--dry-run=server", "-n", NAMESPACE, "-f", "-", input=rendered)
@@ -81,6 +85,23 @@ def test_every_verdict_in_every_default_language(kube, namespace, storage):
         if not ok:
             wrong[name] = (st.get("phase"), st.get("verdict"), first, st.get("message", "")[:200])
     assert not wrong, json.dumps(wrong, indent=1)
+
+
+def test_a_namespace_reaches_only_its_own_storage(kube, namespace, storage):
+    """The chart's default tenancy: an Evaluation may read and write under its namespace's prefix
+    only; naming another's objects is refused before anything is presigned."""
+    storage.put("gavel-e2e-other/hidden/1.out", "3\n")
+    steal = storage.at(namespace).evaluation("steal", "print(3)\n", "python", {"1": ("", "3\n")})
+    steal["spec"]["tests"][0]["expected"] = {"key": "gavel-e2e-other/hidden/1.out"}
+    write = storage.at(namespace).evaluation("write", "print(3)\n", "python", {"1": ("", "3\n")},
+                                             results={"prefix": "gavel-e2e-other/results"})
+    apply(kube, namespace, [steal, write])
+    done = wait_all(kube, namespace, ["steal", "write"], timeout=120)
+    assert done["steal"]["status"]["message"] == (
+        f"test 1 expected s3://gavel/gavel-e2e-other/hidden/1.out is outside what namespace {namespace} may read "
+        f"(tenancy.storage.read: gavel/{namespace}/)")
+    assert "tenancy.storage.write" in done["write"]["status"]["message"]
+    assert all(d["status"]["verdict"] == "InitializationError" for d in done.values())
 
 
 def test_cancel_and_delete(kube, namespace, storage):

@@ -206,3 +206,10 @@ def test_the_stored_runner_policy_compares_equal_to_the_settings():
     assert jobs.same_policy(stored, desired)
     widened = {**stored, "egress": [{}]}
     assert not jobs.same_policy(widened, desired) and not jobs.same_policy(None, desired)
+
+
+def test_presigned_urls_never_outlive_the_jobs_deadline():
+    # activeDeadlineSeconds covers every retry of the Job: the URLs need that, and a little grace
+    assert jobs.url_lifetime(600, Settings()).total_seconds() == 600 + jobs.URL_GRACE_SECONDS
+    assert jobs.url_lifetime(600, Settings(kueue=True)).total_seconds() == 600 + jobs.URL_GRACE_SECONDS + 86_400
+    assert jobs.url_lifetime(10 * 86_400, Settings()).total_seconds() == 7 * 86_400
