@@ -8,7 +8,7 @@ import json
 from enum import Enum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TASK_API = "gavel.dev/task/v1"
 RESULT_API = "gavel.dev/result/v1"
@@ -44,7 +44,14 @@ class TestVerdict(str, Enum):
     MEMORY_LIMIT_EXCEEDED = "MemoryLimitExceeded"
     OUTPUT_LIMIT_EXCEEDED = "OutputLimitExceeded"
     RUNTIME_ERROR = "RuntimeError"
-    SKIPPED = "Skipped"  # not run: the runner stopped early (fail-fast)
+    PARTIAL = "Partial"  # the checker gave part of the test's points
+    SKIPPED = "Skipped"  # not run: fail-fast, a failed test earlier in its group, or a group it depends on failed
+
+
+# One letter per test verdict in the termination message's summary (the operator reads it back).
+VERDICT_CODES = {TestVerdict.PASSED: "P", TestVerdict.WRONG_ANSWER: "W", TestVerdict.TIME_LIMIT_EXCEEDED: "T",
+                 TestVerdict.MEMORY_LIMIT_EXCEEDED: "M", TestVerdict.OUTPUT_LIMIT_EXCEEDED: "O",
+                 TestVerdict.RUNTIME_ERROR: "R", TestVerdict.PARTIAL: "H", TestVerdict.SKIPPED: "S"}
 
 
 class Limits(Strict):
@@ -145,6 +152,25 @@ class CheckerKind(str, Enum):
     CUSTOM = "custom"
 
 
+class CheckerProtocol(str, Enum):
+    """How a custom checker says its verdict and score.
+
+    testlib (default): exit 0 accepts, 1 or 2 reject, 7 gives partial points (`quitp(x)`: the
+    first `points X` on stderr, or on stdout, X a fraction of the test's points from 0 to 1),
+    anything else is a checker failure.  score-line: exit 0, and the first line of stdout is the
+    fraction (1 accepts, 0 rejects, in between is partial); anything else is a checker failure."""
+
+    TESTLIB = "testlib"
+    SCORE_LINE = "score-line"
+
+
+class Order(str, Enum):
+    """How the lines or tokens of an output are matched with the answer's."""
+
+    AS_GIVEN = "as-given"
+    UNORDERED = "unordered"  # the same multiset, in any order (DMOJ's sorted/unordered)
+
+
 class Checker(Strict):
     """How an output is compared with the expected answer.
 
@@ -156,8 +182,11 @@ class Checker(Strict):
 
     kind: CheckerKind = CheckerKind.LINES
     epsilon: float | None = Field(None, gt=0, lt=1)
+    ignore_case: bool = Field(False, alias="ignoreCase", description="lines and tokens: letters compared without case")
+    order: Order = Field(Order.AS_GIVEN, description="lines and tokens: as-given, or unordered (any order)")
     program: Location | None = Field(None, description="custom checker: source or executable")
     language: str | None = Field(None, description="custom checker source language as NAME[:VERSION]; none: an executable")
+    protocol: CheckerProtocol = Field(CheckerProtocol.TESTLIB, description="custom checker: how it reports")
 
     @classmethod
     def parse(cls, text: str) -> "Checker":
@@ -175,6 +204,9 @@ class TestCase(Strict):
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
     input: Location
     expected: Location
+    points: float = Field(1, ge=0, le=1_000_000, description="what passing it is worth (a checker may give part)")
+    group: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                              description="the group (subtask) it belongs to; none: scored alone")
     stdout: Location | None = Field(None, description="where the program's stdout goes")
     stderr: Location | None = Field(None, description="where the program's stderr goes")
     diff: Location | None = Field(None, description="where the checker's explanation goes on a wrong answer")
@@ -194,6 +226,33 @@ class EgressCheck(Strict):
                                  description="give up (not judged, retried) when still reachable after this")
 
 
+class GroupScoring(str, Enum):
+    """How a group's score follows from its tests (fractions f of each test, 0..1)."""
+
+    ALL = "all"  # all-or-nothing: its points if every test passed fully, else 0 (a batch)
+    MIN = "min"  # its points × the smallest f (CMS's GroupMin)
+    SUM = "sum"  # the sum of its tests' own points × f
+
+
+class Group(Strict):
+    """A group of tests scored together (a subtask, a batch)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    points: float = Field(0, ge=0, le=1_000_000, description="all and min: what the group is worth")
+    scoring: GroupScoring = GroupScoring.ALL
+    depends_on: list[str] = Field(default_factory=list, alias="dependsOn",
+                                  description="groups that must score in full first; else this one is Skipped")
+    short_circuit: bool = Field(True, alias="shortCircuit",
+                                description="all and min: once a test scores 0, skip the rest of the group")
+
+
+class FileIO(Strict):
+    """The program reads a file and writes one instead of stdin and stdout."""
+
+    input: str | None = Field(None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", description="e.g. input.txt")
+    output: str | None = Field(None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", description="e.g. output.txt")
+
+
 class Task(Strict):
     """What the runner is asked to judge: one submission against ordered test cases."""
 
@@ -209,6 +268,8 @@ class Task(Strict):
     fail_fast: bool = Field(False, alias="failFast", description="stop at the first failed test; the rest are Skipped")
     egress_check: EgressCheck | None = Field(None, alias="egressCheck",
                                              description="addresses that must be unreachable before judging")
+    groups: list[Group] = Field(default_factory=list, description="groups tests belong to, by name, in order")
+    file_io: FileIO | None = Field(None, alias="fileIO")
 
     @field_validator("tests")
     @classmethod
@@ -218,6 +279,14 @@ class Task(Strict):
         if dup:
             raise ValueError(f"test names must be unique, repeated: {', '.join(dup)}")
         return tests
+
+    @model_validator(mode="after")
+    def _groups_known(self) -> "Task":
+        from .scoring import group_errors
+
+        if why := group_errors(self.groups, self.tests):
+            raise ValueError(why)
+        return self
 
 
 TASKREF_API = "gavel.dev/taskref/v1"
@@ -245,6 +314,15 @@ class TestResult(Strict):
     stdout: str | None = Field(None, description="location the stdout was uploaded to")
     stderr: str | None = None
     diff: str | None = None
+    score: float | None = Field(None, description="fraction of its points it earned, 0..1 (scored tasks)")
+    points: float | None = Field(None, description="points it earned (tests scored alone)")
+
+
+class GroupResult(Strict):
+    name: str
+    score: float
+    max_score: float = Field(alias="maxScore")
+    skipped: bool = Field(False, description="a group it depends on did not score in full")
 
 
 class Result(Strict):
@@ -255,6 +333,9 @@ class Result(Strict):
     compile_output: str = Field("", alias="compileOutput", description="compiler output, truncated")
     compile_output_location: str | None = Field(None, alias="compileOutputLocation")
     tests: list[TestResult] = Field(default_factory=list)
+    score: float | None = Field(None, description="points earned in all")
+    max_score: float | None = Field(None, alias="maxScore")
+    groups: list[GroupResult] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list, description="isolation that could not be applied, leftovers killed")
 
     @property
@@ -266,15 +347,16 @@ class Result(Strict):
 
     def summary(self) -> str:
         """A compact form under 4,096 bytes for the pod's termination message."""
-        code = {v: v.value[0] for v in TestVerdict}  # P W T M O R S: distinct initials
         doc = {
             "apiVersion": RESULT_API,
             "verdict": self.verdict.value,
             "passed": self.passed,
             "total": len(self.tests),
-            "tests": "".join(code[t.verdict] for t in self.tests),
+            "tests": "".join(VERDICT_CODES[t.verdict] for t in self.tests),
             "message": self.message,
         }
+        if self.score is not None:
+            doc.update(score=self.score, maxScore=self.max_score)
         text = json.dumps(doc, separators=(",", ":"))
         while len(text.encode()) > SUMMARY_MAX_BYTES and doc["message"]:
             doc["message"] = doc["message"][: len(doc["message"]) // 2]

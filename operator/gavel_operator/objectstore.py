@@ -78,22 +78,28 @@ class ObjectStore:
                                                             "storage_secret_key": secret_key}))
 
     def claim_results(self, bucket: str, prefix: str, owner: str) -> None:
-        """Mark PREFIX as `owner`'s results (MARKER holds it), unless another Evaluation holds it or
-        it holds objects already: results of two Evaluations never share a prefix."""
+        """Mark PREFIX as `owner`'s results (RESULTS_MARKER holds it), unless another Evaluation holds
+        it, or a prefix around it, or it holds objects already: results of two Evaluations never share
+        a prefix (nor show up in each other's listing)."""
         from .tenancy import RESULTS_MARKER
 
-        marker = f"{prefix}/{RESULTS_MARKER}"
+        refuse = "(tenancy.storage.sharedResults is false); name another results.prefix"
+        parts = prefix.split("/")
         with self._claims:
-            held = self.read(bucket, marker)
-            if held is None:
-                held = next(iter(self.client.list_objects(bucket, prefix=f"{prefix}/", recursive=True)), None) \
-                    and "objects"
-            elif held.decode(errors="replace") == owner:
+            for depth in range(1, len(parts)):
+                around = "/".join(parts[:depth])
+                held = self.read(bucket, f"{around}/{RESULTS_MARKER}")
+                if held is not None and held.decode(errors="replace") != owner:
+                    raise StorageError(f"results prefix s3://{bucket}/{prefix}/ lies inside another Evaluation's "
+                                       f"results s3://{bucket}/{around}/ {refuse}")
+            held = self.read(bucket, f"{prefix}/{RESULTS_MARKER}")
+            if held is not None and held.decode(errors="replace") == owner:
                 return  # claimed by this Evaluation on an earlier attempt
-            if held:
-                raise StorageError(f"results prefix s3://{bucket}/{prefix}/ holds another Evaluation's results "
-                                   "(tenancy.storage.sharedResults is false); name another results.prefix")
-            self.write(bucket, marker, owner.encode())
+            if held is not None:
+                raise StorageError(f"results prefix s3://{bucket}/{prefix}/ holds another Evaluation's results {refuse}")
+            if next(iter(self.client.list_objects(bucket, prefix=f"{prefix}/", recursive=True)), None):
+                raise StorageError(f"results prefix s3://{bucket}/{prefix}/ already holds objects {refuse}")
+            self.write(bucket, f"{prefix}/{RESULTS_MARKER}", owner.encode())
 
     def bucket_exists(self, bucket: str) -> bool:
         return self.client.bucket_exists(bucket)

@@ -20,6 +20,7 @@ from .settings import Settings
 
 log = logging.getLogger("gavel.operator")
 FINAL_VALUES = {p.value for p in FINAL_PHASES}
+TENANT_STORES = 64  # storage clients kept for namespaces' own credentials
 
 
 class State:
@@ -67,9 +68,12 @@ async def store_for(namespace: str) -> ObjectStore:
         keys = tuple(base64.b64decode((secret.get("data") or {})[k]).decode() for k in ("accessKey", "secretKey"))
     except (KeyError, ValueError):
         raise StorageError(f"{where} needs the keys accessKey and secretKey") from None
-    if keys not in STATE.tenant_stores:
-        STATE.tenant_stores[keys] = STATE.store.with_credentials(*keys)
-    return STATE.tenant_stores[keys]
+    stores = STATE.tenant_stores
+    store = stores.pop(keys, None) or STATE.store.with_credentials(*keys)
+    stores[keys] = store  # most recently used last; a namespace rotating keys cannot grow it without end
+    while len(stores) > TENANT_STORES:
+        del stores[next(iter(stores))]
+    return store
 
 
 async def store_after_admission(namespace: str) -> ObjectStore | None:

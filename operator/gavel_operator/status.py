@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from gavel_contract import Result, TestVerdict, Verdict
+from gavel_contract import VERDICT_CODES, Result, Verdict
 
 from .objectstore import ObjectStore, uri
 from .resources import Phase
@@ -74,7 +74,7 @@ def result_from_summary(message: str) -> Result | None:
     """The termination message's compact summary, when the result object is not there."""
     try:
         doc = json.loads(message)
-        codes = {v.value[0]: v for v in TestVerdict}
+        codes = {c: v for v, c in VERDICT_CODES.items()}
         tests = [{"name": str(i + 1), "verdict": codes[c]} for i, c in enumerate(doc.get("tests", ""))]
         return Result.model_validate({"verdict": doc["verdict"], "message": doc.get("message", ""), "tests": tests})
     except (ValueError, KeyError, TypeError):

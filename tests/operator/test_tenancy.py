@@ -75,10 +75,17 @@ def test_two_evaluations_never_share_a_results_prefix(kube, s3, tenants):
     problems = Problems(s3, a)
     apply(kube, a, problems.evaluation("first", SUM_C, "c", results={"prefix": f"{a}/mine"}))
     assert status(kube, op, a, "first")["verdict"] == "Accepted"
-    apply(kube, a, problems.evaluation("second", SUM_C, "c", results={"prefix": f"{a}/mine/"}))
+    apply(kube, a, problems.evaluation("second", SUM_C, "c", results={"prefix": f"{a}/mine/"}),
+          problems.evaluation("inner", SUM_C, "c", results={"prefix": f"{a}/mine/inner"}),
+          problems.evaluation("outer", SUM_C, "c", results={"prefix": a}))
     st = status(kube, op, a, "second", timeout=60)
     assert st["verdict"] == "InitializationError" and \
         f"results prefix s3://gavel/{a}/mine/ holds another Evaluation's results" in st["message"], st
+    st = status(kube, op, a, "inner", timeout=60)
+    assert f"s3://gavel/{a}/mine/inner/ lies inside another Evaluation's results s3://gavel/{a}/mine/" \
+        in st["message"], st
+    st = status(kube, op, a, "outer", timeout=60)  # around it: its listing would show the first one's files
+    assert f"results prefix s3://gavel/{a}/ already holds objects" in st["message"], st
     # the first one's results are untouched
     assert json.loads(s3.client().get_object(BUCKET, f"{a}/mine/result.json").read())["verdict"] == "Accepted"
 
