@@ -20,7 +20,7 @@ def builtin_languages() -> dict[str, Language]:
 
 
 def supported(languages: dict[str, Language]) -> str:
-    """`c (c17, c11), cpp (17, 20, 23), …`: what a message names when a language is unknown."""
+    """`c (17, 11), cpp (17, 20, 23), …`: what a message names when a language is unknown."""
     return ", ".join(f"{n} ({', '.join(v.version for v in l.versions)})" for n, l in sorted(languages.items()))
 
 

@@ -94,6 +94,8 @@ class LanguageVersion(Strict):
     """One version of a language: how to compile and run a submission in the runner image."""
 
     version: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9._+-]*$")
+    aliases: list[str] = Field(default_factory=list, max_length=8,
+                               description="other names this version answers to (older names kept working)")
     default: bool = False
     image: str = Field("gavel-runner", description="runner image that carries this toolchain")
     source_file: str = Field(alias="sourceFile", pattern=r"^[A-Za-z0-9_.-]+$", description="file name the submission is saved as")
@@ -141,7 +143,8 @@ class Language(Strict):
     def get(self, version: str | None) -> LanguageVersion | None:
         if not version:
             return self.default_version()
-        return next((v for v in self.versions if v.version == version), None)
+        return next((v for v in self.versions if v.version == version), None) or \
+            next((v for v in self.versions if version in v.aliases), None)
 
 
 class CheckerKind(str, Enum):

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from gavel_contract import Verdict
 from gavel_contract.languages import supported
+from gavel_contract.scoring import group_errors
 
 from . import ceilings, jobs, metrics, tenancy
 from .dispatch import active, namespace_full, room_for
@@ -30,6 +31,8 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
         parsed = EvaluationSpec.model_validate(dict(spec))
     except ValidationError as err:
         return reject(patch, body, Verdict.INITIALIZATION_ERROR, f"invalid spec: {err.errors()[0]['msg']}")
+    if why := group_errors(parsed.groups, parsed.tests):
+        return reject(patch, body, Verdict.INITIALIZATION_ERROR, f"invalid spec: {why}")
     known = languages(language_index)
     lang = known.get(parsed.language)
     label = f"{parsed.language}:{parsed.version or ''}".rstrip(":")

@@ -101,8 +101,10 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
     put = lambda name: store.put_url(where.bucket, where.key(name), expiry)  # noqa: E731
     tests = [TestCase(name=t.name, input=get(t.input), expected=get(t.expected),
                       stdout=put(f"{t.name}.stdout"), stderr=put(f"{t.name}.stderr"), diff=put(f"{t.name}.diff"),
-                      limits=resolve_limits(version, spec, t)) for t in spec.tests]
+                      limits=resolve_limits(version, spec, t), group=t.group,
+                      **({} if t.points is None else {"points": t.points})) for t in spec.tests]
     checker = Checker(kind=spec.checker.kind, epsilon=spec.checker.epsilon, language=spec.checker.language,
+                      ignoreCase=spec.checker.ignore_case, order=spec.checker.order, protocol=spec.checker.protocol,
                       program=get(spec.checker.program) if spec.checker.program else None)
     egress = None
     if settings.runner_egress is not None:
@@ -110,7 +112,7 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
                              timeoutSeconds=settings.egress_check_timeout_seconds)
     return Task(id=eval_id, language=version, languageName=language.name, submission=get(spec.submission),
                 tests=tests, checker=checker, result=put("result.json"), compileOutput=put("compile.txt"),
-                failFast=spec.fail_fast, egressCheck=egress)
+                failFast=spec.fail_fast, egressCheck=egress, groups=spec.groups, fileIO=spec.file_io)
 
 
 def task_secret(name: str, task: Task | TaskRef) -> dict:

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gavel_contract import CheckerKind, LanguageVersion, TestVerdict, Verdict
+from gavel_contract import CheckerKind, CheckerProtocol, FileIO, Group, LanguageVersion, Order, TestVerdict, Verdict
 
 GROUP = "gavel.dev"
 VERSION = "v1alpha1"
@@ -51,8 +51,12 @@ class EvaluationTest(TestLimits):
     __test__ = False
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
                       description="Test name, unique in the list; results are reported under it.")
-    input: ObjectRef = Field(description="Object fed to the program's stdin.")
+    input: ObjectRef = Field(description="Object fed to the program's stdin (or its fileIO.input file).")
     expected: ObjectRef = Field(description="Object holding the expected output (the answer).")
+    points: float | None = Field(None, ge=0, le=1_000_000,
+                                 description="What passing it is worth (default 1); a checker may give part of it.")
+    group: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                              description="The group (subtask) it belongs to, one of spec.groups; none: scored alone.")
 
 
 class CheckerSpec(Spec):
@@ -69,6 +73,13 @@ class CheckerSpec(Spec):
     language: str | None = Field(
         None, max_length=40, pattern=r"^[a-z0-9+-]+(:[a-z0-9._+-]+)?$",
         description="Custom checker source language as NAME[:VERSION]; empty: the program is an executable.")
+    ignore_case: bool = Field(False, alias="ignoreCase", description="lines and tokens: letters compared without case.")
+    order: Order = Field(Order.AS_GIVEN, description="lines and tokens: as-given, or unordered (the same lines or "
+                                                     "tokens in any order).")
+    protocol: CheckerProtocol = Field(
+        CheckerProtocol.TESTLIB,
+        description="Custom checker: testlib (exit 0 accepts, 1 or 2 rejects, 7 with `points X` gives the fraction X "
+                    "of the test's points) or score-line (exit 0, the first line of stdout is the fraction 0..1).")
 
 
 class ResultsSpec(Spec):
@@ -103,6 +114,15 @@ class EvaluationSpec(Spec):
     submission: ObjectRef = Field(description="The submitted source file.")
     tests: list[EvaluationTest] = Field(min_length=1, max_length=500,
                                         description="Test cases, run in this order.")
+    groups: list[Group] = Field(default_factory=list, max_length=100,
+                                description="Groups (subtasks) the tests name: all (all-or-nothing: its points when "
+                                            "every test passed), min (its points times the weakest test's fraction) "
+                                            "or sum (its tests' own points); dependsOn: groups that must score in full "
+                                            "first, else this one is Skipped; shortCircuit: once a test fails, the "
+                                            "rest of an all or min group is Skipped.")
+    file_io: FileIO | None = Field(None, alias="fileIO",
+                                   description="The program reads fileIO.input and writes fileIO.output (e.g. "
+                                               "input.txt, output.txt) in its directory instead of stdin and stdout.")
     limits: TestLimits = Field(default_factory=TestLimits,
                                description="Default limits of every test; each test may override them. "
                                            "Unset: the language version's default limits.")
@@ -166,6 +186,16 @@ class TestStatus(BaseModel):
     exit_code: int | None = Field(None, alias="exitCode")
     signal: int | None = None
     message: str | None = None
+    points: float | None = Field(None, description="points it earned (tests scored alone or in a sum group)")
+    score: float | None = Field(None, description="the fraction of its points a checker gave (Partial)")
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class GroupStatus(BaseModel):
+    name: str
+    score: float
+    max_score: float = Field(alias="maxScore")
+    skipped: bool = False
     model_config = ConfigDict(populate_by_name=True)
 
 
@@ -185,6 +215,9 @@ class EvaluationStatus(BaseModel):
     verdict: Verdict | None = None
     message: str | None = None
     passed: str | None = Field(None, description="passed/total, e.g. 3/5")
+    score: float | None = Field(None, description="points earned: each test's points (default 1), or its group's")
+    max_score: float | None = Field(None, alias="maxScore")
+    groups: list[GroupStatus] | None = Field(None, description="score per group (subtask)")
     language: str | None = Field(None, description="NAME:VERSION judged with")
     attempts: int | None = None
     job_name: str | None = Field(None, alias="jobName")
@@ -235,6 +268,8 @@ EVALUATION_COLUMNS = [
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
     {"name": "Verdict", "type": "string", "jsonPath": ".status.verdict"},
     {"name": "Passed", "type": "string", "jsonPath": ".status.passed"},
+    {"name": "Score", "type": "number", "jsonPath": ".status.score"},
+    {"name": "Max", "type": "number", "jsonPath": ".status.maxScore", "priority": 1},
     {"name": "Language", "type": "string", "jsonPath": ".status.language"},
     {"name": "Queue", "type": "string", "jsonPath": ".spec.queue", "priority": 1},
     {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},

@@ -59,12 +59,15 @@ def judged(result: Result, *, store: ObjectStore, bucket: str, prefix: str, cond
         "name": t.name, "verdict": t.verdict.value, "cpuTimeMs": t.cpu_time_ms, "wallTimeMs": t.wall_time_ms,
         "memoryKb": t.memory_kb, **({"exitCode": t.exit_code} if t.exit_code is not None else {}),
         **({"signal": t.signal} if t.signal else {}), **({"message": t.message[:300]} if t.message else {}),
+        **({"points": t.points} if t.points is not None else {}), **({"score": t.score} if t.score is not None else {}),
     } for t in result.tests]
     conds = with_condition(conditions, condition("Complete", not failed, result.verdict.value, result.message))
     conds = with_condition(conds, condition("Running", False, "Finished"))
     return {
         "phase": phase.value, "verdict": result.verdict.value, "message": result.message[:MESSAGE_MAX],
         "passed": f"{result.passed}/{total}", "tests": tests,
+        **({"score": result.score, "maxScore": result.max_score} if result.score is not None else {}),
+        **({"groups": [g.model_dump(by_alias=True) for g in result.groups]} if result.groups else {}),
         "compileOutput": result.compile_output[:COMPILE_EXCERPT] or None,
         "locations": locations, "finishedAt": now(), "conditions": conds,
     }
@@ -76,6 +79,7 @@ def result_from_summary(message: str) -> Result | None:
         doc = json.loads(message)
         codes = {c: v for v, c in VERDICT_CODES.items()}
         tests = [{"name": str(i + 1), "verdict": codes[c]} for i, c in enumerate(doc.get("tests", ""))]
-        return Result.model_validate({"verdict": doc["verdict"], "message": doc.get("message", ""), "tests": tests})
+        return Result.model_validate({"verdict": doc["verdict"], "message": doc.get("message", ""), "tests": tests,
+                                      "score": doc.get("score"), "maxScore": doc.get("maxScore")})
     except (ValueError, KeyError, TypeError):
         return None

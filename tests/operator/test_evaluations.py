@@ -24,7 +24,7 @@ def test_every_verdict(kube, namespace, operator, problems, s3):
     got = {name: wait_phase(kube, namespace, name, operator=operator) for name in cases}
     st = {name: obj["status"] for name, obj in got.items()}
     assert st["accepted"]["phase"] == "Succeeded" and st["accepted"]["verdict"] == "Accepted", st["accepted"]
-    assert st["accepted"]["passed"] == "2/2" and st["accepted"]["language"] == "c:c17"
+    assert st["accepted"]["passed"] == "2/2" and st["accepted"]["language"] == "c:17"
     assert [t["verdict"] for t in st["accepted"]["tests"]] == ["Passed", "Passed"]
     assert all(t["memoryKb"] > 0 for t in st["accepted"]["tests"])
     assert st["wrong"]["verdict"] == "TestFailed" and [t["verdict"] for t in st["wrong"]["tests"]] == ["Passed", "WrongAnswer"]

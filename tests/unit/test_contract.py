@@ -10,7 +10,7 @@ from gavel_contract.schema import schemas
 
 def test_every_language_of_the_issue_is_defined():
     langs = builtin_languages()
-    want = {"c": {"c11", "c17"}, "cpp": {"17", "20", "23"}, "python": {"3"}, "java": {"17"},
+    want = {"c": {"11", "17"}, "cpp": {"17", "20", "23"}, "python": {"3"}, "java": {"17"},
             "go": {"1.19"}, "rust": {"2021"}, "javascript": {"node"}}
     assert {n: {v.version for v in l.versions} for n, l in langs.items()} == want
     for lang in langs.values():
@@ -20,7 +20,7 @@ def test_every_language_of_the_issue_is_defined():
 
 
 def test_unknown_language_names_what_exists():
-    with pytest.raises(UnknownLanguage, match=r"unknown language 'cobol'; supported: c \(c17, c11\), cpp"):
+    with pytest.raises(UnknownLanguage, match=r"unknown language 'cobol'; supported: c \(17, 11\), cpp"):
         resolve("cobol")
     with pytest.raises(UnknownLanguage, match=r"unknown version '99' of cpp; supported: 17, 20, 23"):
         resolve("cpp:99")
@@ -59,3 +59,10 @@ def test_checked_in_json_schemas_are_current():
         path = root / name
         assert path.exists(), f"{path} missing: run `make schema`"
         assert json.loads(path.read_text()) == schema, f"{path} is out of date: run `make schema`"
+
+
+def test_versions_are_named_alike_and_old_names_still_work():
+    from gavel_contract.languages import resolve
+
+    assert resolve("c:17")[1].version == resolve("c:c17")[1].version == "17"
+    assert resolve("cpp:17")[1].version == "17" and resolve("c:c11")[1].version == "11"
