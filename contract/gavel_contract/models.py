@@ -283,6 +283,16 @@ class Task(Strict):
             raise ValueError(f"test names must be unique, repeated: {', '.join(dup)}")
         return tests
 
+    def document(self) -> str:
+        """The task as JSON, fields added to task/v1 since its first release left out where unused:
+        a runner image older than the operator still judges every task that does not use them."""
+        doc = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        _drop_defaults(doc, {"groups": [], "fileIO": None})
+        _drop_defaults(doc.get("checker", {}), {"ignoreCase": False, "order": "as-given", "protocol": "testlib"})
+        for test in doc["tests"]:
+            _drop_defaults(test, {"points": 1, "group": None})
+        return json.dumps(doc, separators=(",", ":"))
+
     @model_validator(mode="after")
     def _groups_known(self) -> "Task":
         from .scoring import group_errors
@@ -290,6 +300,12 @@ class Task(Strict):
         if why := group_errors(self.groups, self.tests):
             raise ValueError(why)
         return self
+
+
+def _drop_defaults(doc: dict, defaults: dict) -> None:
+    for key, value in defaults.items():
+        if key in doc and doc[key] == value:
+            del doc[key]
 
 
 TASKREF_API = "gavel.dev/taskref/v1"

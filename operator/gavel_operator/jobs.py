@@ -120,13 +120,14 @@ def task_secret(name: str, task: Task | TaskRef) -> dict:
     return {
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": {"name": name, "labels": dict(MANAGED_BY)},
-        "stringData": {"task.json": task.model_dump_json(by_alias=True, exclude_none=True)},
+        "stringData": {"task.json": task.document() if isinstance(task, Task) else
+                       task.model_dump_json(by_alias=True, exclude_none=True)},
     }
 
 
 def task_document(task: Task) -> bytes | None:
     """The task's JSON when it is too large for a Secret (then it goes to storage), else None."""
-    data = task.model_dump_json(by_alias=True, exclude_none=True).encode()
+    data = task.document().encode()
     return data if len(data) > SECRET_TASK_MAX_BYTES else None
 
 

@@ -66,3 +66,21 @@ def test_versions_are_named_alike_and_old_names_still_work():
 
     assert resolve("c:17")[1].version == resolve("c:c17")[1].version == "17"
     assert resolve("cpp:17")[1].version == "17" and resolve("c:c11")[1].version == "11"
+
+
+def test_a_task_that_uses_nothing_new_is_the_same_document_as_before():
+    """Fields added to task/v1 are left out at their defaults: an older runner still judges it."""
+    import json
+
+    from gavel_contract import Task
+
+    task = Task.model_validate({
+        "language": {"version": "3", "sourceFile": "main.py", "run": ["/usr/bin/python3", "main.py"]},
+        "languageName": "python", "submission": "s.py", "tests": [{"name": "1", "input": "i", "expected": "e"}]})
+    doc = json.loads(task.document())
+    assert "groups" not in doc and "fileIO" not in doc and set(doc["checker"]) == {"kind"}
+    assert set(doc["tests"][0]) == {"name", "input", "expected", "limits"}
+    assert Task.model_validate(doc) == task
+    scored = task.model_copy(update={"groups": []})
+    scored.tests[0].points = 5
+    assert json.loads(scored.document())["tests"][0]["points"] == 5
