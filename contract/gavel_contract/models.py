@@ -287,6 +287,7 @@ class Task(Strict):
         """The task as JSON, fields added to task/v1 since its first release left out where unused:
         a runner image older than the operator still judges every task that does not use them."""
         doc = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        doc["language"].pop("aliases", None)  # names for people choosing a version: the runner is given one
         _drop_defaults(doc, {"groups": [], "fileIO": None})
         _drop_defaults(doc.get("checker", {}), {"ignoreCase": False, "order": "as-given", "protocol": "testlib"})
         for test in doc["tests"]:

@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from .resources import (
-    EVALUATION_COLUMNS, EVALUATION_RULES, GROUP, LANGUAGE_COLUMNS, VERSION, EvaluationSpec, EvaluationStatus,
-    LanguageSpec,
+    EVALUATION_COLUMNS, EVALUATION_RULES, GROUP, LANGUAGE_COLUMNS, PROBLEM_COLUMNS, VERSION, EvaluationSpec,
+    EvaluationStatus, LanguageSpec, ProblemSpec, ProblemStatus,
 )
 
 KEEP = {"type", "description", "properties", "required", "items", "enum", "default", "minimum", "maximum",
@@ -114,6 +114,20 @@ def language_crd() -> dict[str, Any]:
     return _crd("Language", "languages", ["lang"], "Cluster", schema, LANGUAGE_COLUMNS)
 
 
+def problem_crd() -> dict[str, Any]:
+    status = model_schema(ProblemStatus)
+    status["x-kubernetes-preserve-unknown-fields"] = True  # kopf's progress notes
+    schema = {
+        "type": "object",
+        "description": "A problem in storage (problem.yaml and its tests, checker, groups): Evaluations name it in "
+                       "spec.problem instead of listing every test. The operator checks it and reports it here.",
+        "required": ["spec"],
+        "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                       "metadata": {"type": "object"}, "spec": model_schema(ProblemSpec), "status": status},
+    }
+    return _crd("Problem", "problems", ["prob"], "Namespaced", schema, PROBLEM_COLUMNS)
+
+
 def _crd(kind: str, plural: str, short: list[str], scope: str, schema: dict, columns: list[dict]) -> dict:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -139,6 +153,7 @@ def render() -> dict[str, str]:
     return {
         f"{GROUP}_evaluations.yaml": header + yaml.safe_dump(evaluation_crd(), sort_keys=False, width=120),
         f"{GROUP}_languages.yaml": header + yaml.safe_dump(language_crd(), sort_keys=False, width=120),
+        f"{GROUP}_problems.yaml": header + yaml.safe_dump(problem_crd(), sort_keys=False, width=120),
     }
 
 

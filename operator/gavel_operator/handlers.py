@@ -19,11 +19,13 @@ import logging
 import kopf
 
 from . import callbacks, jobs, metrics, retention
-from . import admission, dispatch, following, launch  # noqa: F401 - their handlers register on import
+from . import admission, dispatch, following, launch
 from .objectstore import ObjectStore
 from .resources import GROUP, VERSION, EvaluationSpec
 from .settings import Settings
 from .state import FINAL_VALUES, STATE, eval_path, kube
+
+STAGES = (admission, dispatch, following, launch)  # imported so that kopf registers their handlers
 
 
 @kopf.on.startup()

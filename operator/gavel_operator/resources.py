@@ -112,8 +112,13 @@ class EvaluationSpec(Spec):
                                 description="Language version (e.g. 20 for C++20); default: the "
                                             "language's default version.")
     submission: ObjectRef = Field(description="The submitted source file.")
-    tests: list[EvaluationTest] = Field(min_length=1, max_length=500,
-                                        description="Test cases, run in this order.")
+    problem: str | None = Field(
+        None, min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="A Problem in this namespace (kubectl get problems) whose tests, groups, limits, checker and "
+                    "fileIO are used instead of listing them here; spec.limits, if given, lie over the problem's. "
+                    "The problem's digest at admission is recorded in status.problemDigest.")
+    tests: list[EvaluationTest] = Field(default_factory=list, max_length=500,
+                                        description="Test cases, run in this order (or spec.problem).")
     groups: list[Group] = Field(default_factory=list, max_length=100,
                                 description="Groups (subtasks) the tests name: all (all-or-nothing: its points when "
                                             "every test passed), min (its points times the weakest test's fraction) "
@@ -153,6 +158,31 @@ class EvaluationSpec(Spec):
                                                                              "namespace's tenancy policy allows.")
     tolerations: list[Toleration] | None = Field(None, description="Tolerations of the runner pod, of the taints "
                                                                    "the namespace's tenancy policy allows.")
+
+
+class ProblemSpec(Spec):
+    """A problem kept in storage: a problem.yaml (its format: contract/schema/problem.schema.json) and the
+    files it names, all under one prefix."""
+
+    bucket: str | None = Field(None, min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$",
+                               description="Bucket; default: the operator's default bucket.")
+    prefix: str = Field(min_length=1, max_length=512,
+                        description="Where problem.yaml is, e.g. team-a/problems/sum; it must lie where the "
+                                    "namespace may read (the operator's tenancy policy).")
+
+
+class ProblemStatus(BaseModel):
+    title: str | None = None
+    tests: int | None = Field(None, description="number of tests")
+    max_score: float | None = Field(None, alias="maxScore")
+    groups: str | None = Field(None, description="groups and their points, e.g. small 20, large 50 (after small)")
+    digest: str | None = Field(None, description="sha256 of problem.yaml and of every object it names (by ETag): "
+                                                 "an Evaluation records the digest it was admitted with")
+    message: str | None = None
+    checked_at: str | None = Field(None, alias="checkedAt")
+    conditions: list[Condition] | None = None
+    observed_generation: int | None = Field(None, alias="observedGeneration")
+    model_config = ConfigDict(populate_by_name=True)
 
 
 class Phase(str, Enum):
@@ -229,6 +259,7 @@ class EvaluationStatus(BaseModel):
     locations: Locations | None = None
     conditions: list[Condition] | None = None
     observed_generation: int | None = Field(None, alias="observedGeneration")
+    problem_digest: str | None = Field(None, alias="problemDigest", description="spec.problem's digest at admission")
     model_config = ConfigDict(populate_by_name=True)
 
 
@@ -245,8 +276,13 @@ EVALUATION_RULES: dict[str, list[dict[str, Any]]] = {
     "spec": [
         {"rule": "self.language == oldSelf.language && "
                  "(has(self.version) == has(oldSelf.version) && (!has(self.version) || self.version == oldSelf.version)) && "
-                 "self.submission == oldSelf.submission && self.tests == oldSelf.tests",
+                 "self.submission == oldSelf.submission && "
+                 "has(self.tests) == has(oldSelf.tests) && (!has(self.tests) || self.tests == oldSelf.tests)",
          "message": "an Evaluation's language, version, submission and tests cannot change; create a new Evaluation"},
+        {"rule": "(has(self.problem) ? 1 : 0) + (has(self.tests) && size(self.tests) > 0 ? 1 : 0) == 1",
+         "message": "an Evaluation names either spec.problem or spec.tests, one of the two"},
+        {"rule": "has(self.problem) == has(oldSelf.problem) && (!has(self.problem) || self.problem == oldSelf.problem)",
+         "message": "an Evaluation's problem cannot change; create a new Evaluation"},
     ],
     "spec.cancel": [
         {"rule": "self || !oldSelf", "message": "cancel cannot be undone"},
@@ -273,6 +309,16 @@ EVALUATION_COLUMNS = [
     {"name": "Language", "type": "string", "jsonPath": ".status.language"},
     {"name": "Queue", "type": "string", "jsonPath": ".spec.queue", "priority": 1},
     {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]
+
+PROBLEM_COLUMNS = [
+    {"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"},
+    {"name": "Tests", "type": "integer", "jsonPath": ".status.tests"},
+    {"name": "MaxScore", "type": "number", "jsonPath": ".status.maxScore"},
+    {"name": "Title", "type": "string", "jsonPath": ".status.title"},
+    {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
+    {"name": "Digest", "type": "string", "jsonPath": ".status.digest", "priority": 1},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
 

@@ -10,5 +10,5 @@ def test_zz_uninstall_keeps_crds_and_evaluations(kube, helm, namespace, storage)
     wait_all(kube, namespace, ["keep"])
     helm.run("uninstall", RELEASE, "-n", NAMESPACE, "--wait")
     assert kube("-n", NAMESPACE, "get", "deployments", "-o", "name").strip() == ""
-    kube("get", "crd", "evaluations.gavel.dev", "languages.gavel.dev")
+    kube("get", "crd", "evaluations.gavel.dev", "languages.gavel.dev", "problems.gavel.dev")
     assert kube.json("-n", namespace, "get", "evaluation", "keep")["status"]["verdict"] == "Accepted"

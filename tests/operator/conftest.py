@@ -54,7 +54,7 @@ def kube() -> kubectl.Kube:
 def crds(kube):
     for path in sorted((ROOT / "crds").glob("*.yaml")):
         kube("apply", "--server-side", "--force-conflicts", "-f", str(path))
-    for name in ("evaluations.gavel.dev", "languages.gavel.dev"):
+    for name in ("evaluations.gavel.dev", "languages.gavel.dev", "problems.gavel.dev"):
         kube("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
 
 

@@ -13,7 +13,8 @@ def evaluation(**spec):
 
 
 CASES = [
-    (evaluation(tests=[]), "spec.tests: Invalid value: 0: spec.tests in body should have at least 1 items"),
+    (evaluation(tests=[]), "an Evaluation names either spec.problem or spec.tests, one of the two"),
+    (evaluation(problem="sum"), "an Evaluation names either spec.problem or spec.tests, one of the two"),
     (evaluation(language="C++"), "spec.language in body should match"),
     (evaluation(checker={"kind": "custom"}), "a custom checker needs checker.program"),
     (evaluation(checker={"kind": "lines", "epsilon": 0.1}), "checker.epsilon is only for kind: float"),
