@@ -256,6 +256,17 @@ class FileIO(Strict):
     output: str | None = Field(None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", description="e.g. output.txt")
 
 
+class Interactor(Strict):
+    """An interactive problem's program: it talks with the submission through pipes (its stdout is
+    the submission's stdin and the other way round), run as `interactor input answer` with the
+    test's files, sandboxed under its own uid and CHECKER_LIMITS (its wall clock: the test's); it
+    decides the verdict as a testlib checker does (exit 0 accepts, 1 or 2 rejects, 7 with
+    `points X` on stderr gives that fraction). Time and memory are the submission's own."""
+
+    program: Location = Field(description="the interactor: source or executable")
+    language: str | None = Field(None, description="its source language as NAME[:VERSION]; none: an executable")
+
+
 class Task(Strict):
     """What the runner is asked to judge: one submission against ordered test cases."""
 
@@ -273,6 +284,7 @@ class Task(Strict):
                                              description="addresses that must be unreachable before judging")
     groups: list[Group] = Field(default_factory=list, description="groups tests belong to, by name, in order")
     file_io: FileIO | None = Field(None, alias="fileIO")
+    interactor: Interactor | None = Field(None, description="interactive problem: the program the submission talks with")
 
     @field_validator("tests")
     @classmethod
@@ -300,6 +312,8 @@ class Task(Strict):
 
         if why := group_errors(self.groups, self.tests):
             raise ValueError(why)
+        if self.interactor is not None and self.file_io is not None:
+            raise ValueError("an interactive problem talks through stdin and stdout: no fileIO")
         return self
 
 

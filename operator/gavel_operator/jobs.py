@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from gavel_contract import (
-    CHECKER_LIMITS, SECRET_TASK_MAX_BYTES, Checker, CheckerKind, EgressCheck, Language, LanguageVersion, Limits, Task,
-    TaskRef, TestCase,
+    CHECKER_LIMITS, SECRET_TASK_MAX_BYTES, Checker, CheckerKind, EgressCheck, Interactor, Language, LanguageVersion,
+    Limits, Task, TaskRef, TestCase,
 )
 
 from .objectstore import ObjectStore
@@ -112,7 +112,9 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
                              timeoutSeconds=settings.egress_check_timeout_seconds)
     return Task(id=eval_id, language=version, languageName=language.name, submission=get(spec.submission),
                 tests=tests, checker=checker, result=put("result.json"), compileOutput=put("compile.txt"),
-                failFast=spec.fail_fast, egressCheck=egress, groups=spec.groups, fileIO=spec.file_io)
+                failFast=spec.fail_fast, egressCheck=egress, groups=spec.groups, fileIO=spec.file_io,
+                interactor=Interactor(program=get(spec.interactor.program), language=spec.interactor.language)
+                if spec.interactor else None)
 
 
 def task_secret(name: str, task: Task | TaskRef) -> dict:
@@ -131,12 +133,15 @@ def task_document(task: Task) -> bytes | None:
     return data if len(data) > SECRET_TASK_MAX_BYTES else None
 
 
-def memory_mi(version: LanguageVersion, limits: list[Limits], settings: Settings, checker: bool = False) -> int:
-    """The pod's memory: the largest of the test, compile and checker limits, plus what the
-    sandbox uids may fill in memory-backed filesystems (the sandbox volume, /dev/shm), plus the
-    runner's own; so a submission filling all of it is a verdict, never the runner OOM-killed."""
-    largest_kb = max([lim.memory_kb for lim in limits] + [version.compile_limits.memory_kb] +
-                     ([CHECKER_LIMITS.memory_kb] if checker else []))
+def memory_mi(version: LanguageVersion, limits: list[Limits], settings: Settings, checker: bool = False,
+              interactor: bool = False) -> int:
+    """The pod's memory: the largest of the test (with an interactor: plus its limit, they run at
+    once), compile and checker limits, plus what the sandbox uids may fill in memory-backed
+    filesystems (the sandbox volume, /dev/shm), plus the runner's own; so a submission filling all
+    of it is a verdict, never the runner OOM-killed."""
+    beside = CHECKER_LIMITS.memory_kb if interactor else 0
+    largest_kb = max([lim.memory_kb + beside for lim in limits] + [version.compile_limits.memory_kb] +
+                     ([CHECKER_LIMITS.memory_kb] if checker or interactor else []))
     return -(-largest_kb // 1024) + settings.sandbox_size_mi + SHM_MI + settings.runner_memory_overhead_mi
 
 
@@ -146,7 +151,7 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
     labels = {**MANAGED_BY, LABEL_EVALUATION: evaluation_label(eval_name), LABEL_ROLE: "runner",
               LABEL_ATTEMPT: str(attempt)}
     annotations = {ANNOTATION_EVALUATION: eval_name}
-    memory = f"{memory_mi(version, limits, settings, spec.checker.kind == CheckerKind.CUSTOM)}Mi"
+    memory = f"{memory_mi(version, limits, settings, spec.checker.kind == CheckerKind.CUSTOM, bool(spec.interactor))}Mi"
     requests = {"cpu": settings.runner_cpu, "memory": memory}
     limits_ = {"cpu": settings.runner_cpu_limit or settings.runner_cpu, "memory": memory}
     pod_spec = {

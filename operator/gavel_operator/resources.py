@@ -82,6 +82,16 @@ class CheckerSpec(Spec):
                     "of the test's points) or score-line (exit 0, the first line of stdout is the fraction 0..1).")
 
 
+class InteractorSpec(Spec):
+    """An interactive problem's program, talking with the submission through pipes."""
+
+    program: ObjectRef = Field(description="Its source (or executable), run as `interactor input answer`: its "
+                                           "stdout is the submission's stdin and the other way round; it decides "
+                                           "the verdict as a testlib checker (exit 0, 1 or 2, 7 with points X).")
+    language: str | None = Field(None, max_length=40, pattern=r"^[a-z0-9+-]+(:[a-z0-9._+-]+)?$",
+                                 description="Its source language as NAME[:VERSION]; empty: an executable.")
+
+
 class ResultsSpec(Spec):
     """Where the runner's outputs go: BUCKET/PREFIX/{result.json, compile.txt, NAME.stdout,
     NAME.stderr, NAME.diff, runner.log}."""
@@ -125,6 +135,9 @@ class EvaluationSpec(Spec):
                                             "or sum (its tests' own points); dependsOn: groups that must score in full "
                                             "first, else this one is Skipped; shortCircuit: once a test fails, the "
                                             "rest of an all or min group is Skipped.")
+    interactor: InteractorSpec | None = Field(None, description="Interactive problem: the program each test's "
+                                                                 "input and answer are given to, which the "
+                                                                 "submission talks with (then no fileIO).")
     file_io: FileIO | None = Field(None, alias="fileIO",
                                    description="The program reads fileIO.input and writes fileIO.output (e.g. "
                                                "input.txt, output.txt) in its directory instead of stdin and stdout.")
@@ -283,6 +296,8 @@ EVALUATION_RULES: dict[str, list[dict[str, Any]]] = {
          "message": "an Evaluation names either spec.problem or spec.tests, one of the two"},
         {"rule": "has(self.problem) == has(oldSelf.problem) && (!has(self.problem) || self.problem == oldSelf.problem)",
          "message": "an Evaluation's problem cannot change; create a new Evaluation"},
+        {"rule": "!has(self.interactor) || !has(self.fileIO)",
+         "message": "an interactive problem talks through stdin and stdout: no fileIO with an interactor"},
     ],
     "spec.cancel": [
         {"rule": "self || !oldSelf", "message": "cancel cannot be undone"},

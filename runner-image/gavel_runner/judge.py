@@ -3,22 +3,31 @@
 Where the files live and who may touch them: workspace.py. The submission runs as one fresh
 unprivileged uid, a custom checker as another; the runner (root) never follows by path anything
 either could have written.
+
+Scores (gavel_contract.scoring): a test the scorer says need not run is Skipped; a custom checker
+may give part of a test's points (Partial). File I/O (task.fileIO): the input is placed in the
+program's scratch directory, and the output file it leaves there is what is checked and uploaded.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import math
 import os
+import re
 import secrets
+import stat
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
 from gavel_contract import (
-    CHECKER_LIMITS, CheckerKind, LanguageVersion, MemoryModel, Result, Task, TestCase,
+    CHECKER_LIMITS, CheckerKind, CheckerProtocol, LanguageVersion, MemoryModel, Result, Task, TestCase,
     TestResult, TestVerdict, Verdict,
 )
 from gavel_contract.languages import UnknownLanguage, resolve
+from gavel_contract.scoring import Scorer
 
 from . import checkers, sandbox, storage
 from .verdicts import classify
@@ -75,6 +84,107 @@ def _subst(words: list[str], **values: str) -> list[str]:
     return [w.format(**values) if "{" in w else w for w in words]
 
 
+def _head(path: Path, limit: int) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(limit)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "\n… (truncated)"
+
+
+# a plain decimal number: what `points X` and a score line hold (no inf, nan, hex or underscores)
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_POINTS = re.compile(rb"^[ \t]*points\b[ \t]*(\S*)", re.MULTILINE)
+CHECKER_REPORT_READ = 64 * 1024  # bytes of a checker's stdout and stderr searched and shown from
+CHECKER_MESSAGE_SHOWN = 500  # characters of its message in the result
+
+
+def _fraction(word: bytes) -> float | None:
+    """A number from a checker's report, or None when it is not one."""
+    text = word.decode("ascii", "replace").strip()
+    if not _NUMBER.fullmatch(text):
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def _place_input(src: Path, scratch: Path, name: str, owner: tuple[int, int] | None) -> None:
+    """A copy of a test's input as `name` in the program's scratch directory, the program's uid's
+    own (read and write, as a file it made). Made before it runs: nothing of that uid is alive."""
+    dfd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
+    finally:
+        os.close(dfd)
+    try:
+        if owner:
+            os.fchown(fd, *owner)
+        with open(src, "rb") as r:
+            _copy(r.fileno(), fd, None)
+    finally:
+        os.close(fd)
+
+
+def _copy(src: int, dst: int, limit: int | None) -> int:
+    """Copy from descriptor to descriptor, at most `limit` bytes; how many were copied."""
+    done = 0
+    while limit is None or done < limit:
+        chunk = os.read(src, 1 << 20 if limit is None else min(1 << 20, limit - done))
+        if not chunk:
+            break
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view):]
+        done += len(chunk)
+    return done
+
+
+def _collect_output(scratch: Path, name: str, dest: Path, cap: int,
+                    uid: int | None) -> tuple[TestVerdict, str] | None:
+    """Copy the file the program left as `name` in its scratch directory to `dest` (root's), or
+    say why it is not its output. Run after the program ended and every process of its uid is
+    gone, through a descriptor of the directory: a link is never followed, anything but a
+    regular file of the program's uid (a FIFO, a device, a socket, a directory, a hard link to
+    someone else's file) is refused unopened, and no more than `cap` bytes are read (a larger
+    file is OutputLimitExceeded)."""
+    dest.unlink(missing_ok=True)
+    dfd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        try:
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        except FileNotFoundError:
+            return TestVerdict.WRONG_ANSWER, f"no {name} written"
+        if stat.S_ISLNK(st.st_mode):
+            return TestVerdict.WRONG_ANSWER, f"{name} is a symbolic link (not followed), not an output file"
+        if not stat.S_ISREG(st.st_mode):
+            return TestVerdict.WRONG_ANSWER, f"{name} is not a regular file"
+        if uid is not None and st.st_uid != uid:
+            return TestVerdict.WRONG_ANSWER, f"{name} is not a file the program made (a hard link?)"
+        if st.st_size > cap:
+            return TestVerdict.OUTPUT_LIMIT_EXCEEDED, f"{name} exceeds the limit of {cap // 1024} kB"
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC, dir_fd=dfd)
+        except OSError as err:  # cannot happen to a file just seen regular, with nothing of the uid alive
+            return TestVerdict.WRONG_ANSWER, f"cannot read {name}: {errno.errorcode.get(err.errno, err.errno)}"
+    finally:
+        os.close(dfd)
+    try:
+        now = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(now.st_mode):
+            return TestVerdict.WRONG_ANSWER, f"{name} changed while it was read"
+        out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            copied = _copy(fd, out, cap + 1)
+        finally:
+            os.close(out)
+    finally:
+        os.close(fd)
+    if copied > cap:
+        return TestVerdict.OUTPUT_LIMIT_EXCEEDED, f"{name} exceeds the limit of {cap // 1024} kB"
+    return None
+
+
 class Judgement:
     """One task judged in two private directory trees (see workspace.py)."""
 
@@ -96,6 +206,11 @@ class Judgement:
         self.checker_env: dict[str, str] = {"PATH": "/usr/bin:/bin"}
         self.checker_processes = 1
         self.diff = self.private / "diff"
+        file_io = task.file_io
+        self.input_file = file_io.input if file_io else None  # the program reads this file, not stdin
+        self.output_file = file_io.output if file_io else None  # the program writes this file, not stdout
+        # what is checked and uploaded as the test's stdout: the program's stdout, or its output file
+        self.output = self.private / ("output" if self.output_file else "stdout")
         self.inputs: dict[str, Path] = {}  # test name -> its input, fetched or local
         self.answers: dict[str, Path] = {}
         self.upload_error: storage.StorageError | None = None
@@ -181,7 +296,12 @@ class Judgement:
 
     def run_test(self, test: TestCase) -> TestResult:
         limits = test.limits
-        scratch = fresh_dir(self.scratch, *self._ids(self.identity))
+        uid, gid = self._ids(self.identity)
+        scratch = fresh_dir(self.scratch, uid, gid)
+        stdin: Path | None = self.inputs[test.name]
+        if self.input_file:
+            _place_input(stdin, scratch, self.input_file, (uid, gid) if self.identity else None)
+            stdin = None  # /dev/null
         lang = self.lang
         argv = _subst(lang.run, build=str(self.build))
         if lang.memory_args:
@@ -192,8 +312,10 @@ class Judgement:
         out, err = self.private / "stdout", self.private / "stderr"
         self.diff.unlink(missing_ok=True)
         as_kb = 4 * limits.memory_kb + lang.address_space_grace_kb if lang.memory_model == MemoryModel.ADDRESS_SPACE else 0
+        if self.output_file:
+            self.output.unlink(missing_ok=True)
         m = self.box.run(
-            argv, cwd=scratch, stdin=self.inputs[test.name], stdout=out, stderr=err,
+            argv, cwd=scratch, stdin=stdin, stdout=out, stderr=err,
             identity=self.identity, env=env, cpu_ms=limits.time_ms, wall_ms=limits.wall_limit_ms,
             memory_kb=limits.memory_kb, address_space_kb=as_kb, file_size=limits.output_kb * 1024 + 1,
             processes=lang.processes, stack_kb=limits.memory_kb, cleanup_dirs=self.cleanup,
@@ -204,11 +326,17 @@ class Judgement:
         if verdict == TestVerdict.RUNTIME_ERROR and self.runtime_refused_memory(m, (out, err)):
             verdict, message = TestVerdict.MEMORY_LIMIT_EXCEEDED, (
                 f"the runtime refused an allocation at its heap limit ({limits.memory_kb // 1024} MB)")
+        if self.output_file:  # collected whatever the verdict: uploaded as the test's stdout
+            refused = _collect_output(scratch, self.output_file, self.output, limits.output_kb * 1024,
+                                      uid if self.identity else None)
+            if verdict is None and refused:
+                verdict, message = refused
+        score = None
         if verdict is None:
-            verdict, message = self.check(test)
+            verdict, message, score = self.check(test)
         result = TestResult(
             name=test.name, verdict=verdict, cpuTimeMs=m.cpu_ms, wallTimeMs=m.wall_ms, memoryKb=m.rss_kb,
-            exitCode=m.exit_code, signal=m.signal, message=message,
+            exitCode=m.exit_code, signal=m.signal, message=message, score=score,
         )
         self.deliver(test, result)
         return result
@@ -218,7 +346,7 @@ class Judgement:
         one failed upload, none is tried: the judgement ends as an InternalError naming it."""
         if self.upload_error:
             return
-        for field, path in (("stdout", self.private / "stdout"), ("stderr", self.private / "stderr"),
+        for field, path in (("stdout", self.output), ("stderr", self.private / "stderr"),
                             ("diff", self.diff)):
             location = getattr(test, field)
             if location and path.exists():
@@ -244,35 +372,65 @@ class Judgement:
                     return True
         return False
 
-    def check(self, test: TestCase) -> tuple[TestVerdict, str]:
-        out, ans = self.private / "stdout", self.answers[test.name]
+    def check(self, test: TestCase) -> tuple[TestVerdict, str, float | None]:
+        """The checker's verdict, message and, for a Partial, the fraction of the points given."""
+        out, ans = self.output, self.answers[test.name]
         if self.checker_argv is None:
             outcome = checkers.check_files(self.task.checker, out, ans)
             if not outcome.accepted:
                 self.diff.write_text(outcome.diff)
-            return (TestVerdict.PASSED if outcome.accepted else TestVerdict.WRONG_ANSWER), outcome.message
+            return (TestVerdict.PASSED if outcome.accepted else TestVerdict.WRONG_ANSWER), outcome.message, None
         uid, gid = self._ids(self.checker_identity)
         files = expose({"input": self.inputs[test.name], "output": out, "answer": ans}, self.check_dir, gid)
-        report = self.private / "checker-report"
+        report_out, report_err = self.private / "checker-stdout", self.private / "checker-stderr"
         argv = [*self.checker_argv, str(files["input"]), str(files["output"]), str(files["answer"])]
         scratch = fresh_dir(self.checker_scratch, uid, gid)
         lim = CHECKER_LIMITS
-        m = self.box.run(argv, cwd=scratch, stdout=report, stderr=report, identity=self.checker_identity,
+        m = self.box.run(argv, cwd=scratch, stdout=report_out, stderr=report_err, identity=self.checker_identity,
                          env={"HOME": str(scratch), "TMPDIR": str(scratch), **self.checker_env},
                          cpu_ms=lim.time_ms, wall_ms=lim.wall_limit_ms, memory_kb=lim.memory_kb,
                          file_size=lim.output_kb * 1024, processes=self.checker_processes,
                          stack_kb=65536, cleanup_dirs=self.cleanup)
-        message = _read_text(report, 500).strip()
+        said_out, said_err = _head(report_out, CHECKER_REPORT_READ), _head(report_err, CHECKER_REPORT_READ)
+        score_line = self.task.checker.protocol == CheckerProtocol.SCORE_LINE
+        first, _, rest = said_out.partition(b"\n")
+        shown = [said_err, rest if score_line else said_out]
+        message = _clip("\n".join(t.decode("utf-8", "replace").strip() for t in shown if t.strip()),
+                        CHECKER_MESSAGE_SHOWN)
+        failed = f"custom checker failed on test {test.name}"
         limit_verdict, why = classify(m, lim, 0)
         if limit_verdict not in (None, TestVerdict.RUNTIME_ERROR):
-            raise CheckerFailure(f"custom checker failed on test {test.name}: {why}")
+            raise CheckerFailure(f"{failed}: {why}")
+        if score_line:
+            if m.exit_code != 0:
+                raise CheckerFailure(f"{failed} (exit {m.exit_code}, signal {m.signal}; the score-line "
+                                     f"protocol wants exit 0): {message}")
+            value = _fraction(first)
+            if value is None or not 0 <= value <= 1:
+                raise CheckerFailure(f"{failed}: the first line of its stdout must be a score from 0 to 1, "
+                                     f"not {_clip(first.decode('utf-8', 'replace'), 60)!r}")
+            return self._scored(value, message)
         if m.exit_code == 0:
-            return TestVerdict.PASSED, message
+            return TestVerdict.PASSED, message, None
         if m.exit_code in (1, 2):  # testlib: _wa, _pe
             self.diff.write_text(message + "\n")
-            return TestVerdict.WRONG_ANSWER, message
-        raise CheckerFailure(f"custom checker failed on test {test.name} "
-                             f"(exit {m.exit_code}, signal {m.signal}): {message}")
+            return TestVerdict.WRONG_ANSWER, message, None
+        if m.exit_code == 7:  # testlib: quitp, `points X` on stderr (or stdout)
+            found = _POINTS.search(said_err) or _POINTS.search(said_out)
+            value = _fraction(found.group(1)) if found else None
+            if value is None:
+                raise CheckerFailure(f"{failed}: exit 7 (partial points) without `points X`, X a number "
+                                     f"from 0 to 1, on its stderr or stdout: {message}")
+            return self._scored(value, message)
+        raise CheckerFailure(f"{failed} (exit {m.exit_code}, signal {m.signal}): {message}")
+
+    def _scored(self, value: float, message: str) -> tuple[TestVerdict, str, float | None]:
+        if value >= 1:
+            return TestVerdict.PASSED, message, None
+        self.diff.write_text(message + "\n")
+        if value <= 0:
+            return TestVerdict.WRONG_ANSWER, message, None
+        return TestVerdict.PARTIAL, message, value
 
     def deliver_compile_output(self, result: Result) -> None:
         path = self.private / "compile.txt"
@@ -290,10 +448,19 @@ class CheckerFailure(RuntimeError):
     """The problem's own checker failed: an InternalError, not the submission's fault."""
 
 
-def _failure_summary(results: list[TestResult]) -> str:
+def _number(value: float) -> str:
+    return f"{round(value, 6):.6f}".rstrip("0").rstrip(".")
+
+
+def _failure_summary(results: list[TestResult], task: Task | None = None,
+                     score: tuple[float, float] | None = None) -> str:
     failed = next((t for t in results if t.verdict != TestVerdict.PASSED), None)
     passed = sum(t.verdict == TestVerdict.PASSED for t in results)
     text = f"{passed}/{len(results)} tests passed"
+    if task is not None and score is not None and (
+            task.groups or any(t.points != 1 for t in task.tests)
+            or any(t.verdict == TestVerdict.PARTIAL for t in results)):
+        text += f", score {_number(score[0])}/{_number(score[1])}"
     if failed:
         text += f"; first failure: test {failed.name}: {failed.verdict.value}"
         if failed.message:
@@ -348,16 +515,22 @@ def _judge(j: Judgement) -> Result:
         if not ok:
             first = output[:COMPILE_OUTPUT_SHOWN] + ("…" if len(output) > COMPILE_OUTPUT_SHOWN else "")
             return Result(id=task.id, verdict=Verdict.COMPILATION_ERROR, message=first, compileOutput=output)
+        scorer = Scorer(task.groups, task.tests)
         results: list[TestResult] = []
         for test in task.tests:
             if task.fail_fast and any(t.verdict != TestVerdict.PASSED for t in results):
                 results.append(TestResult(name=test.name, verdict=TestVerdict.SKIPPED))
                 continue
+            if (why := scorer.skip_reason(test)) is not None:
+                results.append(TestResult(name=test.name, verdict=TestVerdict.SKIPPED, message=why))
+                continue
             results.append(j.run_test(test))
+            scorer.record(results[-1])
     except CheckerFailure as err:
         return Result(id=task.id, verdict=Verdict.INTERNAL_ERROR, message=str(err))
     except sandbox.SandboxError as err:
         return Result(id=task.id, verdict=Verdict.INTERNAL_ERROR, message=f"sandbox failed: {err}")
+    score, max_score, groups = scorer.finish(results)
     verdict = Verdict.ACCEPTED if all(t.verdict == TestVerdict.PASSED for t in results) else Verdict.TEST_FAILED
-    return Result(id=task.id, verdict=verdict, message=_failure_summary(results),
-                  compileOutput=output, tests=results)
+    return Result(id=task.id, verdict=verdict, message=_failure_summary(results, task, (score, max_score)),
+                  compileOutput=output, tests=results, score=score, maxScore=max_score, groups=groups)

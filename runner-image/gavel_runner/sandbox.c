@@ -586,8 +586,12 @@ static void execute(const struct job *j) {
 
     /* Open the files here, as the runner's user: the program only ever gets the descriptors.
      * Never through a link (they are in a directory of the runner's own: defense in depth). */
-    int fin = open(j->in, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK, cleared at once: stdin may be a FIFO (an interactive problem: the program and
+     * the interactor, two sandboxes, each read one FIFO and write the other); a blocking open
+     * of both read ends would wait forever, each for the other's writer. */
+    int fin = open(j->in, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fin < 0) fail("%s: %s", j->in, strerror(errno));
+    if (fcntl(fin, F_SETFL, fcntl(fin, F_GETFL) & ~O_NONBLOCK) < 0) { close(fin); fail("%s: %s", j->in, strerror(errno)); }
     int fout = open(j->out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fout < 0) { close(fin); fail("%s: %s", j->out, strerror(errno)); }
     /* the same path for both: one file, one offset (compiler output interleaved as printed) */

@@ -86,7 +86,7 @@ def test_accepted_with_every_output_uploaded(s3, tmp_path):
     code, _, summary = run_runner(tmp_path, task)
     assert code == 0
     assert summary == {"apiVersion": "gavel.dev/result/v1", "verdict": "Accepted", "passed": 2, "total": 2,
-                       "tests": "PP", "message": "2/2 tests passed"}
+                       "tests": "PP", "message": "2/2 tests passed", "score": 2, "maxScore": 2}
     client = s3.client()
     result = Result.model_validate_json(get(client, "results", f"{run}/result.json"))
     assert result.verdict == Verdict.ACCEPTED and result.id == task["id"]
