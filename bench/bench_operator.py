@@ -3,7 +3,7 @@ one run. Prints numbers; asserts nothing (these machines are noisy). Needs `make
 chart and its bundled MinIO installed, the example problem uploaded); the target runs it.
 
 Each round, in the same minute of the same machine:
-1. gavel: N Evaluations of examples/submissions/accepted.py on the 4 tests of
+1. gavel: N Evaluations of examples/problems/sum/solutions/accepted.py on the 4 tests of
    examples/problems/sum, applied at once; wall time until every one has its verdict.
 2. bare: N Jobs with the very pod shape Gavel's Jobs had (image, resources, security
    context), each running the same program on the same 4 inputs from a shell, with no
@@ -36,12 +36,31 @@ PROGRAM = "a, b = map(int, input().split())\nprint(a + b)"
 FINAL = {"Succeeded", "Failed", "Canceled"}
 
 
+SUM = Path(__file__).resolve().parents[1] / "examples" / "problems" / "sum"
+
+
+def upload(kube: kubectl.Kube) -> None:
+    """examples/problems/sum under NS/ of the bundled MinIO: the prefix the default tenancy policy
+    lets the bench's namespace read."""
+    import base64
+
+    from gavel_client.client import Storage
+
+    svc = kube.json("-n", RELEASE_NS, "get", "service", f"{RELEASE}-minio")["spec"]["clusterIP"]
+    secret = kube.json("-n", RELEASE_NS, "get", "secret", f"{RELEASE}-minio")["data"]
+    storage = Storage(endpoint=f"{svc}:9000", bucket="gavel", secure=False,
+                      access_key=base64.b64decode(secret["accessKey"]).decode(),
+                      secret_key=base64.b64decode(secret["secretKey"]).decode())
+    for path in sorted(p for p in SUM.rglob("*") if p.is_file()):
+        storage.put(f"{NS}/sum/{path.relative_to(SUM).as_posix()}", path.read_bytes())
+
+
 def evaluation(name: str) -> dict:
     return {"apiVersion": "gavel.dev/v1alpha1", "kind": "Evaluation", "metadata": {"name": name},
-            "spec": {"language": "python", "submission": {"key": "submissions/accepted.py"},
+            "spec": {"language": "python", "submission": {"key": f"{NS}/sum/solutions/accepted.py"},
                      "limits": {"timeMs": 1000, "memoryKb": 65536},
-                     "tests": [{"name": str(i), "input": {"key": f"problems/sum/{i}.in"},
-                                "expected": {"key": f"problems/sum/{i}.out"}} for i in range(1, 5)]}}
+                     "tests": [{"name": str(i), "input": {"key": f"{NS}/sum/tests/{i}.in"},
+                                "expected": {"key": f"{NS}/sum/tests/{i}.out"}} for i in range(1, 5)]}}
 
 
 def bare_job(name: str, shape: dict) -> dict:
@@ -100,6 +119,7 @@ def clean(kube: kubectl.Kube) -> None:
 def main() -> None:
     kube = kubectl.from_environment()
     kube("create", "namespace", NS, check=False)
+    upload(kube)
     ratios, latencies = [], []
     rss_before = operator_rss_mb(kube)
     try:

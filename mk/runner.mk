@@ -35,7 +35,7 @@ test-runner: deps ## runner tests: real sandbox, real compilers, real S3 server
 bench-runner: deps ## benchmark: judge 1,000 tests vs a bare loop; CPU and memory accuracy
 	@$(VENV)/bin/python bench/bench_runner.py
 
-judge-demo: deps ## judge the example submissions locally with `gavel judge`
+judge-demo: deps ## check the example problems locally (`gavel problem check`: every reference solution gets its expected verdict and score)
 	@scripts/judge-demo.sh
 
 .PHONY: crds

@@ -36,13 +36,19 @@ if [[ -n $installed ]]; then
 fi
 kc get languages
 
-say "uploading examples/problems/sum and the example submissions to the bundled MinIO"
+say "uploading examples/problems/ (sum, subtasks, fileio: problem.yaml, tests, solutions) to the bundled MinIO"
 export GAVEL_S3_ENDPOINT="$(kc -n "$ns" get service "$release-minio" -o jsonpath='{.spec.clusterIP}'):9000"
 export GAVEL_S3_ACCESS_KEY="$(kc -n "$ns" get secret "$release-minio" -o jsonpath='{.data.accessKey}' | base64 -d)"
 export GAVEL_S3_SECRET_KEY="$(kc -n "$ns" get secret "$release-minio" -o jsonpath='{.data.secretKey}' | base64 -d)"
 .venv/bin/python scripts/demo_upload.py
 
-say "kubectl apply -f examples/evaluations/ (accepted, wrong answer, time limit, memory limit, compilation error)"
+say "kubectl apply -f examples/problems.yaml (the operator reads and checks each problem.yaml)"
+kc -n "$demo_ns" apply -f examples/problems.yaml
+kc -n "$demo_ns" annotate -f examples/problems.yaml gavel.dev/refresh="$(date +%s)" --overwrite >/dev/null
+kc -n "$demo_ns" wait --for=condition=Ready -f examples/problems.yaml --timeout 120s >/dev/null
+kc -n "$demo_ns" get problems
+
+say "kubectl apply -f examples/evaluations/ (accepted, wrong answer, time and memory limits, compilation error, partial scores, file I/O)"
 kc -n "$demo_ns" delete -f examples/evaluations/ --ignore-not-found --wait >/dev/null
 kc -n "$demo_ns" apply -f examples/evaluations/
 names=$(kc -n "$demo_ns" get -f examples/evaluations/ -o jsonpath='{.items[*].metadata.name}')
@@ -59,7 +65,7 @@ for _ in $(seq 1 300); do
 done
 
 say "verdicts and where their outputs are"
-kc -n "$demo_ns" get evaluations $names -o custom-columns='NAME:.metadata.name,VERDICT:.status.verdict,PASSED:.status.passed,FIRST FAILURE:.status.tests[?(@.verdict!="Passed")].verdict,RESULT:.status.locations.result'
+kc -n "$demo_ns" get evaluations $names -o custom-columns='NAME:.metadata.name,PROBLEM:.spec.problem,VERDICT:.status.verdict,PASSED:.status.passed,SCORE:.status.score,MAX:.status.maxScore,FIRST FAILURE:.status.tests[?(@.verdict!="Passed")].verdict,RESULT:.status.locations.result'
 cat <<EOF2
 
 Try it yourself:

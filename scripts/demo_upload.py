@@ -1,6 +1,7 @@
-"""Uploads examples/problems/sum/tests and examples/submissions to the storage named by
-$GAVEL_S3_* at the keys examples/evaluations/*.yaml and examples/evaluation.yaml use: under
-default/, the prefix the default tenancy policy lets namespace `default` read."""
+"""Uploads every example problem (examples/problems/NAME/: problem.yaml, tests, solutions) to the
+storage named by $GAVEL_S3_* under default/problems/NAME/, where examples/problems.yaml,
+examples/evaluations/ and examples/evaluation.yaml find them: default/ is the prefix the default
+tenancy policy lets namespace `default` read."""
 
 from pathlib import Path
 
@@ -8,8 +9,7 @@ from gavel_client.client import Storage
 
 ROOT = Path(__file__).resolve().parents[1]
 storage = Storage.from_env()
-for path in sorted((ROOT / "examples" / "problems" / "sum" / "tests").iterdir()):
-    storage.put(f"default/problems/sum/{path.name}", path.read_bytes())
-for path in sorted((ROOT / "examples" / "submissions").iterdir()):
-    storage.put(f"default/submissions/{path.name}", path.read_bytes())
-print(f"uploaded to s3://{storage.bucket}/default/problems/sum/ and s3://{storage.bucket}/default/submissions/")
+for problem in sorted(p for p in (ROOT / "examples" / "problems").iterdir() if p.is_dir()):
+    for path in sorted(f for f in problem.rglob("*") if f.is_file()):
+        storage.put(f"default/problems/{problem.name}/{path.relative_to(problem).as_posix()}", path.read_bytes())
+    print(f"uploaded {problem.name} to s3://{storage.bucket}/default/problems/{problem.name}/")

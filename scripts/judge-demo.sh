@@ -1,15 +1,10 @@
 #!/usr/bin/env bash
-# Judges each example submission against examples/problems/sum with the local judge.
+# Checks each example problem locally: every reference solution it lists is judged with the same
+# semantics as the cluster and must get the verdict and score problem.yaml says.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-gavel=.venv/bin/gavel
-for src in examples/submissions/*; do
-  case $src in
-    *.cpp) lang=cpp ;; *.c) lang=c ;; *.py) lang=python ;; *.java) lang=java ;;
-    *.go) lang=go ;; *.rs) lang=rust ;; *.js) lang=javascript ;; *) continue ;;
-  esac
-  echo "=== $src ($lang)"
-  "$gavel" judge "$src" --language "$lang" --tests examples/problems/sum/tests \
-    --time-limit 1000 --memory-limit 65536
+for problem in examples/problems/*/; do
+  echo "=== gavel problem check $problem"
+  .venv/bin/gavel problem check "$problem"
   echo
 done

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .models import Language, Result, Task, TaskRef
+from .problem import Problem
 
 
 def schemas() -> dict[str, dict]:
@@ -15,6 +16,7 @@ def schemas() -> dict[str, dict]:
         "taskref.schema.json": TaskRef.model_json_schema(by_alias=True),
         "result.schema.json": Result.model_json_schema(by_alias=True),
         "language.schema.json": Language.model_json_schema(by_alias=True),
+        "problem.schema.json": Problem.model_json_schema(by_alias=True),
     }
 
 

@@ -16,6 +16,7 @@ from . import ceilings, jobs, metrics, tenancy
 from .dispatch import active, namespace_full, room_for
 from .kube import ApiError
 from .launch import not_started, start
+from .problems import ProblemUnavailable, expand
 from .objectstore import ObjectStore, StorageError
 from .resources import GROUP, VERSION, EvaluationSpec, Phase
 from .state import STATE, languages, log, store_for, write_status_held
@@ -31,6 +32,14 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
         parsed = EvaluationSpec.model_validate(dict(spec))
     except ValidationError as err:
         return reject(patch, body, Verdict.INITIALIZATION_ERROR, f"invalid spec: {err.errors()[0]['msg']}")
+    if parsed.problem:  # its tests, groups, limits, checker, fileIO: as the problem says now
+        try:
+            parsed, digest = expand(parsed, namespace, parsed.language)
+        except ProblemUnavailable as err:
+            if retry < PROBLEM_WAITS:  # created with its Problem, which is being checked right now
+                raise kopf.TemporaryError(str(err), delay=2) from None
+            return reject(patch, body, Verdict.INITIALIZATION_ERROR, str(err))
+        patch.status["problemDigest"] = digest
     if why := group_errors(parsed.groups, parsed.tests):
         return reject(patch, body, Verdict.INITIALIZATION_ERROR, f"invalid spec: {why}")
     known = languages(language_index)
@@ -93,7 +102,8 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
             kopf.info(body, reason="Queued", message=f"{why}; waiting")
 
 
-ADMIT_ATTEMPTS = 3  # an unforeseen error in starting an Evaluation: tried this often, then Failed
+ADMIT_ATTEMPTS = 3
+PROBLEM_WAITS = 5  # a Problem not (yet) Ready: admission waits this many times 2 s, then refuses  # an unforeseen error in starting an Evaluation: tried this often, then Failed
 
 
 def reject(patch, body, verdict: Verdict, message: str) -> None:

@@ -4,15 +4,21 @@ free up."""
 
 from __future__ import annotations
 
+import time
+
 import kopf
 
 from gavel_contract import Verdict
 
 from . import callbacks, retention
 from .launch import start
+from .problems import ProblemUnavailable, expand
 from .resources import GROUP, VERSION, EvaluationSpec, Phase
 from .state import FINAL_VALUES, STATE, languages, one, patch_evaluation, write_status_held
 from .status import condition, now
+
+
+PROBLEM_GRACE_SECONDS = 120  # after a start, a queued Evaluation's Problem may not be read again yet
 
 
 def active(evaluation_index) -> dict[tuple[str, str], str]:
@@ -69,9 +75,22 @@ async def dispatch(evaluation_index, language_index) -> None:
             spec = EvaluationSpec.model_validate(dict(body["spec"]))
             lang = languages(language_index).get(spec.language)
             version = lang.get(spec.version) if lang else None
+            message = None
+            if spec.problem:
+                if (namespace, spec.problem) not in STATE.problems and \
+                        time.monotonic() - STATE.started < PROBLEM_GRACE_SECONDS:
+                    continue  # the operator is starting: its Problems are being read again
+                try:
+                    spec, digest = expand(spec, namespace, spec.language)
+                    if digest != (body.get("status") or {}).get("problemDigest"):
+                        message = (f"problem {spec.problem} changed while this Evaluation waited (digest "
+                                   f"{digest[:12]}, admitted with another): create it again to be judged on it")
+                except ProblemUnavailable as err:
+                    message = f"{err}; it was when this Evaluation was admitted"
             STATE.starting[key] = spec.queue
             if version is None:  # the Language went away while it waited
                 message = f"language {spec.language}:{spec.version or ''} is no longer defined in this cluster"
+            if message:
                 await write_status_held(namespace, name, v["uid"], {
                     "phase": Phase.SUCCEEDED.value, "verdict": Verdict.INITIALIZATION_ERROR.value,
                     "message": message, "finishedAt": now(),

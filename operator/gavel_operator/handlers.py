@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import kopf
 
 from . import callbacks, jobs, metrics, retention
-from . import admission, dispatch, following, launch
+from . import admission, dispatch, following, launch, problems
 from .objectstore import ObjectStore
 from .resources import GROUP, VERSION, EvaluationSpec
 from .settings import Settings
 from .state import FINAL_VALUES, STATE, eval_path, kube
 
-STAGES = (admission, dispatch, following, launch)  # imported so that kopf registers their handlers
+STAGES = (admission, dispatch, following, launch, problems)  # imported so that kopf registers their handlers
 
 
 @kopf.on.startup()
@@ -37,6 +38,8 @@ async def startup(settings: kopf.OperatorSettings, **_):
     STATE.policies = set()
     STATE.finished = set()
     STATE.tenant_stores = {}
+    STATE.problems = {}
+    STATE.started = time.monotonic()
     # progress in annotations: the status stays the user's to read
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     # the last-handled spec kopf keeps for diffs: only spec.cancel can change (CEL) and matter, so only

@@ -104,18 +104,34 @@ class ObjectStore:
     def bucket_exists(self, bucket: str) -> bool:
         return self.client.bucket_exists(bucket)
 
-    def read(self, bucket: str, key: str) -> bytes | None:
+    def read(self, bucket: str, key: str, limit: int | None = None) -> bytes | None:
+        """The object, or None when it (or its bucket) does not exist; StorageError past `limit` bytes."""
         try:
             resp = self.client.get_object(bucket, key)
         except S3Error as err:
             if err.code in ("NoSuchKey", "NoSuchObject", "NoSuchBucket"):
                 return None
+            if err.code == "AccessDenied":
+                raise StorageError(f"s3://{bucket}/{key}: access denied") from None
             raise
         try:
+            if limit is not None:
+                data = resp.read(limit + 1)
+                if len(data) > limit:
+                    raise StorageError(f"s3://{bucket}/{key} is larger than {limit} bytes")
+                return data
             return resp.read()
         finally:
             resp.close()
             resp.release_conn()
+
+    def listing(self, bucket: str, prefix: str) -> dict[str, str]:
+        """Every object under the prefix: path relative to it -> ETag."""
+        try:
+            return {o.object_name[len(prefix):]: (o.etag or "").strip('"')
+                    for o in self.client.list_objects(bucket, prefix=prefix, recursive=True)}
+        except S3Error as err:
+            raise StorageError(f"s3://{bucket}/{prefix}: {err.code}: {err.message}") from None
 
     def write(self, bucket: str, key: str, data: bytes, content_type: str = "text/plain") -> None:
         self.client.put_object(bucket, key, io.BytesIO(data), len(data), content_type=content_type)

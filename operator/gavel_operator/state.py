@@ -37,6 +37,8 @@ class State:
     credentials: kopf.ConnectionInfo | None = None
     sweeper: asyncio.Task | None = None  # deletes finished Evaluations past their TTL
     tenant_stores: dict[tuple[str, str], ObjectStore]  # by the tenant's (access key, secret key)
+    problems: dict[tuple[str, str], Any]  # checked Problems by (namespace, name): problems.Resolved
+    started: float = 0.0  # time.monotonic() at start-up
 
 
 STATE = State()

@@ -103,7 +103,7 @@ def inside(bucket: str, key: str, allowed: list[tuple[str, str]]) -> bool:
 
 
 def storage_violation(policy: TenantPolicy, namespace: str, bucket: str, results_bucket: str,
-                      reads: list[tuple[str, str, str]], results: tuple[str, str]) -> str | None:
+                      reads: list[tuple[str, str, str]], results: tuple[str, str] | None = None) -> str | None:
     """Why these objects are out of the namespace's reach, or None. `reads`: (what, bucket, key);
     `results`: (bucket, prefix) the outputs go to."""
     scope = policy.storage
@@ -114,6 +114,8 @@ def storage_violation(policy: TenantPolicy, namespace: str, bucket: str, results
         if not inside(b, key, readable):
             return (f"{what} s3://{b}/{key} is outside what namespace {namespace} may read "
                     f"(tenancy.storage.read: {_show(readable)})")
+    if results is None:
+        return None
     b, prefix = results
     if why := bad_key(prefix + "/"):
         return f"results prefix: {why}"

@@ -171,7 +171,7 @@ def judge_main(args: argparse.Namespace) -> int:
                           ("output_kb", args.output_limit), ("wall_ms", args.wall_limit)) if v is not None})
     try:
         limits = Limits.model_validate(limits.model_dump())
-        checker = Checker.parse(args.checker)
+        checker = Checker.parse(args.checker or "lines")
         if checker.program and not checker.language:
             checker.program = str(Path(checker.program).resolve())
             checker.language = _language_of(checker.program)
@@ -207,27 +207,151 @@ def _language_of(path: str) -> str | None:
 def gavel_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gavel", description="Gavel: judge code submissions.")
     sub = parser.add_subparsers(dest="command", required=True)
-    j = sub.add_parser("judge", help="judge a source file against a directory of tests, locally")
+    j = sub.add_parser("judge", help="judge a source file against a directory of tests or a problem, locally")
     j.add_argument("source")
-    j.add_argument("--language", "-l", required=True, help="NAME[:VERSION], e.g. cpp:20 or python")
-    j.add_argument("--tests", "-t", required=True, help="directory of NAME.in with NAME.out or NAME.ans")
+    j.add_argument("--language", "-l", help="NAME[:VERSION], e.g. cpp:20 or python "
+                                            "(with --problem, default: from the source's suffix)")
+    what = j.add_mutually_exclusive_group(required=True)
+    what.add_argument("--tests", "-t", help="directory of NAME.in with NAME.out or NAME.ans")
+    what.add_argument("--problem", "-p", help="problem directory (problem.yaml): its tests, groups, limits, checker")
     j.add_argument("--time-limit", type=int, help="CPU time limit per test, ms")
     j.add_argument("--wall-limit", type=int, help="wall-clock limit per test, ms (default 2×time+1000)")
     j.add_argument("--memory-limit", type=int, help="peak memory limit per test, kB")
     j.add_argument("--output-limit", type=int, help="output cap per test, kB")
-    j.add_argument("--checker", default="lines",
-                   help="exact | lines | tokens | float:EPS | PATH of a checker (source or executable)")
+    j.add_argument("--checker",
+                   help="exact | lines (default) | tokens | float:EPS | PATH of a checker (source or executable)")
     j.add_argument("--output-dir", "-o", help="keep each test's stdout, stderr and diff here")
     j.add_argument("--fail-fast", action="store_true", help="stop at the first failed test")
     j.add_argument("--json", action="store_true", help="print the result model as JSON")
+    _problem_commands(sub)
     _client_commands(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.command == "judge" and args.tests and not args.language:
+        j.error("--language is required with --tests")
+    if args.command == "judge" and args.problem and args.checker:
+        j.error("--checker cannot be used with --problem: the problem names its checker")
+    if args.command == "judge" and args.problem:
+        return judge_problem_main(args)
+    if args.command == "problem":
+        return problem_main(args)
     if args.command != "judge":
         from gavel_client.cli import main as client_main
 
         return client_main(args)
     return judge_main(args)
+
+
+def _problem_commands(sub) -> None:
+    p = sub.add_parser("problem", help="problem directories (problem.yaml)")
+    psub = p.add_subparsers(dest="problem_command", required=True)
+    c = psub.add_parser("check", help="load a problem, check its tests, and judge each listed solution "
+                                      "against what it must get")
+    c.add_argument("directory")
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _problem_table(result: Result, task: Task) -> str:
+    """The test table with groups and points, the group scores and the total."""
+    tests = {t.name: t for t in task.tests}
+    rows = [("test", "group", "verdict", "points", "cpu ms", "wall ms", "memory kB", "message")]
+    for t in result.tests:
+        case = tests.get(t.name)
+        points = f"{_score(t.points)}/{case.points:g}" if case is not None and t.points is not None else ""
+        rows.append((t.name, (case.group or "") if case else "", t.verdict.value, points, str(t.cpu_time_ms),
+                     str(t.wall_time_ms), str(t.memory_kb), t.message[:70]))
+    lines = _columns(rows)
+    if result.groups:
+        groups = {g.name: g for g in task.groups}
+        grows = [("group", "score", "max", "scoring", "")]
+        for g in result.groups:
+            spec = groups.get(g.name)
+            note = ", ".join(filter(None, [
+                f"after {', '.join(spec.depends_on)}" if spec and spec.depends_on else "",
+                "skipped: a group it depends on did not score in full" if g.skipped else ""]))
+            grows.append((g.name, _score(g.score), _score(g.max_score), spec.scoring.value if spec else "", note))
+        lines += [""] + _columns(grows)
+    lines.append(f"\nscore {_score(result.score)}/{_score(result.max_score)}")
+    lines.append(f"{result.verdict.value}: {result.message}")
+    lines += [f"warning: {w}" for w in result.warnings]
+    return "\n".join(lines)
+
+
+def _columns(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return [("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1]).rstrip() for r in rows]
+
+
+def judge_problem_main(args: argparse.Namespace) -> int:
+    """gavel judge SRC --problem DIR: the problem's tests, groups, limits, checker and file I/O."""
+    from gavel_contract.problem import ProblemError
+
+    from . import problems
+
+    try:
+        problem = problems.load(args.problem)
+    except ProblemError as err:
+        print(f"gavel judge: {err}", file=sys.stderr)
+        return 2
+    spec = args.language or _language_of(args.source)
+    if not spec:
+        print(f"gavel judge: cannot tell the language of {args.source} from its suffix: give --language",
+              file=sys.stderr)
+        return 2
+    try:
+        lang, ver = resolve(spec)
+        limits = None
+        overrides = {k: v for k, v in (("time_ms", args.time_limit), ("memory_kb", args.memory_limit),
+                                       ("output_kb", args.output_limit), ("wall_ms", args.wall_limit)) if v is not None}
+        if overrides:
+            limits = Limits.model_validate(problem.limits_for(lang.name).model_copy(update=overrides).model_dump())
+        task = problems.task_for(problem, args.problem, args.source, lang.name, ver.version, limits=limits,
+                                 output_dir=args.output_dir, fail_fast=args.fail_fast)
+    except UnknownLanguage as err:
+        print(f"gavel judge: {err}", file=sys.stderr)
+        return 2
+    except (ValidationError, ValueError) as err:
+        print(f"gavel judge: {_errors(err) if isinstance(err, ValidationError) else err}", file=sys.stderr)
+        return 2
+    result = judge(task)
+    print(json.dumps(result.dump(), indent=2) if args.json else _problem_table(result, task))
+    return 0
+
+
+def problem_main(args: argparse.Namespace) -> int:
+    """gavel problem check DIR: 0 when every listed solution gets what it must, 1 when one does not,
+    2 when the problem cannot be loaded."""
+    from gavel_contract.problem import ProblemError
+
+    from . import problems
+
+    try:
+        problem = problems.load(args.directory)
+    except ProblemError as err:
+        print(f"gavel problem check: {err}", file=sys.stderr)
+        return 2
+    groups = f"; groups: {problem.describe_groups()}" if problem.groups else ""
+    print(f"{problem.name}: {len(problem.tests)} tests, each with its answer; "
+          f"max score {problem.max_score():g}{groups}")
+    if not problem.solutions:
+        print("no solutions listed")
+        return 0
+    width = max(len(s.path) for s in problem.solutions)
+    failed = 0
+    for solution in problem.solutions:
+        check = problems.check_solution(problem, args.directory, solution, judge)
+        r = check.result
+        got = f"{r.verdict.value} {_score(r.score)}/{_score(r.max_score)}" if r else "not judged"
+        line = f"{'ok' if check.ok else 'FAIL':4}  {solution.path.ljust(width)}  {solution.language:10}  {got}"
+        if not check.ok:
+            failed += 1
+            line += "  (" + "; ".join(check.problems) + (f"; {r.message[:200]}" if r and r.message else "") + ")"
+        print(line, flush=True)
+    print(f"{len(problem.solutions) - failed}/{len(problem.solutions)} solutions as expected")
+    return 1 if failed else 0
 
 
 def _client_commands(sub) -> None:
