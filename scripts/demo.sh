@@ -44,7 +44,7 @@ export GAVEL_S3_SECRET_KEY="$(kc -n "$ns" get secret "$release-minio" -o jsonpat
 
 say "kubectl apply -f examples/problems.yaml (the operator reads and checks each problem.yaml)"
 kc -n "$demo_ns" apply -f examples/problems.yaml
-kc -n "$demo_ns" annotate -f examples/problems.yaml gavel.dev/refresh="$(date +%s)" --overwrite >/dev/null
+kc -n "$demo_ns" annotate -f examples/problems.yaml problems.gavel.dev/refresh="$(date +%s)" --overwrite >/dev/null
 kc -n "$demo_ns" wait --for=condition=Ready -f examples/problems.yaml --timeout 120s >/dev/null
 kc -n "$demo_ns" get problems
 

@@ -62,7 +62,8 @@ def read_problem(store: ObjectStore, bucket: str, prefix: str) -> Resolved:
 @kopf.on.resume(GROUP, VERSION, "problems")
 async def check_problem(body, spec, namespace, name, meta, patch, retry, evaluation_index, language_index, **_):
     """Read and check the problem; its status says what it holds, or why it cannot be used.
-    Annotating it (e.g. gavel.dev/refresh=NOW) checks it again after its objects changed."""
+    Annotating it (e.g. problems.gavel.dev/refresh=NOW) checks it again after its objects changed
+    (not under gavel.dev/: kopf takes annotations under its own prefix for its own and ignores them)."""
     settings = STATE.settings
     parsed = ProblemSpec.model_validate(dict(spec))
     bucket, prefix = parsed.bucket or settings.bucket, parsed.prefix.strip("/")

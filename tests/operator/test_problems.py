@@ -80,7 +80,7 @@ def test_a_changed_problem_never_changes_an_admitted_evaluation(kube, namespace,
     answer = next(p for p in sorted((EXAMPLES / "sum").rglob("*")) if p.suffix in (".out", ".ans"))
     key = f"{prefix}/{answer.relative_to(EXAMPLES / 'sum').as_posix()}"
     s3.client().put_object(BUCKET, key, io.BytesIO(b"-1\n"), 3)
-    kube("-n", namespace, "annotate", "problem", "sum", "gavel.dev/refresh=1", "--overwrite")
+    kube("-n", namespace, "annotate", "problem", "sum", "problems.gavel.dev/refresh=1", "--overwrite")
     kube.wait_for("a new digest", lambda: kube.json("-n", namespace, "get", "problem", "sum")["status"]["digest"]
                   != before, 60, 0.5)
     assert kube.json("-n", namespace, "get", "evaluation", "early")["status"]["verdict"] == "Accepted"
