@@ -48,7 +48,7 @@ from pydantic import (
 )
 
 from .models import (
-    Checker, CheckerKind, CheckerProtocol, FileIO, Group, GroupScoring, LanguageVersion, Limits, Location,
+    Checker, CheckerKind, CheckerProtocol, FileIO, Group, GroupScoring, Interactor, LanguageVersion, Limits, Location,
     Order, Task, TestCase, Verdict,
 )
 from .scoring import group_errors
@@ -285,10 +285,19 @@ class Solution(_Model):
     expect: Expectation
 
 
-def _no_interactor(value: Any) -> Any:
-    if value is not None:
-        raise ValueError("interactive problems are not supported yet")
-    return value
+class ProblemInteractor(_Model):
+    """An interactive problem's program: run as `interactor input answer` with each test's files,
+    its stdout the submission's stdin and the other way round; it decides as a testlib checker."""
+
+    source: RelPath = Field(description="a source file (then name its language) or an executable")
+    language: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9+-]*(:[a-z0-9][a-z0-9._+-]*)?$",
+                                 description="NAME[:VERSION] of a source interactor; none: an executable")
+
+    @model_validator(mode="after")
+    def _source_has_language(self) -> "ProblemInteractor":
+        if self.language is None and PurePosixPath(self.source).suffix in SOURCE_SUFFIXES:
+            raise ValueError(f"{self.source} is a source file: name its language (e.g. language: cpp)")
+        return self
 
 
 class Problem(_Model):
@@ -306,9 +315,17 @@ class Problem(_Model):
     groups: list[ProblemGroup] = Field(default_factory=list, description="groups (subtasks), in order")
     checker: ProblemChecker = Field(default_factory=ProblemChecker)
     file_io: FileIO | None = Field(None, alias="fileIO", description="read and write these files, not stdin/stdout")
-    interactor: Annotated[Any, AfterValidator(_no_interactor)] = Field(
-        None, description="reserved: interactive problems are not supported yet")
+    interactor: ProblemInteractor | None = Field(
+        None, description="interactive problem: the program the submission talks with (then no fileIO, no checker)")
     solutions: list[Solution] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _interactor_decides_alone(self) -> "Problem":
+        if self.interactor and self.file_io:
+            raise ValueError("an interactive problem talks through stdin and stdout: no fileIO with an interactor")
+        if self.interactor and (self.checker.custom or self.checker.kind is not None):
+            raise ValueError("an interactive problem's interactor decides the verdict: no checker with it")
+        return self
 
     @classmethod
     def parse(cls, document: Any) -> "Problem":
@@ -337,6 +354,8 @@ class Problem(_Model):
                     out.append((f"tests[{i}].answer", t.answer))
         if self.checker.custom:
             out.append(("checker.custom.source", self.checker.custom.source))
+        if self.interactor:
+            out.append(("interactor.source", self.interactor.source))
         out += [(f"solutions[{i}].path", s.path) for i, s in enumerate(self.solutions)]
         return out
 
@@ -497,7 +516,9 @@ class Problem(_Model):
         return Task.model_validate({
             "language": language, "languageName": language_name, "submission": submission, "tests": tests,
             "checker": self.checker.contract(locate), "groups": [g.contract() for g in self.groups],
-            "fileIO": self.file_io, **fields})
+            "fileIO": self.file_io, **fields,
+            **({"interactor": Interactor(program=locate(self.interactor.source), language=self.interactor.language)}
+               if self.interactor else {})})
 
 
 def describe(err: ValidationError) -> str:

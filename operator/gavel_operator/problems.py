@@ -19,7 +19,9 @@ from gavel_contract.problem import PROBLEM_FILE, Problem, ProblemError
 
 from . import tenancy
 from .objectstore import ObjectStore, StorageError
-from .resources import GROUP, VERSION, CheckerSpec, EvaluationSpec, EvaluationTest, ObjectRef, ProblemSpec, TestLimits
+from .resources import (
+    GROUP, VERSION, CheckerSpec, EvaluationSpec, EvaluationTest, InteractorSpec, ObjectRef, ProblemSpec, TestLimits,
+)
 from .state import STATE, log, store_for
 from .status import condition, now
 
@@ -52,7 +54,8 @@ def read_problem(store: ObjectStore, bucket: str, prefix: str) -> Resolved:
     objects = store.listing(bucket, f"{prefix}/")  # relative path -> ETag
     problem = Problem.parse(document).resolve(objects)
     used = sorted({p for t in problem.tests for p in (t.input, t.answer)} |
-                  ({problem.checker.custom.source} if problem.checker.custom else set()))
+                  ({problem.checker.custom.source} if problem.checker.custom else set()) |
+                  ({problem.interactor.source} if problem.interactor else set()))
     digest = hashlib.sha256(raw + "".join(f"\n{p} {objects[p]}" for p in used).encode()).hexdigest()
     return Resolved(problem, digest, bucket, prefix)
 
@@ -124,10 +127,13 @@ def expand(spec: EvaluationSpec, namespace: str, language: str) -> tuple[Evaluat
     else:
         checker_spec = CheckerSpec(kind=checker.kind or "lines", epsilon=checker.epsilon, ignoreCase=checker.ignore_case,
                                    order=checker.order)
+    interactor = None
+    if problem.interactor:
+        interactor = InteractorSpec(program=ref(problem.interactor.source), language=problem.interactor.language)
     try:
         expanded = spec.model_copy(update={
             "tests": tests, "groups": [g.contract() for g in problem.groups], "checker": checker_spec,
-            "file_io": problem.file_io, "limits": TestLimits.model_validate(limits)})
+            "file_io": problem.file_io, "interactor": interactor, "limits": TestLimits.model_validate(limits)})
     except ValidationError as err:
         raise ProblemUnavailable(f"problem {spec.problem}: {err.errors()[0]['msg']}") from None
     return expanded, resolved.digest

@@ -307,6 +307,10 @@ EVALUATION_RULES: dict[str, list[dict[str, Any]]] = {
         {"rule": "self.kind == 'custom' || !has(self.program)",
          "message": "checker.program is only for kind: custom"},
         {"rule": "self.kind == 'float' || !has(self.epsilon)", "message": "checker.epsilon is only for kind: float"},
+        {"rule": "!has(self.ignoreCase) || !self.ignoreCase || self.kind in ['lines', 'tokens', 'float']",
+         "message": "checker.ignoreCase is for kinds lines, tokens and float"},
+        {"rule": "!has(self.order) || self.order == 'as-given' || self.kind in ['lines', 'tokens']",
+         "message": "checker.order: unordered is for kinds lines and tokens"},
     ],
     "spec.limits": [
         {"rule": "!has(self.wallMs) || !has(self.timeMs) || self.wallMs >= self.timeMs",

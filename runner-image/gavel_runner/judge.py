@@ -7,6 +7,9 @@ either could have written.
 Scores (gavel_contract.scoring): a test the scorer says need not run is Skipped; a custom checker
 may give part of a test's points (Partial). File I/O (task.fileIO): the input is placed in the
 program's scratch directory, and the output file it leaves there is what is checked and uploaded.
+Interactive problems (task.interactor): the program and the interactor run at once, each in a
+sandbox of its own (two uids), talking through two FIFOs in the runner's private directory; the
+interactor's exit code and report decide, as a testlib checker's do.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 import secrets
 import stat
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -188,9 +192,11 @@ def _collect_output(scratch: Path, name: str, dest: Path, cap: int,
 class Judgement:
     """One task judged in two private directory trees (see workspace.py)."""
 
-    def __init__(self, task: Task, work: Path, box_root: Path, box: sandbox.Server):
+    def __init__(self, task: Task, work: Path, box_root: Path, box: sandbox.Server,
+                 interactor_box: sandbox.Server | None = None):
         self.task = task
         self.box = box
+        self.interactor_box = interactor_box  # a second sandbox server: the interactor runs beside the program
         self.lang: LanguageVersion = task.language
         self.work = work
         self.private = work / "private"
@@ -205,6 +211,10 @@ class Judgement:
         self.checker_argv: list[str] | None = None
         self.checker_env: dict[str, str] = {"PATH": "/usr/bin:/bin"}
         self.checker_processes = 1
+        self.interactor_build = box_root / "interactor"
+        self.interactor_argv: list[str] | None = None
+        self.interactor_env: dict[str, str] = {"PATH": "/usr/bin:/bin"}
+        self.interactor_processes = 1
         self.diff = self.private / "diff"
         file_io = task.file_io
         self.input_file = file_io.input if file_io else None  # the program reads this file, not stdin
@@ -268,33 +278,51 @@ class Judgement:
         """A custom checker: fetched, compiled when it is a source, run as `checker input output
         answer` under a uid of its own that can read that test's three files and nothing else."""
         checker = self.task.checker
-        if checker.kind != CheckerKind.CUSTOM:
+        if checker.kind != CheckerKind.CUSTOM or self.task.interactor:  # an interactor decides alone
             return
-        cdir = self.checker_build
+        self.checker_argv, self.checker_env, self.checker_processes = self._prepare_program(
+            "custom checker", checker.program, checker.language, self.checker_build)
+
+    def prepare_interactor(self) -> None:
+        """An interactive problem's interactor: like a custom checker, under the checker's uid."""
+        interactor = self.task.interactor
+        if interactor is None:
+            return
+        self.interactor_argv, self.interactor_env, self.interactor_processes = self._prepare_program(
+            "interactor", interactor.program, interactor.language, self.interactor_build)
+
+    def _prepare_program(self, what: str, location: str, language: str | None,
+                         cdir: Path) -> tuple[list[str], dict[str, str], int]:
+        """The problem's own program (checker, interactor): fetched, compiled when a source, sealed
+        to the checker uid; its argv, environment and process limit."""
         cdir.mkdir(mode=0o700)
         ident = self.checker_identity
-        if not checker.language:
-            storage.fetch(checker.program, cdir / "checker")
-            (cdir / "checker").chmod(0o700)
-            self.checker_argv = [str(cdir / "checker")]
+        argv, env, processes = [], {"PATH": "/usr/bin:/bin"}, 1
+        if not language:
+            storage.fetch(location, cdir / "program")
+            (cdir / "program").chmod(0o700)
+            argv = [str(cdir / "program")]
         else:
-            _, ver = resolve(checker.language)
-            storage.fetch(checker.program, cdir / ver.source_file)
+            _, ver = resolve(language)
+            storage.fetch(location, cdir / ver.source_file)
             if ident:
                 chown_tree(cdir, ident.uid, ident.gid)
             if ver.compile:
-                log_file = self.private / "checker-compile.txt"
+                log_file = self.private / f"{cdir.name}-compile.txt"
                 m = self._compile(ver, cdir, log_file, ident)
                 verdict, why = classify(m, ver.compile_limits, 0)
                 if verdict is not None:
-                    raise CheckerFailure(f"custom checker does not compile ({why}):\n{_read_text(log_file, 2000)}")
-            self.checker_argv = _subst(ver.run, build=str(cdir))
-            self.checker_env = {k: v.format(build=str(cdir)) for k, v in ver.env.items()}
-            self.checker_processes = ver.processes
+                    raise CheckerFailure(f"{what} does not compile ({why}):\n{_read_text(log_file, 2000)}")
+            argv = _subst(ver.run, build=str(cdir))
+            env = {k: v.format(build=str(cdir)) for k, v in ver.env.items()}
+            processes = ver.processes
         if ident:
             seal(cdir, gid=ident.gid, others=False)  # the submission's uid may not even read it
+        return argv, env, processes
 
     def run_test(self, test: TestCase) -> TestResult:
+        if self.task.interactor is not None:
+            return self.run_interactive(test)
         limits = test.limits
         uid, gid = self._ids(self.identity)
         scratch = fresh_dir(self.scratch, uid, gid)
@@ -303,15 +331,9 @@ class Judgement:
             _place_input(stdin, scratch, self.input_file, (uid, gid) if self.identity else None)
             stdin = None  # /dev/null
         lang = self.lang
-        argv = _subst(lang.run, build=str(self.build))
-        if lang.memory_args:
-            argv[1:1] = _subst(lang.memory_args, memoryMb=str(max(limits.memory_kb // 1024, 1)))
-        env = {k: v.format(build=str(self.build)) for k, v in lang.env.items()}
-        env.setdefault("HOME", str(scratch))
-        env.setdefault("TMPDIR", str(scratch))
+        argv, env, as_kb = self._program(limits, scratch)
         out, err = self.private / "stdout", self.private / "stderr"
         self.diff.unlink(missing_ok=True)
-        as_kb = 4 * limits.memory_kb + lang.address_space_grace_kb if lang.memory_model == MemoryModel.ADDRESS_SPACE else 0
         if self.output_file:
             self.output.unlink(missing_ok=True)
         m = self.box.run(
@@ -340,6 +362,114 @@ class Judgement:
         )
         self.deliver(test, result)
         return result
+
+    def _program(self, limits, scratch: Path) -> tuple[list[str], dict[str, str], int]:
+        """The submission's argv, environment and address-space limit for one run."""
+        lang = self.lang
+        argv = _subst(lang.run, build=str(self.build))
+        if lang.memory_args:
+            argv[1:1] = _subst(lang.memory_args, memoryMb=str(max(limits.memory_kb // 1024, 1)))
+        env = {k: v.format(build=str(self.build)) for k, v in lang.env.items()}
+        env.setdefault("HOME", str(scratch))
+        env.setdefault("TMPDIR", str(scratch))
+        as_kb = 4 * limits.memory_kb + lang.address_space_grace_kb if lang.memory_model == MemoryModel.ADDRESS_SPACE else 0
+        return argv, env, as_kb
+
+    def run_interactive(self, test: TestCase) -> TestResult:
+        """The program and the interactor at once, each one's stdout the other's stdin (two FIFOs
+        only root can open: each sandbox opens its ends before dropping to its uid)."""
+        limits, lang = test.limits, self.lang
+        uid, gid = self._ids(self.identity)
+        scratch = fresh_dir(self.scratch, uid, gid)
+        argv, env, as_kb = self._program(limits, scratch)
+        iuid, igid = self._ids(self.checker_identity)
+        files = expose({"input": self.inputs[test.name], "answer": self.answers[test.name]}, self.check_dir, igid)
+        iscratch = fresh_dir(self.checker_scratch, iuid, igid)
+        pipes = self.private / "pipes"
+        pipes.mkdir(mode=0o700, exist_ok=True)
+        to_program, from_program = pipes / "to-program", pipes / "from-program"
+        for fifo in (to_program, from_program):
+            fifo.unlink(missing_ok=True)
+            os.mkfifo(fifo, 0o600)
+        err, report = self.private / "stderr", self.private / "interactor-stderr"
+        self.diff.unlink(missing_ok=True)
+        ilim = CHECKER_LIMITS
+        iwall = max(ilim.wall_limit_ms, limits.wall_limit_ms + 1000)  # outlives the program: sees its end
+
+        def unblock(_=None) -> None:
+            """One side's sandbox failed before opening its ends: open them here so the other's
+            open returns (it then reads EOF or writes into a closed pipe, and ends)."""
+            for fifo in (to_program, from_program):
+                try:
+                    os.close(os.open(fifo, os.O_RDWR | os.O_NONBLOCK))
+                except OSError:
+                    pass
+
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(
+                self.interactor_box.run, [*self.interactor_argv, str(files["input"]), str(files["answer"])],
+                cwd=iscratch, stdin=from_program, stdout=to_program, stderr=report,
+                identity=self.checker_identity, env={"HOME": str(iscratch), "TMPDIR": str(iscratch),
+                                                     **self.interactor_env},
+                cpu_ms=ilim.time_ms, wall_ms=iwall, memory_kb=ilim.memory_kb, file_size=ilim.output_kb * 1024,
+                processes=self.interactor_processes, stack_kb=65536, cleanup_dirs=self.cleanup)
+            pending.add_done_callback(lambda f: f.exception() and unblock())
+            try:
+                m = self.box.run(argv, cwd=scratch, stdin=to_program, stdout=from_program, stderr=err,
+                                 identity=self.identity, env=env, cpu_ms=limits.time_ms,
+                                 wall_ms=limits.wall_limit_ms, memory_kb=limits.memory_kb, address_space_kb=as_kb,
+                                 file_size=limits.output_kb * 1024 + 1, processes=lang.processes,
+                                 stack_kb=limits.memory_kb, cleanup_dirs=self.cleanup)
+            except sandbox.SandboxError:
+                unblock()
+                raise
+            im = pending.result()
+        if m.leftovers:
+            self.warnings.append(f"test {test.name}: killed processes the submission left running")
+        verdict, message = classify(m, limits, 0)
+        if verdict == TestVerdict.RUNTIME_ERROR and self.runtime_refused_memory(m, (err,)):
+            verdict, message = TestVerdict.MEMORY_LIMIT_EXCEEDED, (
+                f"the runtime refused an allocation at its heap limit ({limits.memory_kb // 1024} MB)")
+        said = _head(report, CHECKER_REPORT_READ)
+        imessage = _clip(said.decode("utf-8", "replace").strip(), CHECKER_MESSAGE_SHOWN)
+        failed = f"interactor failed on test {test.name}"
+        limit_verdict, why = classify(im, ilim.model_copy(update={"wall_ms": iwall}), 0)
+        if limit_verdict not in (None, TestVerdict.RUNTIME_ERROR):
+            raise CheckerFailure(f"{failed}: {why}")
+        outcome = self._testlib(im.exit_code, im.signal, said, b"", imessage, failed)
+        # out of wall time, not CPU, after the interactor had ended: it waited on an interactor that
+        # had given its verdict (one that ended after the program was killed was waiting on it)
+        waited = verdict == TestVerdict.TIME_LIMIT_EXCEEDED and m.cpu_ms <= limits.time_ms and im.wall_ms < m.wall_ms
+        score = None
+        if verdict is not None and verdict != TestVerdict.RUNTIME_ERROR and not waited:
+            pass  # its own CPU, memory or output past the limit: the program's verdict first
+        elif outcome[0] == TestVerdict.WRONG_ANSWER:
+            verdict, message = outcome[0], outcome[1]  # a program killed waiting on a rejecting interactor
+        elif verdict is None:
+            verdict, message, score = outcome
+        result = TestResult(
+            name=test.name, verdict=verdict, cpuTimeMs=m.cpu_ms, wallTimeMs=m.wall_ms, memoryKb=m.rss_kb,
+            exitCode=m.exit_code, signal=m.signal, message=message, score=score,
+        )
+        self.deliver(test, result)
+        return result
+
+    def _testlib(self, exit_code: int | None, signal: int | None, said_err: bytes, said_out: bytes,
+                 message: str, failed: str) -> tuple[TestVerdict, str, float | None]:
+        """A testlib program's verdict: exit 0 accepts, 1 or 2 rejects, 7 with `points X` gives X."""
+        if exit_code == 0:
+            return TestVerdict.PASSED, message, None
+        if exit_code in (1, 2):  # testlib: _wa, _pe
+            self.diff.write_text(message + "\n")
+            return TestVerdict.WRONG_ANSWER, message, None
+        if exit_code == 7:  # testlib: quitp, `points X` on stderr (or stdout)
+            found = _POINTS.search(said_err) or _POINTS.search(said_out)
+            value = _fraction(found.group(1)) if found else None
+            if value is None:
+                raise CheckerFailure(f"{failed}: exit 7 (partial points) without `points X`, X a number "
+                                     f"from 0 to 1, on its stderr or stdout: {message}")
+            return self._scored(value, message)
+        raise CheckerFailure(f"{failed} (exit {exit_code}, signal {signal}): {message}")
 
     def deliver(self, test: TestCase, result: TestResult) -> None:
         """Upload this test's outputs now, so that the next test can reuse the files. After
@@ -410,19 +540,7 @@ class Judgement:
                 raise CheckerFailure(f"{failed}: the first line of its stdout must be a score from 0 to 1, "
                                      f"not {_clip(first.decode('utf-8', 'replace'), 60)!r}")
             return self._scored(value, message)
-        if m.exit_code == 0:
-            return TestVerdict.PASSED, message, None
-        if m.exit_code in (1, 2):  # testlib: _wa, _pe
-            self.diff.write_text(message + "\n")
-            return TestVerdict.WRONG_ANSWER, message, None
-        if m.exit_code == 7:  # testlib: quitp, `points X` on stderr (or stdout)
-            found = _POINTS.search(said_err) or _POINTS.search(said_out)
-            value = _fraction(found.group(1)) if found else None
-            if value is None:
-                raise CheckerFailure(f"{failed}: exit 7 (partial points) without `points X`, X a number "
-                                     f"from 0 to 1, on its stderr or stdout: {message}")
-            return self._scored(value, message)
-        raise CheckerFailure(f"{failed} (exit {m.exit_code}, signal {m.signal}): {message}")
+        return self._testlib(m.exit_code, m.signal, said_err, said_out, message, failed)
 
     def _scored(self, value: float, message: str) -> tuple[TestVerdict, str, float | None]:
         if value >= 1:
@@ -492,7 +610,8 @@ def judge(task: Task, workdir: str | None = None, boxdir: str | None = None) -> 
         box_root = work if box_base == work_base else Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="gavel-", dir=box_base)))
         box = stack.enter_context(sandbox.Server())
-        j = Judgement(task, work, box_root, box)
+        ibox = stack.enter_context(sandbox.Server()) if task.interactor else None
+        j = Judgement(task, work, box_root, box, ibox)
         result = _judge(j)
         result.warnings = j.warnings + result.warnings
         if j.private.exists():
@@ -506,9 +625,11 @@ def judge(task: Task, workdir: str | None = None, boxdir: str | None = None) -> 
 def _judge(j: Judgement) -> Result:
     task = j.task
     try:
+        checkers.validate(task.checker)
         j.prepare()
         j.prepare_checker()
-    except (storage.StorageError, UnknownLanguage, CheckerFailure) as err:
+        j.prepare_interactor()
+    except (storage.StorageError, UnknownLanguage, CheckerFailure, ValueError) as err:
         return Result(id=task.id, verdict=Verdict.INITIALIZATION_ERROR, message=str(err))
     try:
         ok, output = j.compile()

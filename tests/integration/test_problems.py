@@ -17,7 +17,7 @@ def gavel(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([GAVEL, *args], capture_output=True, text=True, timeout=600, cwd=ROOT)
 
 
-@pytest.mark.parametrize("name", ["sum", "subtasks", "fileio"])
+@pytest.mark.parametrize("name", ["sum", "subtasks", "fileio", "guess"])
 def test_problem_check_passes_on_each_example(name):
     run = gavel("problem", "check", str(PROBLEMS / name))
     lines = run.stdout.splitlines()

@@ -80,7 +80,10 @@ def ref_exact(output: bytes, answer: bytes) -> tuple[bool, str]:
         return True, ""
     at = next((i for i, (a, b) in enumerate(zip(output, answer)) if a != b), min(len(output), len(answer)))
     line = output.count(b"\n", 0, at) + 1
-    return False, f"byte {at} (line {line}) differs: output has {len(output)} bytes, answer {len(answer)}"
+    message = f"byte {at} (line {line}) differs: output has {len(output)} bytes, answer {len(answer)}"
+    if output.split() == answer.split():  # like DMOJ's identical: a presentation error, still wrong
+        message += "; the output differs only in whitespace (presentation error)"
+    return False, message
 
 
 def ref_lines(output: bytes, answer: bytes) -> tuple[bool, str]:
@@ -195,7 +198,8 @@ def test_excerpt_at_the_ends_of_files(tmp_path):
     outcome = checkers.check_files(LINES, *files(tmp_path, b"1\n2\n", b"1\n2\n3\n"))
     assert outcome.diff == "expected 3 lines, got 2\n--- expected\n+++ output\n@@ -1,3 +1,2 @@\n 1\n 2\n-3\n"
     outcome = checkers.check_files(EXACT, *files(tmp_path, b"a\r\nb", b"a\nb\n"))
-    assert outcome.diff == ("byte 1 (line 1) differs: output has 4 bytes, answer 4\n--- expected\n+++ output\n"
+    assert outcome.diff == ("byte 1 (line 1) differs: output has 4 bytes, answer 4; the output differs only in "
+                            "whitespace (presentation error)\n--- expected\n+++ output\n"
                             "@@ -1,2 +1,2 @@\n-a\n-b\n+a\\r\n+b\n\\ No newline at end of file\n")
     outcome = checkers.check_files(TOKENS, *files(tmp_path, b"", b"x\n"))
     assert outcome.diff == "expected 1 tokens, got 0\n--- expected\n+++ output\n@@ -1,1 +0,0 @@\n-x\n"

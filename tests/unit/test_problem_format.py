@@ -240,10 +240,16 @@ def test_symlinks_inside_are_followed(tmp_path):
     assert [t.input for t in load(root).tests] == ["tests/1.in"]
 
 
-def test_interactors_are_refused(tmp_path):
-    root = make(tmp_path, {"name": "p", "tests": {"pattern": "tests/*.in"}, "interactor": {"source": "i.cpp"}},
-                case_files("1"))
-    refused(root, "interactor: interactive problems are not supported yet")
+def test_an_interactor_decides_alone(tmp_path):
+    base = {"name": "p", "tests": {"pattern": "tests/*.in"}}
+    refused(make(tmp_path / "a", {**base, "interactor": {"source": "i.cpp"}}, case_files("1")),
+            "i.cpp is a source file: name its language")
+    refused(make(tmp_path / "b", {**base, "interactor": {"source": "i.py", "language": "python"}},
+                 case_files("1")), "i.py does not exist")
+    refused(make(tmp_path / "c", {**base, "interactor": {"source": "i.py", "language": "python"},
+                                  "fileIO": {"input": "input.txt"}}, case_files("1")), "no fileIO with an interactor")
+    refused(make(tmp_path / "d", {**base, "interactor": {"source": "i.py", "language": "python"},
+                                  "checker": {"kind": "tokens"}}, case_files("1")), "no checker with it")
 
 
 def test_malformed_files_name_the_field(tmp_path):
