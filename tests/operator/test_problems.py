@@ -66,6 +66,25 @@ def test_problems_judge_like_the_local_judge(kube, namespace, operator, problems
     assert "tests" not in obj["spec"] and len(json.dumps(obj["spec"])) < 400
 
 
+def test_an_interactive_problem_in_runner_pods(kube, namespace, operator, problems, s3):
+    """Guess the number through real Jobs: the program and the interactor as two uids in the pod."""
+    prefix = f"{namespace}/problems/guess"
+    upload(s3, EXAMPLES / "guess", prefix)
+    apply(kube, namespace, problem("guess", prefix))
+    wait_ready(kube, namespace, "guess")
+    cases = {"binary": ("binary.c", "c", "Accepted", 5), "tens": ("tens.py", "python", "TestFailed", 3.5),
+             "ones": ("ones.py", "python", "TestFailed", 1)}
+    apply(kube, namespace, *[{"apiVersion": "gavel.dev/v1alpha1", "kind": "Evaluation", "metadata": {"name": name},
+                              "spec": {"language": lang, "problem": "guess",
+                                       "submission": {"key": f"{prefix}/solutions/{src}"}}}
+                             for name, (src, lang, _, _) in cases.items()])
+    for name, (_, _, verdict, score) in cases.items():
+        st = wait_phase(kube, namespace, name, operator=operator)["status"]
+        assert (st["verdict"], st["score"]) == (verdict, score), (name, st.get("message"), st.get("tests"))
+    tests = wait_phase(kube, namespace, "tens", operator=operator)["status"]["tests"]
+    assert [t["verdict"] for t in tests] == ["Passed", "Partial", "Passed", "Partial", "Partial"], tests
+
+
 def test_a_changed_problem_never_changes_an_admitted_evaluation(kube, namespace, operator, problems, s3):
     prefix = f"{namespace}/problems/sum"
     upload(s3, EXAMPLES / "sum", prefix)
