@@ -36,7 +36,7 @@ if [[ -n $installed ]]; then
 fi
 kc get languages
 
-say "uploading examples/problems/ (sum, subtasks, fileio: problem.yaml, tests, solutions) to the bundled MinIO"
+say "uploading examples/problems/ (sum, subtasks, fileio, guess: problem.yaml, tests, solutions) to the bundled MinIO"
 export GAVEL_S3_ENDPOINT="$(kc -n "$ns" get service "$release-minio" -o jsonpath='{.spec.clusterIP}'):9000"
 export GAVEL_S3_ACCESS_KEY="$(kc -n "$ns" get secret "$release-minio" -o jsonpath='{.data.accessKey}' | base64 -d)"
 export GAVEL_S3_SECRET_KEY="$(kc -n "$ns" get secret "$release-minio" -o jsonpath='{.data.secretKey}' | base64 -d)"
@@ -48,7 +48,7 @@ kc -n "$demo_ns" annotate -f examples/problems.yaml problems.gavel.dev/refresh="
 kc -n "$demo_ns" wait --for=condition=Ready -f examples/problems.yaml --timeout 120s >/dev/null
 kc -n "$demo_ns" get problems
 
-say "kubectl apply -f examples/evaluations/ (accepted, wrong answer, time and memory limits, compilation error, partial scores, file I/O)"
+say "kubectl apply -f examples/evaluations/ (accepted, wrong answer, time and memory limits, compilation error, partial scores, file I/O, interactive)"
 kc -n "$demo_ns" delete -f examples/evaluations/ --ignore-not-found --wait >/dev/null
 kc -n "$demo_ns" apply -f examples/evaluations/
 names=$(kc -n "$demo_ns" get -f examples/evaluations/ -o jsonpath='{.items[*].metadata.name}')
