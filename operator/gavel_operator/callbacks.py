@@ -281,7 +281,7 @@ def payload(body) -> dict:
     return {"apiVersion": API_VERSION, "kind": "EvaluationResult",
             "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
                          "labels": meta.get("labels") or {}},
-            "spec": {k: body["spec"].get(k) for k in ("language", "version", "submission", "queue")},
+            "spec": {k: body["spec"].get(k) for k in ("language", "version", "submission", "problem", "queue")},
             "status": body.get("status") or {}}
 
 

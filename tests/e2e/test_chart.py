@@ -104,6 +104,29 @@ def test_a_namespace_reaches_only_its_own_storage(kube, namespace, storage):
     assert all(d["status"]["verdict"] == "InitializationError" for d in done.values())
 
 
+def test_a_problem_scored_through_the_chart(kube, namespace, storage):
+    """examples/problems/subtasks as a Problem through the installed operator: the scores its
+    problem.yaml expects (which `gavel problem check` gets locally)."""
+    source = ROOT / "examples" / "problems" / "subtasks"
+    prefix = f"{namespace}/problems/subtasks"
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        storage.put(f"{prefix}/{path.relative_to(source).as_posix()}", path.read_text())
+    problem = {"apiVersion": "gavel.dev/v1alpha1", "kind": "Problem", "metadata": {"name": "subtasks"},
+               "spec": {"prefix": prefix}}
+    cases = {"int64": ("int64.cpp", "cpp", 70), "zero": ("zero.py", "python", 0), "full": ("accepted.py", "python", 100)}
+    apply(kube, namespace, [problem])
+    kube("-n", namespace, "wait", "--for=condition=Ready", "problem/subtasks", "--timeout=60s")
+    apply(kube, namespace, [{"apiVersion": "gavel.dev/v1alpha1", "kind": "Evaluation", "metadata": {"name": name},
+                             "spec": {"language": lang, "problem": "subtasks",
+                                      "submission": {"key": f"{prefix}/solutions/{src}"}}}
+                            for name, (src, lang, _) in cases.items()])
+    done = wait_all(kube, namespace, list(cases), timeout=600)
+    for name, (_, _, score) in cases.items():
+        st = done[name]["status"]
+        assert (st["score"], st["maxScore"]) == (score, 100), (name, st.get("message"), st.get("groups"))
+    assert "SCORE" in kube("-n", namespace, "get", "evaluations")
+
+
 def test_cancel_and_delete(kube, namespace, storage):
     slow = storage.at(namespace).evaluation("slow", "import time\ntime.sleep(300)\n", "python", {"1": ("", "")},
                               limits={"timeMs": 1000, "wallMs": 400000})
