@@ -174,6 +174,17 @@ class Order(str, Enum):
     UNORDERED = "unordered"  # the same multiset, in any order (DMOJ's sorted/unordered)
 
 
+FileName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$")]
+
+
+class SupportFile(Strict):
+    """A file placed beside a checker's or interactor's source before it compiles: a header such
+    as testlib.h (a problem ships its own), a data table."""
+
+    name: FileName
+    location: Location
+
+
 class Checker(Strict):
     """How an output is compared with the expected answer.
 
@@ -190,6 +201,8 @@ class Checker(Strict):
     program: Location | None = Field(None, description="custom checker: source or executable")
     language: str | None = Field(None, description="custom checker source language as NAME[:VERSION]; none: an executable")
     protocol: CheckerProtocol = Field(CheckerProtocol.TESTLIB, description="custom checker: how it reports")
+    files: list[SupportFile] = Field(default_factory=list, max_length=16,
+                                     description="custom checker: files beside its source (e.g. testlib.h)")
 
     @classmethod
     def parse(cls, text: str) -> "Checker":
@@ -265,6 +278,8 @@ class Interactor(Strict):
 
     program: Location = Field(description="the interactor: source or executable")
     language: str | None = Field(None, description="its source language as NAME[:VERSION]; none: an executable")
+    files: list[SupportFile] = Field(default_factory=list, max_length=16,
+                                     description="files beside its source (e.g. testlib.h)")
 
 
 class Task(Strict):
@@ -301,7 +316,8 @@ class Task(Strict):
         doc = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         doc["language"].pop("aliases", None)  # names for people choosing a version: the runner is given one
         _drop_defaults(doc, {"groups": [], "fileIO": None})
-        _drop_defaults(doc.get("checker", {}), {"ignoreCase": False, "order": "as-given", "protocol": "testlib"})
+        _drop_defaults(doc.get("checker", {}), {"ignoreCase": False, "order": "as-given", "protocol": "testlib",
+                                                "files": []})
         for test in doc["tests"]:
             _drop_defaults(test, {"points": 1, "group": None})
         return json.dumps(doc, separators=(",", ":"))

@@ -49,6 +49,7 @@ from pydantic import (
 
 from .models import (
     Checker, CheckerKind, CheckerProtocol, FileIO, Group, GroupScoring, Interactor, LanguageVersion, Limits, Location,
+    SupportFile,
     Order, Task, TestCase, Verdict,
 )
 from .scoring import group_errors
@@ -237,6 +238,8 @@ class CustomChecker(_Model):
     language: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9+-]*(:[a-z0-9][a-z0-9._+-]*)?$",
                                  description="NAME[:VERSION] of a source checker; none: an executable")
     protocol: CheckerProtocol = Field(CheckerProtocol.TESTLIB, description="testlib (exit codes, quitp) or score-line")
+    files: list[RelPath] = Field(default_factory=list, max_length=16,
+                                 description="files placed beside the source before it compiles, e.g. testlib.h")
 
     @model_validator(mode="after")
     def _source_has_language(self) -> "CustomChecker":
@@ -266,8 +269,8 @@ class ProblemChecker(_Model):
 
     def contract(self, locate: Callable[[str], str]) -> Checker:
         if self.custom is not None:
-            return Checker(kind=CheckerKind.CUSTOM, program=locate(self.custom.source),
-                           language=self.custom.language, protocol=self.custom.protocol)
+            return Checker(kind=CheckerKind.CUSTOM, program=locate(self.custom.source), language=self.custom.language,
+                           protocol=self.custom.protocol, files=support_files(self.custom.files, locate))
         return Checker(kind=self.kind or CheckerKind.LINES, epsilon=self.epsilon, ignoreCase=self.ignore_case,
                        order=self.order)
 
@@ -292,6 +295,8 @@ class ProblemInteractor(_Model):
     source: RelPath = Field(description="a source file (then name its language) or an executable")
     language: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9+-]*(:[a-z0-9][a-z0-9._+-]*)?$",
                                  description="NAME[:VERSION] of a source interactor; none: an executable")
+    files: list[RelPath] = Field(default_factory=list, max_length=16,
+                                 description="files placed beside the source before it compiles, e.g. testlib.h")
 
     @model_validator(mode="after")
     def _source_has_language(self) -> "ProblemInteractor":
@@ -354,8 +359,10 @@ class Problem(_Model):
                     out.append((f"tests[{i}].answer", t.answer))
         if self.checker.custom:
             out.append(("checker.custom.source", self.checker.custom.source))
+            out += [(f"checker.custom.files[{i}]", f) for i, f in enumerate(self.checker.custom.files)]
         if self.interactor:
             out.append(("interactor.source", self.interactor.source))
+            out += [(f"interactor.files[{i}]", f) for i, f in enumerate(self.interactor.files)]
         out += [(f"solutions[{i}].path", s.path) for i, s in enumerate(self.solutions)]
         return out
 
@@ -517,8 +524,18 @@ class Problem(_Model):
             "language": language, "languageName": language_name, "submission": submission, "tests": tests,
             "checker": self.checker.contract(locate), "groups": [g.contract() for g in self.groups],
             "fileIO": self.file_io, **fields,
-            **({"interactor": Interactor(program=locate(self.interactor.source), language=self.interactor.language)}
+            **({"interactor": Interactor(program=locate(self.interactor.source), language=self.interactor.language,
+                                         files=support_files(self.interactor.files, locate))}
                if self.interactor else {})})
+
+
+def support_files(paths: list[str], locate: Callable[[str], str]) -> list[SupportFile]:
+    """Files a checker or interactor source compiles with, under their own names (tests/lib/testlib.h:
+    testlib.h); two of one name would overwrite each other."""
+    names = [PurePosixPath(p).name for p in paths]
+    if dup := sorted({n for n in names if names.count(n) > 1}):
+        raise ProblemError(f"two support files are named {', '.join(dup)}")
+    return [SupportFile(name=n, location=locate(p)) for n, p in zip(names, paths)]
 
 
 def describe(err: ValidationError) -> str:

@@ -130,6 +130,10 @@ def tenancy_violation(spec: EvaluationSpec, namespace: str, name: str, uid: str)
                   (f"test {t.name} expected", t.expected.bucket or default, t.expected.key)]
     if spec.checker.program:
         reads.append(("checker program", spec.checker.program.bucket or default, spec.checker.program.key))
+    reads += [(f"checker file {f.name}", f.bucket or default, f.key) for f in spec.checker.files]
+    if spec.interactor:
+        reads.append(("interactor program", spec.interactor.program.bucket or default, spec.interactor.program.key))
+        reads += [(f"interactor file {f.name}", f.bucket or default, f.key) for f in spec.interactor.files]
     where = jobs.placement(spec, namespace, name, uid, settings)
     return tenancy.storage_violation(policy, namespace, default, settings.results_bucket_name, reads,
                                      (where.bucket, where.prefix))

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from gavel_contract import (
     CHECKER_LIMITS, SECRET_TASK_MAX_BYTES, Checker, CheckerKind, EgressCheck, Interactor, Language, LanguageVersion,
-    Limits, Task, TaskRef, TestCase,
+    Limits, SupportFile, Task, TaskRef, TestCase,
 )
 
 from .objectstore import ObjectStore
@@ -105,7 +105,8 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
                       **({} if t.points is None else {"points": t.points})) for t in spec.tests]
     checker = Checker(kind=spec.checker.kind, epsilon=spec.checker.epsilon, language=spec.checker.language,
                       ignoreCase=spec.checker.ignore_case, order=spec.checker.order, protocol=spec.checker.protocol,
-                      program=get(spec.checker.program) if spec.checker.program else None)
+                      program=get(spec.checker.program) if spec.checker.program else None,
+                      files=[SupportFile(name=f.name, location=get(f)) for f in spec.checker.files])
     egress = None
     if settings.runner_egress is not None:
         egress = EgressCheck(addresses=settings.egress_check_addresses,
@@ -113,7 +114,8 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
     return Task(id=eval_id, language=version, languageName=language.name, submission=get(spec.submission),
                 tests=tests, checker=checker, result=put("result.json"), compileOutput=put("compile.txt"),
                 failFast=spec.fail_fast, egressCheck=egress, groups=spec.groups, fileIO=spec.file_io,
-                interactor=Interactor(program=get(spec.interactor.program), language=spec.interactor.language)
+                interactor=Interactor(program=get(spec.interactor.program), language=spec.interactor.language,
+                                      files=[SupportFile(name=f.name, location=get(f)) for f in spec.interactor.files])
                 if spec.interactor else None)
 
 

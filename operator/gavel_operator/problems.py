@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import kopf
 import yaml
@@ -20,7 +21,8 @@ from gavel_contract.problem import PROBLEM_FILE, Problem, ProblemError
 from . import tenancy
 from .objectstore import ObjectStore, StorageError
 from .resources import (
-    GROUP, VERSION, CheckerSpec, EvaluationSpec, EvaluationTest, InteractorSpec, ObjectRef, ProblemSpec, TestLimits,
+    GROUP, VERSION, CheckerSpec, EvaluationSpec, EvaluationTest, InteractorSpec, ObjectRef, ProblemSpec,
+    SupportFileRef, TestLimits,
 )
 from .state import STATE, log, store_for
 from .status import condition, now
@@ -54,8 +56,7 @@ def read_problem(store: ObjectStore, bucket: str, prefix: str) -> Resolved:
     objects = store.listing(bucket, f"{prefix}/")  # relative path -> ETag
     problem = Problem.parse(document).resolve(objects)
     used = sorted({p for t in problem.tests for p in (t.input, t.answer)} |
-                  ({problem.checker.custom.source} if problem.checker.custom else set()) |
-                  ({problem.interactor.source} if problem.interactor else set()))
+                  {p for f, p in problem.referenced_paths() if not f.startswith("solutions")})
     digest = hashlib.sha256(raw + "".join(f"\n{p} {objects[p]}" for p in used).encode()).hexdigest()
     return Resolved(problem, digest, bucket, prefix)
 
@@ -116,6 +117,10 @@ def expand(spec: EvaluationSpec, namespace: str, language: str) -> tuple[Evaluat
     def ref(path: str) -> ObjectRef:
         return ObjectRef(bucket=resolved.bucket, key=f"{resolved.prefix}/{path}")
 
+    def files(paths: list[str]) -> list[SupportFileRef]:
+        return [SupportFileRef(name=PurePosixPath(p).name, bucket=resolved.bucket, key=f"{resolved.prefix}/{p}")
+                for p in paths]
+
     tests = [EvaluationTest(name=t.name, input=ref(t.input), expected=ref(t.answer), points=t.points, group=t.group)
              for t in problem.tests]
     limits = {**problem.limits_for(language).model_dump(by_alias=True, exclude_none=True),
@@ -123,13 +128,14 @@ def expand(spec: EvaluationSpec, namespace: str, language: str) -> tuple[Evaluat
     checker = problem.checker
     if checker.custom:
         checker_spec = CheckerSpec(kind="custom", program=ref(checker.custom.source), language=checker.custom.language,
-                                   protocol=checker.custom.protocol)
+                                   protocol=checker.custom.protocol, files=files(checker.custom.files))
     else:
         checker_spec = CheckerSpec(kind=checker.kind or "lines", epsilon=checker.epsilon, ignoreCase=checker.ignore_case,
                                    order=checker.order)
     interactor = None
     if problem.interactor:
-        interactor = InteractorSpec(program=ref(problem.interactor.source), language=problem.interactor.language)
+        interactor = InteractorSpec(program=ref(problem.interactor.source), language=problem.interactor.language,
+                                    files=files(problem.interactor.files))
     try:
         expanded = spec.model_copy(update={
             "tests": tests, "groups": [g.contract() for g in problem.groups], "checker": checker_spec,

@@ -32,6 +32,12 @@ class ObjectRef(Spec):
                                  "policy; anything else is InitializationError naming the rule).")
 
 
+class SupportFileRef(ObjectRef):
+    """A file placed beside a checker's or interactor's source before it compiles."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$", description="Its name there, e.g. testlib.h.")
+
+
 class TestLimits(Spec):
     time_ms: int | None = Field(None, ge=1, le=600_000, alias="timeMs",
                                 description="CPU time limit in milliseconds. TimeLimitExceeded past it.")
@@ -80,6 +86,9 @@ class CheckerSpec(Spec):
         CheckerProtocol.TESTLIB,
         description="Custom checker: testlib (exit 0 accepts, 1 or 2 rejects, 7 with `points X` gives the fraction X "
                     "of the test's points) or score-line (exit 0, the first line of stdout is the fraction 0..1).")
+    files: list[SupportFileRef] = Field(default_factory=list, max_length=16,
+                                        description="Custom checker: files beside its source when it compiles (a "
+                                                    "testlib.h the problem ships).")
 
 
 class InteractorSpec(Spec):
@@ -90,6 +99,8 @@ class InteractorSpec(Spec):
                                            "the verdict as a testlib checker (exit 0, 1 or 2, 7 with points X).")
     language: str | None = Field(None, max_length=40, pattern=r"^[a-z0-9+-]+(:[a-z0-9._+-]+)?$",
                                  description="Its source language as NAME[:VERSION]; empty: an executable.")
+    files: list[SupportFileRef] = Field(default_factory=list, max_length=16,
+                                        description="Files beside its source when it compiles (a testlib.h).")
 
 
 class ResultsSpec(Spec):

@@ -27,7 +27,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from gavel_contract import (
-    CHECKER_LIMITS, CheckerKind, CheckerProtocol, LanguageVersion, MemoryModel, Result, Task, TestCase,
+    CHECKER_LIMITS, CheckerKind, CheckerProtocol, LanguageVersion, MemoryModel, Result, SupportFile, Task, TestCase,
     TestResult, TestVerdict, Verdict,
 )
 from gavel_contract.languages import UnknownLanguage, resolve
@@ -281,7 +281,7 @@ class Judgement:
         if checker.kind != CheckerKind.CUSTOM or self.task.interactor:  # an interactor decides alone
             return
         self.checker_argv, self.checker_env, self.checker_processes = self._prepare_program(
-            "custom checker", checker.program, checker.language, self.checker_build)
+            "custom checker", checker.program, checker.language, self.checker_build, checker.files)
 
     def prepare_interactor(self) -> None:
         """An interactive problem's interactor: like a custom checker, under the checker's uid."""
@@ -289,15 +289,18 @@ class Judgement:
         if interactor is None:
             return
         self.interactor_argv, self.interactor_env, self.interactor_processes = self._prepare_program(
-            "interactor", interactor.program, interactor.language, self.interactor_build)
+            "interactor", interactor.program, interactor.language, self.interactor_build, interactor.files)
 
-    def _prepare_program(self, what: str, location: str, language: str | None,
-                         cdir: Path) -> tuple[list[str], dict[str, str], int]:
-        """The problem's own program (checker, interactor): fetched, compiled when a source, sealed
-        to the checker uid; its argv, environment and process limit."""
+    def _prepare_program(self, what: str, location: str, language: str | None, cdir: Path,
+                         files: list[SupportFile] = ()) -> tuple[list[str], dict[str, str], int]:
+        """The problem's own program (checker, interactor): fetched with its support files (a
+        testlib.h beside the source), compiled when a source, sealed to the checker uid; its argv,
+        environment and process limit."""
         cdir.mkdir(mode=0o700)
         ident = self.checker_identity
         argv, env, processes = [], {"PATH": "/usr/bin:/bin"}, 1
+        for extra in files:
+            storage.fetch(extra.location, cdir / extra.name)
         if not language:
             storage.fetch(location, cdir / "program")
             (cdir / "program").chmod(0o700)

@@ -73,3 +73,22 @@ def test_file_io_partial_solution(tmp_path):
     tests = rows(out, "test")
     assert [tests[n][1] for n in "1234"] == ["Passed", "Passed", "WrongAnswer", "WrongAnswer"]
     assert [tests[n][2] for n in "1234"] == ["25/25", "25/25", "0/25", "0/25"]
+
+
+def test_a_checker_compiles_with_the_header_its_problem_ships(tmp_path):
+    """A testlib.h-style checker: the problem ships the header (lib/points.h here, as a problem ships
+    testlib.h), placed beside the checker's source when it compiles; exit 7 with points gives half."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "tests" / "1.in").write_text("1 2\n")
+    (tmp_path / "tests" / "1.out").write_text("3\n")
+    (tmp_path / "lib" / "points.h").write_text(
+        "#include <stdio.h>\n#include <stdlib.h>\n"
+        "static void quitp(double x, const char *m) { fprintf(stderr, \"points %g\\n%s\\n\", x, m); exit(7); }\n")
+    (tmp_path / "checker.c").write_text('#include "points.h"\nint main(void) { quitp(0.5, "half, always"); }\n')
+    (tmp_path / "sum.py").write_text("a, b = map(int, input().split())\nprint(a + b)\n")
+    (tmp_path / "problem.yaml").write_text(
+        "name: half\ntests: {pattern: 'tests/*.in', points: 10}\n"
+        "checker: {custom: {source: checker.c, language: c, files: [lib/points.h]}}\n")
+    run = gavel("judge", str(tmp_path / "sum.py"), "--problem", str(tmp_path))
+    assert run.returncode == 0 and "score 5/10" in run.stdout and "half, always" in run.stdout, run.stdout + run.stderr
