@@ -6,7 +6,7 @@ from conftest import NAMESPACE, RELEASE, apply, wait_all
 
 
 def test_zz_uninstall_keeps_crds_and_evaluations(kube, helm, namespace, storage):
-    apply(kube, namespace, [storage.evaluation("keep", "print(3)\n", "python", {"1": ("1 2\n", "3\n")})])
+    apply(kube, namespace, [storage.at(namespace).evaluation("keep", "print(3)\n", "python", {"1": ("1 2\n", "3\n")})])
     wait_all(kube, namespace, ["keep"])
     helm.run("uninstall", RELEASE, "-n", NAMESPACE, "--wait")
     assert kube("-n", NAMESPACE, "get", "deployments", "-o", "name").strip() == ""
