@@ -233,19 +233,26 @@ class ProblemGroup(_Model):
                      shortCircuit=self.short_circuit)
 
 
-class CustomChecker(_Model):
-    source: RelPath = Field(description="the checker: a source file (then name its language) or an executable")
+class ProblemProgram(_Model):
+    """A program the problem brings (a custom checker, an interactor): a source or an executable."""
+
+    source: RelPath = Field(description="a source file (then name its language) or an executable")
     language: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9+-]*(:[a-z0-9][a-z0-9._+-]*)?$",
-                                 description="NAME[:VERSION] of a source checker; none: an executable")
-    protocol: CheckerProtocol = Field(CheckerProtocol.TESTLIB, description="testlib (exit codes, quitp) or score-line")
+                                 description="NAME[:VERSION] of a source; none: an executable")
     files: list[RelPath] = Field(default_factory=list, max_length=16,
                                  description="files placed beside the source before it compiles, e.g. testlib.h")
 
     @model_validator(mode="after")
-    def _source_has_language(self) -> "CustomChecker":
+    def _source_has_language(self) -> "ProblemProgram":
         if self.language is None and PurePosixPath(self.source).suffix in SOURCE_SUFFIXES:
             raise ValueError(f"{self.source} is a source file: name its language (e.g. language: cpp)")
         return self
+
+
+class CustomChecker(ProblemProgram):
+    """run as `checker input output answer`."""
+
+    protocol: CheckerProtocol = Field(CheckerProtocol.TESTLIB, description="testlib (exit codes, quitp) or score-line")
 
 
 class ProblemChecker(_Model):
@@ -288,21 +295,9 @@ class Solution(_Model):
     expect: Expectation
 
 
-class ProblemInteractor(_Model):
+class ProblemInteractor(ProblemProgram):
     """An interactive problem's program: run as `interactor input answer` with each test's files,
     its stdout the submission's stdin and the other way round; it decides as a testlib checker."""
-
-    source: RelPath = Field(description="a source file (then name its language) or an executable")
-    language: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9+-]*(:[a-z0-9][a-z0-9._+-]*)?$",
-                                 description="NAME[:VERSION] of a source interactor; none: an executable")
-    files: list[RelPath] = Field(default_factory=list, max_length=16,
-                                 description="files placed beside the source before it compiles, e.g. testlib.h")
-
-    @model_validator(mode="after")
-    def _source_has_language(self) -> "ProblemInteractor":
-        if self.language is None and PurePosixPath(self.source).suffix in SOURCE_SUFFIXES:
-            raise ValueError(f"{self.source} is a source file: name its language (e.g. language: cpp)")
-        return self
 
 
 class Problem(_Model):
