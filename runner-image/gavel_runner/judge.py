@@ -380,7 +380,8 @@ class Judgement:
 
     def run_interactive(self, test: TestCase) -> TestResult:
         """The program and the interactor at once, each one's stdout the other's stdin (two FIFOs
-        only root can open: each sandbox opens its ends before dropping to its uid)."""
+        only root can open: each sandbox opens its ends before dropping to its uid, in opposite
+        orders, so both programs start only once every end is open: see sandbox.c)."""
         limits, lang = test.limits, self.lang
         uid, gid = self._ids(self.identity)
         scratch = fresh_dir(self.scratch, uid, gid)
@@ -400,8 +401,8 @@ class Judgement:
         iwall = max(ilim.wall_limit_ms, limits.wall_limit_ms + 1000)  # outlives the program: sees its end
 
         def unblock(_=None) -> None:
-            """One side's sandbox failed before opening its ends: open them here so the other's
-            open returns (it then reads EOF or writes into a closed pipe, and ends)."""
+            """One side's sandbox failed before opening its ends: open them here so that the other's
+            blocking opens return (it then reads EOF or writes into a closed pipe, and ends)."""
             for fifo in (to_program, from_program):
                 try:
                     os.close(os.open(fifo, os.O_RDWR | os.O_NONBLOCK))
@@ -415,7 +416,7 @@ class Judgement:
                 identity=self.checker_identity, env={"HOME": str(iscratch), "TMPDIR": str(iscratch),
                                                      **self.interactor_env},
                 cpu_ms=ilim.time_ms, wall_ms=iwall, memory_kb=ilim.memory_kb, file_size=ilim.output_kb * 1024,
-                processes=self.interactor_processes, stack_kb=65536, cleanup_dirs=self.cleanup)
+                processes=self.interactor_processes, stack_kb=65536, cleanup_dirs=self.cleanup, stdout_first=True)
             pending.add_done_callback(lambda f: f.exception() and unblock())
             try:
                 m = self.box.run(argv, cwd=scratch, stdin=to_program, stdout=from_program, stderr=err,

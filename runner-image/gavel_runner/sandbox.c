@@ -33,6 +33,7 @@
  *   -f BYTES file size / output cap       -p N     processes+threads of the uid (RLIMIT_NPROC)
  *   -n N     open files                   -s KB    stack
  *   -c DIR   with -u: remove the uid's files in DIR after the run (repeatable; /tmp, /dev/shm...)
+ *   -r       open stdout before stdin (an interactor's side of the two FIFOs it shares with a program)
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -71,6 +72,7 @@ struct job {
     const char *dir, *in, *out, *err;
     long long cpu_ms, wall_ms, mem_kb, as_kb, fsize, stack_kb;
     long nproc, nofile, uid, gid;
+    int out_first; /* -r: open stdout before stdin (the interactor's side of two FIFOs) */
     char *env[MAX_ENV + 1];
     const char *clean[MAX_CLEAN];
     int nclean;
@@ -544,7 +546,7 @@ static void parse(int argc, char **argv, struct job *j) {
     j->uid = j->gid = -1;
     optind = 0; /* glibc: full reinitialisation, each request is parsed anew */
     opterr = 0;
-    while ((opt = getopt(argc, argv, "+d:i:o:e:u:g:E:t:w:m:a:f:p:n:s:c:")) != -1) {
+    while ((opt = getopt(argc, argv, "+d:i:o:e:u:g:E:t:w:m:a:f:p:n:s:c:r")) != -1) {
         switch (opt) {
         case 'd': j->dir = optarg; break;
         case 'i': j->in = optarg; break;
@@ -562,6 +564,7 @@ static void parse(int argc, char **argv, struct job *j) {
         case 'n': j->nofile = atol(optarg); break;
         case 's': j->stack_kb = atoll(optarg); break;
         case 'c': if (j->nclean == MAX_CLEAN) fail("too many -c"); j->clean[j->nclean++] = optarg; break;
+        case 'r': j->out_first = 1; break;
         default: fail("bad option -%c", optopt);
         }
     }
@@ -586,13 +589,17 @@ static void execute(const struct job *j) {
 
     /* Open the files here, as the runner's user: the program only ever gets the descriptors.
      * Never through a link (they are in a directory of the runner's own: defense in depth). */
-    /* O_NONBLOCK, cleared at once: stdin may be a FIFO (an interactive problem: the program and
-     * the interactor, two sandboxes, each read one FIFO and write the other); a blocking open
-     * of both read ends would wait forever, each for the other's writer. */
-    int fin = open(j->in, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fin < 0) fail("%s: %s", j->in, strerror(errno));
-    if (fcntl(fin, F_SETFL, fcntl(fin, F_GETFL) & ~O_NONBLOCK) < 0) { close(fin); fail("%s: %s", j->in, strerror(errno)); }
-    int fout = open(j->out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    /* stdin and stdout may be FIFOs (an interactive problem: the program and the interactor, two
+     * sandboxes, each reading one FIFO and writing the other). Opening a FIFO blocks until its
+     * other end is open too, so with the program opening stdin then stdout and the interactor (-r)
+     * stdout then stdin, both pairs meet and neither program starts before its peer holds both
+     * ends: it never reads an early EOF, nor leaves its peer waiting on a FIFO no one will open. */
+    int fin = -1, fout = -1;
+    if (j->out_first) fout = open(j->out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fout < 0 && j->out_first) fail("%s: %s", j->out, strerror(errno));
+    fin = open(j->in, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fin < 0) { if (fout >= 0) close(fout); fail("%s: %s", j->in, strerror(errno)); }
+    if (!j->out_first) fout = open(j->out, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fout < 0) { close(fin); fail("%s: %s", j->out, strerror(errno)); }
     /* the same path for both: one file, one offset (compiler output interleaved as printed) */
     int ferr = strcmp(j->err, j->out) == 0 ? fcntl(fout, F_DUPFD_CLOEXEC, 3)

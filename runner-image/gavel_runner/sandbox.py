@@ -92,6 +92,7 @@ def _words(
     open_files: int = 256,
     stack_kb: int = 0,
     cleanup_dirs: Iterable[str | Path] = (),
+    stdout_first: bool = False,
 ) -> list[str]:
     """cleanup_dirs: with an identity, the uid's files there are removed after the run (its
     SysV IPC objects always are)."""
@@ -109,6 +110,8 @@ def _words(
             words += [flag, str(value)]
     for d in cleanup_dirs:
         words += ["-c", str(d)]
+    if stdout_first:  # the interactor's side of two FIFOs (see sandbox.c)
+        words.append("-r")
     return [*words, "--", *argv]
 
 
