@@ -8,9 +8,8 @@ source "$(dirname "$0")/lib.sh"
 built() { [[ -f $1/.complete ]]; }
 stamp() { date -u +%FT%TZ >"$1/.complete"; }
 
-build_kubernetes() {
-  local dir=$GAVEL_CACHE/k8s-$KUBERNETES_VERSION
-  built "$dir" && return 0
+# The version ldflags of every Kubernetes binary (version checks, `kubectl version`).
+k8s_ldflags() {
   local v=${KUBERNETES_VERSION#v} pkg=k8s.io/component-base/version cpkg=k8s.io/client-go/pkg/version
   local major=${v%%.*} minor=${v#*.}
   minor=${minor%%.*}
@@ -20,6 +19,14 @@ build_kubernetes() {
     ld+=" -X $p.gitTreeState=clean -X $p.gitCommit=0000000000000000000000000000000000000000"
     ld+=" -X $p.buildDate=1970-01-01T00:00:00Z"
   done
+  echo "$ld"
+}
+
+build_kubernetes() {
+  local dir=$GAVEL_CACHE/k8s-$KUBERNETES_VERSION
+  built "$dir" && return 0
+  local ld
+  ld=$(k8s_ldflags)
   log "building Kubernetes $KUBERNETES_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl) — cold: ~5 min on 2 cores"
   go_build "$CLUSTER_DIR/build/kubernetes" "$dir/bin.tmp" -ldflags "$ld" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
@@ -27,6 +34,20 @@ build_kubernetes() {
     k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl
   rm -rf "${dir:?}/bin" && mv "$dir/bin.tmp" "$dir/bin" && stamp "$dir"
   log "Kubernetes built ($(elapsed))"
+}
+
+# kubeadm, for the kind node image only (kind provisions nodes with `kubeadm init/join`).
+# Same version and version ldflags as the binaries above, but its own wrapper module
+# (cluster/kind/build-kubeadm: kubeadm needs modules the other binaries do not) and its own
+# cache directory, so the cached k8s-$KUBERNETES_VERSION binaries are never rebuilt for it.
+# Not in the default list: `build-binaries.sh kubeadm` (cluster/kind-image.sh calls it).
+build_kubeadm() {
+  local dir=$GAVEL_CACHE/kubeadm-$KUBERNETES_VERSION
+  built "$dir" && return 0
+  log "building kubeadm $KUBERNETES_VERSION — cold: ~2 min"
+  go_build "$CLUSTER_DIR/kind/build-kubeadm" "$dir/bin.tmp" -ldflags "$(k8s_ldflags)" k8s.io/kubernetes/cmd/kubeadm
+  rm -rf "${dir:?}/bin" && mv "$dir/bin.tmp" "$dir/bin" && stamp "$dir"
+  log "kubeadm built ($(elapsed))"
 }
 
 build_etcd() {

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# The kind route (CLUSTER=kind): for hosts that reach a container registry (a laptop, a
-# hosted CI runner). kind runs the node in a Docker container from its upstream node
-# image ($KIND_NODE_IMAGE), whose kindnet CNI enforces NetworkPolicy. Gavel's images are
-# built the same way as offline and loaded with `kind load`.
+# The kind route (CLUSTER=kind): Kubernetes in Docker containers, one per node.
+#   KIND_OFFLINE=1 (default): the node image cluster/kind-image.sh builds from source with
+#     no container registry ($KIND_OFFLINE_IMAGE), run by kind's own dockerd
+#     ($KIND_DOCKER_SOCK, never the host's default engine); kube-router is the CNI and
+#     NetworkPolicy enforcer. docs/kind-offline.md.
+#   KIND_OFFLINE=0: upstream's node image ($KIND_NODE_IMAGE, pulled from a registry) on the
+#     default Docker engine, whose kindnet CNI enforces NetworkPolicy.
+# KIND_NODES (default 1): node count; the first is the control plane, the others workers.
+# Gavel's images are built the same way as offline and loaded with `kind load`.
 # Usage: kind.sh up|down|load-archive FILE
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-KIND_CLUSTER=gavel
+KIND_CLUSTER=${KIND_CLUSTER:-gavel}
 KIND=$GAVEL_CACHE/kind-$KIND_VERSION/bin/kind
+KIND_OFFLINE=${KIND_OFFLINE:-1}
+KIND_NODES=${KIND_NODES:-1}
+[[ $KIND_NODES =~ ^[1-9][0-9]*$ ]] || die "KIND_NODES must be a positive number, not $KIND_NODES"
 
 ensure_kind() {
   [[ -x $KIND ]] && return 0
@@ -16,22 +24,78 @@ ensure_kind() {
   GOBIN=$(dirname "$KIND") go install "sigs.k8s.io/kind@$KIND_VERSION"
 }
 
+if [[ $KIND_OFFLINE == 1 ]]; then
+  export DOCKER_HOST=$KIND_DOCKER_HOST
+fi
+
+# kind's cluster configuration: the node count, and (offline) subnets apart from the host
+# cluster's plus the etcd tag the offline image carries under its true version.
+kind_config() {
+  local i
+  echo "kind: Cluster"
+  echo "apiVersion: kind.x-k8s.io/v1alpha4"
+  echo "nodes:"
+  echo "- role: control-plane"
+  for ((i = 1; i < KIND_NODES; i++)); do echo "- role: worker"; done
+  [[ $KIND_OFFLINE == 1 ]] || return 0
+  cat <<EOF
+networking:
+  ipFamily: ipv4
+  podSubnet: $KIND_POD_SUBNET
+  serviceSubnet: $KIND_SERVICE_SUBNET
+kubeadmConfigPatches:
+- |
+  kind: ClusterConfiguration
+  etcd:
+    local:
+      imageTag: ${ETCD_VERSION#v}-0
+EOF
+}
+
 case ${1:-} in
   up)
     ensure_kind
     mkdir -p "$GAVEL_STATE"
+    image=$KIND_NODE_IMAGE
+    if [[ $KIND_OFFLINE == 1 ]]; then
+      "$CLUSTER_DIR/kind-image.sh" build
+      image=$KIND_OFFLINE_IMAGE
+    fi
     if "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER"; then
       log "kind cluster $KIND_CLUSTER already running"
       "$KIND" get kubeconfig --name "$KIND_CLUSTER" >"$KUBECONFIG_PATH"
     else
-      "$KIND" create cluster --name "$KIND_CLUSTER" --image "$KIND_NODE_IMAGE" \
-        --kubeconfig "$KUBECONFIG_PATH" --wait 180s
+      kind_config >"$GAVEL_STATE/kind-config.yaml"
+      log "kind create cluster $KIND_CLUSTER ($KIND_NODES node(s), $image)"
+      "$KIND" create cluster --name "$KIND_CLUSTER" --image "$image" --config "$GAVEL_STATE/kind-config.yaml" \
+        --kubeconfig "$KUBECONFIG_PATH" --wait 300s
+      # kind waits for the control plane only: wait for every node and for cluster DNS too,
+      # so that the cluster is usable when this returns (kubectl of the control-plane node,
+      # which both node images carry).
+      log "waiting for $KIND_NODES node(s) Ready and CoreDNS available"
+      docker exec "$KIND_CLUSTER-control-plane" kubectl --kubeconfig /etc/kubernetes/admin.conf \
+        wait --for=condition=Ready node --all --timeout=300s >/dev/null
+      docker exec "$KIND_CLUSTER-control-plane" kubectl --kubeconfig /etc/kubernetes/admin.conf \
+        -n kube-system rollout status deployment/coredns --timeout=300s >/dev/null
+      log "kind cluster $KIND_CLUSTER ready ($(elapsed))"
     fi
     echo "$KUBECONFIG_PATH" ;;
   down)
     ensure_kind
-    "$KIND" delete cluster --name "$KIND_CLUSTER"
-    rm -f "$KUBECONFIG_PATH" ;;
+    if [[ $KIND_OFFLINE == 1 ]] && ! "$CLUSTER_DIR/kind-image.sh" dockerd-running; then
+      log "the kind dockerd is not running: no kind cluster to delete"
+    else
+      "$KIND" delete cluster --name "$KIND_CLUSTER"
+      # Nothing of kind's stays running: its dockerd stops too (its data, with the built
+      # node image, stays in $KIND_DOCKER_ROOT).
+      if [[ $KIND_OFFLINE == 1 ]]; then
+        # kind keeps its Docker network (a bridge interface on the host) for the next
+        # cluster; remove it when nothing else uses it, so no interface stays behind.
+        docker network rm kind >/dev/null 2>&1 || true
+        "$CLUSTER_DIR/kind-image.sh" dockerd-down
+      fi
+    fi
+    rm -f "$KUBECONFIG_PATH" "$GAVEL_STATE/kind-config.yaml" ;;
   load-archive)
     ensure_kind
     "$KIND" load image-archive --name "$KIND_CLUSTER" "$2" ;;

@@ -54,3 +54,26 @@ go_build() { # $1: module dir, $2: output dir, rest: go build arguments
     GOCACHE=${GAVEL_GOCACHE:-$GAVEL_CACHE/go/build-cache} GOMODCACHE=${GAVEL_GOMODCACHE:-$GAVEL_CACHE/go/mod} \
     nice -n 10 go build -p "${GO_BUILD_P:-2}" -trimpath -o "$out/" "$@")
 }
+
+# The offline kind route (CLUSTER=kind where no container registry is reachable):
+# cluster/kind-image.sh builds a node image from the binaries above, cluster/kind.sh runs it.
+KUBEADM_BIN=$GAVEL_CACHE/kubeadm-$KUBERNETES_VERSION/bin
+# Bump when anything under cluster/kind/ changes: the node image and its stamp are keyed by it.
+KIND_IMAGE_REV=4
+KIND_OFFLINE_IMAGE=gavel.local/kind-node:$KUBERNETES_VERSION-$KIND_IMAGE_REV
+KIND_IMAGE_DIR=$GAVEL_CACHE/kind-node-$KUBERNETES_VERSION-$KIND_IMAGE_REV
+KUBE_ROUTER_IMAGE=gavel.local/kube-router:$KUBE_ROUTER_VERSION
+# kind's nodes run in a dockerd of their own (never the host's default engine, which
+# cluster/images.sh starts and stops for its builds): own socket, data under the cache
+# (so built node images survive), runtime state under /run, no iptables rules, no docker0;
+# its networks come from 172.30.0.0/16.
+KIND_DOCKER_SOCK=/run/gavel-kind/docker.sock
+KIND_DOCKER_HOST=unix://$KIND_DOCKER_SOCK
+KIND_DOCKER_ROOT=$GAVEL_CACHE/kind-docker
+KIND_DOCKER_RUN=/run/gavel-kind
+KIND_DOCKER_POOL=172.30.0.0/16
+# The kind cluster's pod and service subnets: apart from the host cluster's (CLUSTER_CIDR,
+# SERVICE_CIDR), because the host bridges netfilter traffic (br_netfilter) and its
+# kube-router/kube-proxy rules would otherwise match the kind pods' packets.
+KIND_POD_SUBNET=10.250.0.0/16
+KIND_SERVICE_SUBNET=10.251.0.0/16
