@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Entry point of the make targets in mk/cluster.mk. CLUSTER=local (default: host processes
-# built from source, no container registry needed) or CLUSTER=kind (upstream kind node image).
+# built from source, no container registry needed) or CLUSTER=kind (a node image built here:
+# docs/kind-offline.md; KIND_OFFLINE=0 for kind's upstream image where a registry is reachable).
 # Usage: cluster.sh up|down|images|images-test|load-image IMAGE|kubeconfig|kubectl
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
