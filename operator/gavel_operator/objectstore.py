@@ -14,6 +14,7 @@ from minio import Minio
 from minio.error import S3Error
 
 from .settings import Settings
+from .tenancy import RESULTS_MARKER
 
 log = logging.getLogger("gavel.operator")
 
@@ -81,8 +82,6 @@ class ObjectStore:
         """Mark PREFIX as `owner`'s results (RESULTS_MARKER holds it), unless another Evaluation holds
         it, or a prefix around it, or it holds objects already: results of two Evaluations never share
         a prefix (nor show up in each other's listing)."""
-        from .tenancy import RESULTS_MARKER
-
         refuse = "(tenancy.storage.sharedResults is false); name another results.prefix"
         parts = prefix.split("/")
         with self._claims:
