@@ -70,14 +70,6 @@ debian_mirror() {
 
 build_base() {
   local tar
-  if [[ ${CLUSTER:-local} == kind ]]; then
-    # The kind route runs where a registry is reachable: Debian's own image is the base.
-    have_docker_image "$BASE_IMAGE" && return 0
-    ensure_docker
-    log "docker pull debian:$DEBIAN_SUITE-slim as $BASE_IMAGE"
-    docker pull -q "debian:$DEBIAN_SUITE-slim" >/dev/null && docker tag "debian:$DEBIAN_SUITE-slim" "$BASE_IMAGE"
-    return
-  fi
   tar=$(tarball "$BASE_IMAGE")
   if [[ ! -f $tar ]]; then
     command -v debootstrap >/dev/null || die "debootstrap missing: run cluster/prereqs.sh"

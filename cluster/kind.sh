@@ -6,15 +6,17 @@
 #     NetworkPolicy enforcer. docs/kind-offline.md.
 #   KIND_OFFLINE=0: upstream's node image ($KIND_NODE_IMAGE, pulled from a registry) on the
 #     default Docker engine, whose kindnet CNI enforces NetworkPolicy.
-# KIND_NODES (default 1): node count; the first is the control plane, the others workers.
+# KIND_NODES (default 3): node count; the first is the control plane, the others workers
+# (two workers: what tests/nodes needs to move work between nodes).
 # Gavel's images are built the same way as offline and loaded with `kind load`.
 # Usage: kind.sh up|down|load-archive FILE
 set -euo pipefail
+export CLUSTER=kind # (lib.sh: the kind route's own $GAVEL_STATE)
 source "$(dirname "$0")/lib.sh"
 KIND_CLUSTER=${KIND_CLUSTER:-gavel}
 KIND=$GAVEL_CACHE/kind-$KIND_VERSION/bin/kind
 KIND_OFFLINE=${KIND_OFFLINE:-1}
-KIND_NODES=${KIND_NODES:-1}
+KIND_NODES=${KIND_NODES:-3}
 [[ $KIND_NODES =~ ^[1-9][0-9]*$ ]] || die "KIND_NODES must be a positive number, not $KIND_NODES"
 
 ensure_kind() {
@@ -28,8 +30,8 @@ if [[ $KIND_OFFLINE == 1 ]]; then
   export DOCKER_HOST=$KIND_DOCKER_HOST
 fi
 
-# kind's cluster configuration: the node count, and (offline) subnets apart from the host
-# cluster's plus the etcd tag the offline image carries under its true version.
+# kind's cluster configuration: the node count, subnets apart from the host cluster's, and
+# (offline) the etcd tag the offline image carries under its true version.
 kind_config() {
   local i
   echo "kind: Cluster"
@@ -37,12 +39,14 @@ kind_config() {
   echo "nodes:"
   echo "- role: control-plane"
   for ((i = 1; i < KIND_NODES; i++)); do echo "- role: worker"; done
-  [[ $KIND_OFFLINE == 1 ]] || return 0
   cat <<EOF
 networking:
   ipFamily: ipv4
   podSubnet: $KIND_POD_SUBNET
   serviceSubnet: $KIND_SERVICE_SUBNET
+EOF
+  [[ $KIND_OFFLINE == 1 ]] || return 0
+  cat <<EOF
 kubeadmConfigPatches:
 - |
   kind: ClusterConfiguration
@@ -50,6 +54,22 @@ kubeadmConfigPatches:
     local:
       imageTag: ${ETCD_VERSION#v}-0
 EOF
+}
+
+# This host reaches the cluster's Services and pods as it does on the local route (the
+# tiers talk to the bundled MinIO's cluster IP, pods reach the tests' servers on the host):
+# routes to the service subnet through the control-plane node (its kube-proxy masquerades
+# off-cluster clients) and to each node's pod subnet through that node. They go when the
+# kind network's bridge goes (`down`).
+host_routes() {
+  local cp_ip cidr ip
+  cp_ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$KIND_CLUSTER-control-plane")
+  [[ -n $cp_ip ]] || die "no address for $KIND_CLUSTER-control-plane"
+  ip route replace "$KIND_SERVICE_SUBNET" via "$cp_ip"
+  while read -r cidr ip; do
+    [[ -n $cidr && -n $ip ]] && ip route replace "$cidr" via "$ip"
+  done < <(docker exec "$KIND_CLUSTER-control-plane" kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes \
+    -o jsonpath='{range .items[*]}{.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}')
 }
 
 case ${1:-} in
@@ -79,6 +99,7 @@ case ${1:-} in
         -n kube-system rollout status deployment/coredns --timeout=300s >/dev/null
       log "kind cluster $KIND_CLUSTER ready ($(elapsed))"
     fi
+    host_routes
     echo "$KUBECONFIG_PATH" ;;
   down)
     ensure_kind

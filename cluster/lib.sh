@@ -9,6 +9,8 @@ source "$CLUSTER_DIR/versions.env"
 # machine does not rebuild. Runtime state (etcd data, certs, containerd, kubelet) lives
 # under $GAVEL_STATE and is wiped by `make cluster-down`.
 GAVEL_CACHE=${GAVEL_CACHE:-/var/cache/gavel}
+# The kind route keeps its own (its kubeconfig), so both clusters can run side by side.
+if [[ ${CLUSTER:-local} == kind ]]; then GAVEL_STATE=${GAVEL_STATE:-/var/lib/gavel-kind}; fi
 GAVEL_STATE=${GAVEL_STATE:-/var/lib/gavel-cluster}
 K8S_BIN=$GAVEL_CACHE/k8s-$KUBERNETES_VERSION/bin
 ETCD_BIN=$GAVEL_CACHE/etcd-$ETCD_VERSION/bin

@@ -1,6 +1,7 @@
 """Following Jobs and their pods through watches (no per-Evaluation timers): a finished Job's
 result becomes the verdict; a failed Job, a pod that cannot pull its image or that no node can
-take, is Failed with the reason; runner logs go to storage; spec.cancel stops the Job."""
+take, is Failed with the reason; a pod stranded on a lost node is ended so its Job runs again;
+runner logs go to storage; spec.cancel stops the Job."""
 
 from __future__ import annotations
 
@@ -71,8 +72,12 @@ async def job_event(event, body, namespace, labels, evaluation_index, language_i
 @kopf.on.event("", "v1", "pods", labels={jobs.LABEL_ROLE: "runner", jobs.LABEL_EVALUATION: kopf.PRESENT})
 async def pod_event(event, body, namespace, labels, evaluation_index, language_index, **_):
     """A pod that cannot start its image, or that no node can ever take, never fails on its own:
-    fail its attempt here."""
+    fail its attempt here. A pod evicted from a node that stopped answering never ends on its own
+    either: end it here, so that its Job runs it again on another node."""
     if event["type"] == "DELETED":
+        return
+    if node := await lost_node(body):
+        await release_from_lost_node(body, namespace, node, one(evaluation_index, (namespace, evaluation_of(body, labels))))
         return
     reason = message = None
     if unschedulable := tenancy.no_node_matches(body):  # a nodeSelector no node has (yet a policy allowed)
@@ -97,6 +102,45 @@ async def pod_event(event, body, namespace, labels, evaluation_index, language_i
     await fail(key, ev, {"metadata": {"name": job, "namespace": namespace}}, reason, message, pod=body)
     await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job}")
     await dispatch(evaluation_index, language_index)
+
+
+async def lost_node(pod: dict) -> str | None:
+    """The node of a runner pod that Kubernetes evicted for not answering (the taints of
+    jobs.NODE_LOST_TAINTS outlived the pod's tolerations) while that node is still not Ready, or
+    gone: no kubelet is left to end the pod, and until it ends its Job starts no other (a Job with a
+    podFailurePolicy replaces only Failed pods). As the pod garbage collector does for a node taken
+    out of service, the operator marks it Failed; its DisruptionTarget condition stays, so the
+    Job's policy counts it as the disruption it is."""
+    meta, st = pod["metadata"], pod.get("status") or {}
+    node = (pod.get("spec") or {}).get("nodeName")
+    if not meta.get("deletionTimestamp") or not node or st.get("phase") in ("Succeeded", "Failed"):
+        return None
+    if not any(c.get("type") == "DisruptionTarget" and c.get("status") == "True"
+               and c.get("reason") == "DeletionByTaintManager" for c in st.get("conditions") or []):
+        return None  # an eviction or deletion the node's kubelet carries out itself
+    try:
+        conditions = (await kube().get(f"/api/v1/nodes/{node}")).get("status", {}).get("conditions") or []
+    except ApiError as err:
+        if err.status == 404:
+            return node
+        raise
+    ready = next((c.get("status") for c in conditions if c.get("type") == "Ready"), "Unknown")
+    return None if ready == "True" else node
+
+
+async def release_from_lost_node(pod: dict, namespace: str, node: str, ev: dict | None) -> None:
+    name = pod["metadata"]["name"]
+    message = f"node {node} stopped answering: the runner pod is marked Failed so that its Job runs it again"
+    try:
+        await kube().merge_patch(f"/api/v1/namespaces/{namespace}/pods/{name}/status",
+                                 {"status": {"phase": "Failed", "reason": "NodeLost", "message": message}})
+    except ApiError as err:
+        if err.status in (404, 409, 422):  # gone, or ended meanwhile (a terminal phase cannot change)
+            return
+        raise
+    log.warning("runner pod %s/%s: %s", namespace, name, message)
+    if ev is not None and not is_final(ev):
+        kopf.warn(ref(ev["body"]), reason="NodeLost", message=f"{message} (pod {name})")
 
 
 async def runner_pods(namespace: str, job_name: str) -> list[dict]:

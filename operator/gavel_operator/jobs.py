@@ -147,6 +147,19 @@ def memory_mi(version: LanguageVersion, limits: list[Limits], settings: Settings
     return -(-largest_kb // 1024) + settings.sandbox_size_mi + SHM_MI + settings.runner_memory_overhead_mi
 
 
+# The taints the node lifecycle controller puts on a node that stops answering. Every pod tolerates
+# them for 300 s unless it says otherwise (the DefaultTolerationSeconds admission plugin); a judge
+# should move sooner: settings.node_lost_seconds.
+NODE_LOST_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+
+
+def node_lost_tolerations(tolerations: list[dict], seconds: int) -> list[dict]:
+    """The runner pod's tolerations of NODE_LOST_TAINTS, unless its tolerations already name them."""
+    named = {t.get("key") for t in tolerations}
+    return [{"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": seconds}
+            for key in NODE_LOST_TAINTS if key not in named]
+
+
 def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec, version: LanguageVersion,
                  limits: list[Limits], attempt: int, settings: Settings, tenancy: TenantPolicy | None = None) -> dict:
     """The runner Job; `tenancy`: the namespace's policy, whose imposed placement is added."""
@@ -190,6 +203,8 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
     }
     pod_spec.update(pod_placement(tenancy or TenantPolicy(), spec.runtime_class_name, spec.node_selector,
                                   [t.model_dump(by_alias=True, exclude_none=True) for t in spec.tolerations or []]))
+    if lost := node_lost_tolerations(pod_spec.get("tolerations") or [], settings.node_lost_seconds):
+        pod_spec["tolerations"] = [*(pod_spec.get("tolerations") or []), *lost]
     job = {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": name, "labels": labels, "annotations": dict(annotations)},
@@ -201,7 +216,8 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
                 # the runner's own word that the task cannot be run: retrying cannot help
                 {"action": "FailJob", "onExitCodes": {"containerName": "runner", "operator": "In",
                                                       "values": [EXIT_USAGE]}},
-                # evicted, preempted, node lost: counted against backoffLimit like a crash
+                # evicted, preempted, drained, node lost: counted against backoffLimit like a crash, and
+                # run again (on another node) while retries remain
                 {"action": "Count", "onPodConditions": [{"type": "DisruptionTarget"}]},
             ]},
             "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec},

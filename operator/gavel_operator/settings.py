@@ -39,6 +39,9 @@ class Settings(BaseModel):
     image_pull_grace_seconds: int = Field(120, description="how long a pod may fail to pull its image "
                                                            "before the attempt counts as failed")
     runner_memory_overhead_mi: int = 256
+    node_lost_seconds: int = Field(30, ge=0, le=3600, description="how long a runner pod stays on a node that "
+                                   "stopped answering (its not-ready/unreachable taints) before Kubernetes evicts it "
+                                   "and its Job runs it again on another node; Kubernetes' own default is 300")
     runner_cpu: str = Field("1", description="CPU request of a runner pod")
     runner_cpu_limit: str | None = Field(None, description="CPU limit of a runner pod; default: the request "
                                                           "(requests equal limits: Guaranteed QoS)")

@@ -37,8 +37,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def pod_gateway() -> str:
-    """The address pods reach this host at: the cluster bridge's (cluster/lib.sh CNI_BRIDGE)."""
+def pod_gateway(kube) -> str:
+    """The address pods reach this host at: the cluster bridge's on the local route (cluster/lib.sh
+    CNI_BRIDGE); on kind, this host's address on the nodes' Docker network."""
+    if os.environ.get("CLUSTER") == "kind":
+        node = kube.json("get", "nodes")["items"][0]
+        node_ip = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+        out = subprocess.run(["ip", "-4", "route", "get", node_ip], capture_output=True, text=True).stdout
+        match = re.search(r"\bsrc (\d+\.\d+\.\d+\.\d+)", out)
+        assert match, f"no route from this host to the kind node {node_ip}: {out}"
+        return match.group(1)
     out = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", "gavel0"], capture_output=True, text=True).stdout
     match = re.search(r"inet (\d+\.\d+\.\d+\.\d+)", out)
     assert match, "no gavel0 bridge address: is the cluster up (make cluster)?"
@@ -79,8 +87,8 @@ def languages(kube, crds):
 
 
 @pytest.fixture(scope="session")
-def s3(tmp_path_factory):
-    gateway = pod_gateway()
+def s3(kube, tmp_path_factory):
+    gateway = pod_gateway(kube)
     with minio_server(tmp_path_factory.mktemp("minio") / "data", host="") as server:
         client = server.client()
         client.make_bucket(BUCKET)

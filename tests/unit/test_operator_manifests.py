@@ -97,6 +97,25 @@ def test_job_is_isolated_and_named_for_its_evaluation():
     assert job["spec"]["template"]["metadata"]["labels"][jobs.LABEL_ROLE] == "runner"
 
 
+def test_runner_pods_leave_a_lost_node_sooner_than_kubernetes_default():
+    version = builtin_languages()["cpp"].default_version()
+    limits = [jobs.resolve_limits(version, SPEC, t) for t in SPEC.tests]
+
+    def tolerations(spec, seconds=30):
+        job = jobs.job_manifest(name="j", secret="j", eval_name="e1", spec=spec, version=version, limits=limits,
+                                attempt=1, settings=Settings(node_lost_seconds=seconds))
+        return job["spec"]["template"]["spec"]["tolerations"]
+
+    assert tolerations(SPEC, 45) == [{"key": k, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 45}
+                                     for k in jobs.NODE_LOST_TAINTS]
+    # an Evaluation that tolerates one of them itself keeps its own
+    own = {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"}
+    got = tolerations(EvaluationSpec.model_validate({**SPEC.model_dump(by_alias=True, exclude_none=True),
+                                                     "tolerations": [own]}))
+    assert [t["key"] for t in got] == ["node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready"]
+    assert "tolerationSeconds" not in got[0]
+
+
 def test_task_carries_presigned_urls_only():
     settings = Settings(storage_endpoint="127.0.0.1:9000", pod_storage_endpoint="minio.gavel:9000",
                         storage_access_key="k", storage_secret_key="s")
