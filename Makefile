@@ -14,12 +14,13 @@ help: ## list the verbs
 include mk/*.mk
 
 .PHONY: test
-test: ## set up everything and run every test tier (what .ci/run calls; removes a demo release first)
+test: ## set up everything and run every test tier (what .ci/run calls; removes a demo release first; CLUSTER=kind adds test-nodes)
 	@$(MAKE) --no-print-directory test-runner
 	@$(MAKE) --no-print-directory test-cluster
 	@$(MAKE) --no-print-directory demo-down
 	@$(MAKE) --no-print-directory test-operator
 	@$(MAKE) --no-print-directory test-e2e
+	@if [ "$(CLUSTER)" = kind ]; then $(MAKE) --no-print-directory test-nodes; fi
 
 .PHONY: demo
 demo: deps ## the main job: cluster, images, chart with bundled MinIO, example Evaluations to their verdicts

@@ -116,9 +116,21 @@ case ${1:-} in
         "$CLUSTER_DIR/kind-image.sh" dockerd-down
       fi
     fi
-    rm -f "$KUBECONFIG_PATH" "$GAVEL_STATE/kind-config.yaml" ;;
+    rm -rf "$KUBECONFIG_PATH" "$GAVEL_STATE/kind-config.yaml" "$GAVEL_STATE/loaded" ;;
   load-archive)
     ensure_kind
-    "$KIND" load image-archive --name "$KIND_CLUSTER" "$2" ;;
+    # An archive whose images these very nodes hold already is not loaded again (the runner
+    # image is 2 GB: minutes into each node). Key: the images' config digests (a rebuild that
+    # changed nothing keeps them) and the node containers' IDs (a new cluster has new ones).
+    nodes=$(docker ps -aq --no-trunc --filter "label=io.x-k8s.kind.cluster=$KIND_CLUSTER" | sort | tr '\n' ' ')
+    key="$(tar -xOf "$2" manifest.json | jq -c '[.[].Config]') $nodes"
+    stamp=$GAVEL_STATE/loaded/$(basename "$2")
+    if [[ -f $stamp && $(cat "$stamp") == "$key" ]]; then
+      log "$(basename "$2"): the nodes hold these images already"
+      exit 0
+    fi
+    "$KIND" load image-archive --name "$KIND_CLUSTER" "$2"
+    mkdir -p "$GAVEL_STATE/loaded"
+    echo "$key" >"$stamp" ;;
   *) die "usage: kind.sh up|down|load-archive FILE" ;;
 esac

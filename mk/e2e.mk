@@ -1,6 +1,6 @@
 # The user's path: the Helm chart on the real cluster, and the demo.
 
-.PHONY: test-e2e test-hostile demo-down
+.PHONY: test-e2e test-hostile test-nodes demo-down
 
 test-e2e: deps ## end-to-end: install the chart, judge every verdict in every language, upgrade, uninstall
 	@$(CLUSTER_SH) up >/dev/null
@@ -15,6 +15,14 @@ test-hostile: deps ## containment in real runner pods: hostile submissions and c
 	@echo "[test] hostile: attacks from submissions and checkers in runner pods, outputs at the cap, Pod Security (~5 min)"
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
 		GAVEL_HELM=$$(scripts/helm.sh) $(VENV)/bin/pytest -q tests/e2e/test_hostile.py
+
+test-nodes: deps ## many nodes (CLUSTER=kind, 3 nodes): spread, a worker paused mid-judging, the operator's node killed, a drain
+	@if [ "$(CLUSTER)" != kind ]; then echo "test-nodes needs two workers: CLUSTER=kind make test-nodes"; exit 2; fi
+	@$(CLUSTER_SH) up >/dev/null
+	@$(CLUSTER_SH) images-e2e
+	@echo "[test] nodes: Evaluations over two workers, one paused, the operator's killed, one drained (~12 min)"
+	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
+		GAVEL_HELM=$$(scripts/helm.sh) $(VENV)/bin/pytest -q -s tests/nodes
 
 demo-down: ## uninstall the demo release (the cluster stays: make cluster-down)
 	@$(CLUSTER_SH) up >/dev/null

@@ -201,6 +201,7 @@ async def finish(key, ev: dict, job: dict) -> None:
         return
     values = judged(result, store=store or STATE.store, bucket=where.bucket, prefix=where.prefix,
                            conditions=ev["conditions"], logs_saved=logs)
+    values["attempts"] = len(pods) or 1
     if not await write_status(namespace, name, ev["uid"], values):
         return
     owner = ref(ev["body"])

@@ -273,7 +273,8 @@ class EvaluationStatus(BaseModel):
     max_score: float | None = Field(None, alias="maxScore")
     groups: list[GroupStatus] | None = Field(None, description="score per group (subtask)")
     language: str | None = Field(None, description="NAME:VERSION judged with")
-    attempts: int | None = None
+    attempts: int | None = Field(None, description="runner pods that took it: more than 1 after a crash, an eviction, "
+                                 "a drain or a lost node (the Job's retries, spec.retries)")
     job_name: str | None = Field(None, alias="jobName")
     queued_at: str | None = Field(None, alias="queuedAt")
     started_at: str | None = Field(None, alias="startedAt")

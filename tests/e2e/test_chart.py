@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import NAMESPACE, RELEASE, ROOT, VALUES, apply, wait_all
+from chart import NAMESPACE, RELEASE, ROOT, VALUES, apply, wait_all
 
 TESTS = {"1": ("1 2\n", "3\n"), "2": ("40 2\n", "42\n")}
 LANGS = {  # per language: accepted, wrong answer, compilation error, runtime error, time limit, memory limit

@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from conftest import NAMESPACE, apply, wait_all
+from chart import NAMESPACE, apply, wait_all
 
 # both attackers (a submission, a checker) start with this: each step must fail
 ATTEMPT = r'''

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import NAMESPACE, RELEASE, apply, wait_all
+from chart import NAMESPACE, RELEASE, apply, wait_all
 
 
 def test_zz_uninstall_keeps_crds_and_evaluations(kube, helm, namespace, storage):

@@ -1,0 +1,96 @@
+"""The many-node tier (CLUSTER=kind, one control plane and two workers): the chart installed as in
+tests/e2e, and the kind nodes, which are Docker containers, paused, killed, drained and brought
+back while Evaluations run on them. The bundled MinIO stays on the control plane, the one node
+these tests never stop (its data is an emptyDir: a lost node would lose every submission)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from chart import NAMESPACE, RELEASE, crds, helm, install_fresh, kube, namespace, storage  # noqa: F401 (fixtures)
+
+KIND_CLUSTER = os.environ.get("KIND_CLUSTER", "gavel")
+# cluster/lib.sh: the offline route runs kind's nodes in a dockerd of its own
+DOCKER_HOST = "unix:///run/gavel-kind/docker.sock" if os.environ.get("KIND_OFFLINE", "1") == "1" else None
+CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
+MINIO_ON_CONTROL_PLANE = [
+    f"storage.bundled.nodeSelector.{CONTROL_PLANE_TAINT.replace('.', chr(92) + '.')}=",
+    f"storage.bundled.tolerations[0].key={CONTROL_PLANE_TAINT}",
+    "storage.bundled.tolerations[0].operator=Exists", "storage.bundled.tolerations[0].effect=NoSchedule"]
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("CLUSTER") != "kind":
+        skip = pytest.mark.skip(reason="the many-node tier runs on the kind route: CLUSTER=kind make test-nodes")
+        for item in items:
+            item.add_marker(skip)
+
+
+def docker(*args: str, check: bool = True) -> str:
+    env = {**os.environ, **({"DOCKER_HOST": DOCKER_HOST} if DOCKER_HOST else {})}
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, env=env, timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout.strip()
+
+
+def ready_nodes(kube) -> set[str]:
+    return {n["metadata"]["name"] for n in kube.json("get", "nodes")["items"]
+            if {c["type"]: c["status"] for c in n["status"]["conditions"]}.get("Ready") == "True"}
+
+
+def wait_nodes_ready(kube, timeout: float = 300) -> list[str]:
+    """Every node Ready (a test may have stopped one): the workers' names, sorted."""
+    nodes = [n["metadata"]["name"] for n in kube.json("get", "nodes")["items"]]
+    for name in nodes:
+        if docker("inspect", "-f", "{{.State.Status}}", name, check=False) in ("paused",):
+            docker("unpause", name)
+        elif docker("inspect", "-f", "{{.State.Status}}", name, check=False) in ("exited", "created"):
+            docker("start", name)
+    kube.wait_for("every node Ready", lambda: ready_nodes(kube) == set(nodes), timeout=timeout, interval=2)
+    workers = sorted(n for n in nodes if not n.endswith("-control-plane"))
+    assert len(workers) >= 2, f"the many-node tier needs two workers (KIND_NODES=3), not {workers}"
+    return workers
+
+
+@pytest.fixture(scope="session")
+def installed(kube, helm, crds):
+    wait_nodes_ready(kube)
+    yield from install_fresh(kube, helm, *MINIO_ON_CONTROL_PLANE)
+
+
+@pytest.fixture
+def workers(kube, installed) -> list[str]:
+    return wait_nodes_ready(kube)
+
+
+def operator_pod(kube) -> dict:
+    pods = [p for p in kube.json("-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/name=gavel-operator")["items"]
+            if not p["metadata"].get("deletionTimestamp")]
+    assert len(pods) == 1, [p["metadata"]["name"] for p in pods]
+    return pods[0]
+
+
+def runner_pods(kube, namespace: str) -> list[dict]:
+    return kube.json("-n", namespace, "get", "pods", "-l", "gavel.dev/role=runner")["items"]
+
+
+def judging_on(kube, namespace: str, node: str) -> list[str]:
+    """The Evaluations whose runner is running on `node` right now."""
+    return [p["metadata"]["labels"]["gavel.dev/evaluation"] for p in runner_pods(kube, namespace)
+            if p["spec"].get("nodeName") == node and p["status"].get("phase") == "Running"
+            and not p["metadata"].get("deletionTimestamp")]
+
+
+class Clock:
+    """Seconds since a disruption, for the measurements the tests print."""
+
+    def __init__(self):
+        self.start = time.monotonic()
+
+    def __call__(self) -> float:
+        return round(time.monotonic() - self.start, 1)

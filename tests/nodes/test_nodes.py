@@ -1,0 +1,147 @@
+"""Many nodes: Evaluations spread over the workers; a worker paused in the middle of judging, the
+operator's node killed, a worker drained: every Evaluation ends judged exactly once, those that
+lost their node on the other worker, the disruption counted by the Job (status.failed, the pod's
+DisruptionTarget condition, the Evaluation's attempts). Each test prints what it measured."""
+
+from __future__ import annotations
+
+import collections
+
+from chart import apply, wait_all
+from conftest import Clock, docker, judging_on, operator_pod, runner_pods, wait_nodes_ready
+
+SUM = {"1": ("1 2\n", "3\n"), "2": ("40 2\n", "42\n")}
+
+
+def sleepy(seconds: float) -> str:
+    """A right answer after `seconds` of wall time (and no CPU: 2 cores judge many at once)."""
+    return f"import time\ntime.sleep({seconds})\na, b = map(int, input().split())\nprint(a + b)\n"
+
+
+def submit(kube, namespace, storage, prefix: str, count: int, seconds: float) -> list[str]:
+    names = [f"{prefix}{i}" for i in range(count)]
+    apply(kube, namespace, [storage.at(namespace).evaluation(n, sleepy(seconds), "python", SUM,
+                                                             limits={"wallMs": 120000}) for n in names])
+    return names
+
+
+def snapshot(done: dict) -> dict:
+    return {n: (e["status"]["verdict"], e["status"]["finishedAt"], e["status"].get("attempts")) for n, e in done.items()}
+
+
+def jobs_of(kube, namespace: str) -> dict[str, dict]:
+    return {j["metadata"]["labels"]["gavel.dev/evaluation"]: j for j in kube.json("-n", namespace, "get", "jobs")["items"]}
+
+
+def assert_moved(kube, namespace: str, done: dict, moved: list[str], lost: str, reason: str) -> None:
+    """Each of `moved` judged once more on another node after its pod on `lost` was disrupted: one
+    Job, failed 1 (the disruption, counted by its podFailurePolicy) and succeeded 1."""
+    jobs = jobs_of(kube, namespace)
+    pods = collections.defaultdict(list)
+    for p in runner_pods(kube, namespace):
+        pods[p["metadata"]["labels"]["gavel.dev/evaluation"]].append(p)
+    for name in moved:
+        st = done[name]["status"]
+        assert st["verdict"] == "Accepted" and st["attempts"] == 2, (name, st)
+        job = jobs[name]["status"]
+        assert (job.get("failed"), job.get("succeeded")) == (1, 1), (name, job)
+        first, second = sorted(pods[name], key=lambda p: p["metadata"]["creationTimestamp"])
+        assert first["spec"]["nodeName"] == lost and second["spec"]["nodeName"] != lost, name
+        conditions = {c["type"]: c for c in first["status"].get("conditions") or []}
+        assert conditions["DisruptionTarget"]["status"] == "True", first["status"]
+        assert conditions["DisruptionTarget"]["reason"] == reason, conditions["DisruptionTarget"]
+        assert first["status"]["phase"] == "Failed", first["status"]
+
+
+def test_evaluations_spread_over_both_workers(kube, namespace, storage, workers):
+    """How: the scheduler's defaults. Runner pods are Guaranteed with equal requests; its
+    NodeResourcesFit (LeastAllocated) and BalancedAllocation scores favour the emptier node, so
+    pods created together alternate between the workers."""
+    names = submit(kube, namespace, storage, "s", 8, 4)
+    done = wait_all(kube, namespace, names, timeout=600)
+    assert {e["status"]["verdict"] for e in done.values()} == {"Accepted"}
+    per_node = collections.Counter(p["spec"]["nodeName"] for p in runner_pods(kube, namespace))
+    print(f"runner pods per node: {dict(per_node)}")
+    assert set(per_node) == set(workers), per_node  # the control plane is tainted: never a runner there
+    assert min(per_node.values()) >= 2, per_node
+
+
+def test_a_worker_paused_mid_judging(kube, namespace, storage, workers):
+    """docker pause freezes the node: kubelet, runner and submission stop at once, the API server
+    hears nothing. NotReady after the node monitor's grace period, evicted runner.nodeLostSeconds
+    later, marked Failed by the operator (no kubelet is left to end it), run again by its Job on the
+    other worker. Unpaused afterwards: nothing is judged twice, no verdict changes."""
+    victim = next(w for w in workers if w != operator_pod(kube)["spec"]["nodeName"])
+    names = submit(kube, namespace, storage, "p", 6, 20)
+    kube.wait_for(f"runners judging on {victim}", lambda: judging_on(kube, namespace, victim), timeout=180)
+    moved = judging_on(kube, namespace, victim)
+    docker("pause", victim)
+    clock = Clock()
+    try:
+        done = wait_all(kube, namespace, names, timeout=600)
+        print(f"paused {victim} with {len(moved)} judging on it; all {len(names)} judged {clock()} s later")
+        assert {e["status"]["verdict"] for e in done.values()} == {"Accepted"}, snapshot(done)
+        assert_moved(kube, namespace, done, moved, victim, "DeletionByTaintManager")
+        for name in moved:
+            assert "NodeLost" in kube("-n", namespace, "get", "events", "--field-selector",
+                                      f"involvedObject.name={name},reason=NodeLost"), name
+        before = snapshot(done)
+    finally:
+        docker("unpause", victim)
+    wait_nodes_ready(kube)
+    clock = Clock()
+    # the resumed kubelet ends what it was running (the API says its pods are gone)
+    kube.wait_for(f"the stale pods on {victim} ended", lambda: not judging_on(kube, namespace, victim), timeout=180)
+    print(f"{victim} back: its stale runners ended {clock()} s after it was Ready")
+    after = wait_all(kube, namespace, names, timeout=60)
+    assert snapshot(after) == before
+
+
+def test_the_operators_node_killed(kube, namespace, storage, workers):
+    """docker kill: the node with the operator and some runners is gone for good. The operator's pod
+    is evicted operator.nodeLostSeconds after NotReady, its Deployment starts another on the other
+    worker, which takes over every Evaluation in flight, the runners stranded on the dead node too."""
+    victim = operator_pod(kube)["spec"]["nodeName"]
+    old_operator = operator_pod(kube)["metadata"]["name"]
+    names = submit(kube, namespace, storage, "k", 6, 15)
+    kube.wait_for(f"runners judging on {victim}", lambda: judging_on(kube, namespace, victim), timeout=180)
+    moved = judging_on(kube, namespace, victim)
+    docker("kill", victim)
+    clock = Clock()
+    try:
+        def new_operator_ready():
+            pod = operator_pod(kube)
+            return pod["metadata"]["name"] != old_operator and all(
+                c["ready"] for c in pod["status"].get("containerStatuses") or [{"ready": False}]) and pod
+        pod = kube.wait_for("another operator Ready", new_operator_ready, timeout=400, interval=2)
+        print(f"killed {victim} (operator and {len(moved)} runners); another operator Ready on "
+              f"{pod['spec']['nodeName']} {clock()} s later")
+        assert pod["spec"]["nodeName"] != victim
+        done = wait_all(kube, namespace, names, timeout=600)
+        print(f"all {len(names)} judged {clock()} s after the kill")
+        assert {e["status"]["verdict"] for e in done.values()} == {"Accepted"}, snapshot(done)
+        assert_moved(kube, namespace, done, moved, victim, "DeletionByTaintManager")
+    finally:
+        docker("start", victim)
+    clock = Clock()
+    wait_nodes_ready(kube)
+    print(f"{victim} started again: Ready {clock()} s later")
+
+
+def test_a_worker_drained(kube, namespace, storage, workers):
+    """kubectl drain: the node is cordoned and its pods evicted through the Eviction API (the runner
+    pods gracefully, by their own kubelet); their Jobs run them again on the other worker."""
+    victim = next(w for w in workers if w != operator_pod(kube)["spec"]["nodeName"])
+    names = submit(kube, namespace, storage, "d", 6, 15)
+    kube.wait_for(f"runners judging on {victim}", lambda: judging_on(kube, namespace, victim), timeout=180)
+    moved = judging_on(kube, namespace, victim)
+    clock = Clock()
+    try:
+        kube("drain", victim, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=300s", timeout=330)
+        print(f"drained {victim} ({len(moved)} judging on it) in {clock()} s")
+        done = wait_all(kube, namespace, names, timeout=600)
+        print(f"all {len(names)} judged {clock()} s after the drain began")
+        assert {e["status"]["verdict"] for e in done.values()} == {"Accepted"}, snapshot(done)
+        assert_moved(kube, namespace, done, moved, victim, "EvictionByEvictionAPI")
+    finally:
+        kube("uncordon", victim)
