@@ -99,9 +99,15 @@ def test_no_node_matches_only_when_every_node_fails_the_selector():
     never = ("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes "
              "are available: 3 Preemption is not helpful for scheduling.")
     assert no_node_matches(unschedulable(never)) == never
+    # a control plane (or any lasting taint) takes no runner pod: the workers decide
+    with_control_plane = ("0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/"
+                          "control-plane: }, 2 node(s) didn't match Pod's node affinity/selector.")
+    assert no_node_matches(unschedulable(with_control_plane)) == with_control_plane
     for later in ("0/3 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, "
                   "2 node(s) didn't match Pod's node affinity/selector.",
-                  "0/1 nodes are available: 1 Insufficient memory."):
+                  "0/1 nodes are available: 1 Insufficient memory.",
+                  "0/2 nodes are available: 1 node(s) had untolerated taint {dedicated: judges}, "
+                  "1 node(s) were unschedulable."):
         assert no_node_matches(unschedulable(later)) is None
     assert no_node_matches({"status": {"phase": "Running"}}) is None
 
