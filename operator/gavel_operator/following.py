@@ -80,7 +80,8 @@ async def pod_event(event, body, namespace, labels, evaluation_index, language_i
         await release_from_lost_node(body, namespace, node, one(evaluation_index, (namespace, evaluation_of(body, labels))))
         return
     reason = message = None
-    if unschedulable := tenancy.no_node_matches(body):  # a nodeSelector no node has (yet a policy allowed)
+    # a nodeSelector no node has (yet a policy allowed): never scheduled, whatever the other nodes' state
+    if (unschedulable := tenancy.unschedulable_by_selector(body)) and not await nodes_with(body["spec"]["nodeSelector"]):
         reason, message = "NoMatchingNode", f"no node has the labels the runner pod selects: {unschedulable}"
     for cs in (body.get("status") or {}).get("containerStatuses") or []:
         waiting = (cs.get("state") or {}).get("waiting") or {}
@@ -104,6 +105,12 @@ async def pod_event(event, body, namespace, labels, evaluation_index, language_i
     await dispatch(evaluation_index, language_index)
 
 
+async def nodes_with(labels: dict[str, str]) -> bool:
+    """Whether any node has these labels (one list call, at most one node back)."""
+    selector = ",".join(f"{k}={v}" for k, v in labels.items())
+    return bool((await kube().get("/api/v1/nodes", labelSelector=selector, limit="1")).get("items"))
+
+
 async def lost_node(pod: dict) -> str | None:
     """The node of a runner pod that Kubernetes evicted for not answering (the taints of
     jobs.NODE_LOST_TAINTS outlived the pod's tolerations) while that node is still not Ready, or
@@ -118,12 +125,10 @@ async def lost_node(pod: dict) -> str | None:
     if not any(c.get("type") == "DisruptionTarget" and c.get("status") == "True"
                and c.get("reason") == "DeletionByTaintManager" for c in st.get("conditions") or []):
         return None  # an eviction or deletion the node's kubelet carries out itself
-    try:
-        conditions = (await kube().get(f"/api/v1/nodes/{node}")).get("status", {}).get("conditions") or []
-    except ApiError as err:
-        if err.status == 404:
-            return node
-        raise
+    found = (await kube().get("/api/v1/nodes", fieldSelector=f"metadata.name={node}")).get("items") or [{}]
+    if not found[0]:
+        return node  # deleted
+    conditions = found[0].get("status", {}).get("conditions") or []
     ready = next((c.get("status") for c in conditions if c.get("type") == "Ready"), "Unknown")
     return None if ready == "True" else node
 

@@ -177,27 +177,17 @@ def pod_placement(policy: TenantPolicy, runtime_class: str | None, node_selector
     return out
 
 
-_NODES = re.compile(r"^0/(\d+) nodes are available: ")
-_NO_MATCH = re.compile(r"(\d+) node\(s\) didn't match Pod's node affinity/selector")
-_TAINT = re.compile(r"(\d+) node\(s\) had untolerated taint \{([^:}]+):")
-# Taints Kubernetes itself puts on a node for a passing condition (not ready, unreachable, disk
-# pressure, …): such a node may take the pod later. Any other taint (the control plane's, an
-# administrator's dedicated pool) stays until a person removes it.
-_PASSING_TAINTS = "node.kubernetes.io/"
+_NO_MATCH = re.compile(r"\d+ node\(s\) didn't match Pod's node affinity/selector")
 
 
-def no_node_matches(pod: dict) -> str | None:
-    """The scheduler's words when no node can ever take the runner pod: every node lacks the labels
-    it selects or carries a lasting taint it does not tolerate (and at least one lacks the labels),
-    else None. A node busy, cordoned, not ready or under pressure may change: those keep it waiting."""
+def unschedulable_by_selector(pod: dict) -> str | None:
+    """The scheduler's words when it found no node for the runner pod and some nodes lacked the labels
+    it selects, else None. Whether any node at all has them is the caller's question to the API
+    server: the words do not say which taints the other nodes carry, nor whether they would match."""
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False" and cond.get("reason") == "Unschedulable":
             message = cond.get("message") or ""
-            nodes, no_match = _NODES.match(message), _NO_MATCH.search(message)
-            if not nodes or not no_match:
-                continue
-            lasting = sum(int(n) for n, key in _TAINT.findall(message) if not key.startswith(_PASSING_TAINTS))
-            if int(no_match.group(1)) + lasting == int(nodes.group(1)):
+            if _NO_MATCH.search(message) and (pod.get("spec") or {}).get("nodeSelector"):
                 return message
     return None
 

@@ -172,14 +172,15 @@ def test_operator_rbac_is_least_privilege(kube, installed):
                            # adds no power, since creating a Job already makes any pod through the Job controller
                            ("create", "pods"),
                            # a runner pod stranded on a node that stopped answering is marked Failed
-                           ("patch", "pods/status"), ("get", "nodes"),
+                           ("patch", "pods/status"),
+                           ("list", "nodes"),  # and whether any node has the labels a runner pod selects
                            ("delete", "evaluations.gavel.dev")]:  # retention.finishedTtlSeconds, on by default
         assert can(verb, resource), f"operator cannot {verb} {resource}"
     for verb, resource in [("get", "secrets"), ("list", "secrets"), ("delete", "pods"),
                            ("create", "evaluations.gavel.dev"),
                            ("update", "customresourcedefinitions.apiextensions.k8s.io"), ("create", "deployments.apps"),
                            ("create", "clusterrolebindings.rbac.authorization.k8s.io"), ("delete", "namespaces"),
-                           ("create", "pods/exec"), ("list", "nodes"), ("update", "pods"), ("delete", "networkpolicies.networking.k8s.io")]:
+                           ("create", "pods/exec"), ("update", "nodes"), ("update", "pods"), ("delete", "networkpolicies.networking.k8s.io")]:
         assert not can(verb, resource), f"operator may {verb} {resource}: more than it needs"
 
 

@@ -3,7 +3,8 @@
 import pytest
 
 from gavel_operator.settings import Settings
-from gavel_operator.tenancy import TenantPolicy, no_node_matches, placement_violation, pod_placement, storage_violation
+from gavel_operator.tenancy import (TenantPolicy, placement_violation, pod_placement, storage_violation,
+                                   unschedulable_by_selector)
 
 
 def check(policy, reads, results=("gavel", "team-a/ev/uid"), namespace="team-a"):
@@ -95,21 +96,16 @@ def unschedulable(message):
                                        "message": message}]}}
 
 
-def test_no_node_matches_only_when_every_node_fails_the_selector():
-    never = ("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes "
-             "are available: 3 Preemption is not helpful for scheduling.")
-    assert no_node_matches(unschedulable(never)) == never
-    # a control plane (or any lasting taint) takes no runner pod: the workers decide
-    with_control_plane = ("0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/"
-                          "control-plane: }, 2 node(s) didn't match Pod's node affinity/selector.")
-    assert no_node_matches(unschedulable(with_control_plane)) == with_control_plane
-    for later in ("0/3 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, "
-                  "2 node(s) didn't match Pod's node affinity/selector.",
-                  "0/1 nodes are available: 1 Insufficient memory.",
-                  "0/2 nodes are available: 1 node(s) had untolerated taint {dedicated: judges}, "
-                  "1 node(s) were unschedulable."):
-        assert no_node_matches(unschedulable(later)) is None
-    assert no_node_matches({"status": {"phase": "Running"}}) is None
+def test_unschedulable_by_selector_asks_about_the_labels_only_when_the_scheduler_names_them():
+    def pod(message, selector=None):
+        return {**unschedulable(message), "spec": {"nodeSelector": selector or {"gavel.dev/pool": "x"}}}
+
+    for message in ("0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.",
+                    "0/3 nodes are available: 1 node(s) had untolerated taint(s), 2 node(s) didn't match Pod's "
+                    "node affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not helpful."):
+        assert unschedulable_by_selector(pod(message)) == message
+    assert unschedulable_by_selector(pod("0/1 nodes are available: 1 Insufficient memory.")) is None
+    assert unschedulable_by_selector({"status": {"phase": "Running"}}) is None
 
 
 def test_chart_values_match_the_model():
