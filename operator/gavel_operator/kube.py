@@ -6,8 +6,12 @@ It reuses the credentials kopf logged in with (handlers.login)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -31,7 +35,8 @@ class Kube:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
         if info.certificate_path or info.certificate_data:
-            ctx.load_cert_chain(*_cert_files(info))
+            with _cert_files(info) as (cert, key):
+                ctx.load_cert_chain(cert, key)
         self._session = aiohttp.ClientSession(
             headers=headers, connector=aiohttp.TCPConnector(ssl=ctx, limit=20),
             timeout=aiohttp.ClientTimeout(total=60))
@@ -90,18 +95,17 @@ def _text(data: str | bytes | None) -> str | None:
     return base64.b64decode(raw).decode()
 
 
-def _cert_files(info: kopf.ConnectionInfo) -> tuple[str, str | None]:
-    """ssl wants files: write inline certificate data to private temp files."""
-    import tempfile
+@contextlib.contextmanager
+def _cert_files(info: kopf.ConnectionInfo) -> Iterator[tuple[str, str | None]]:
+    """ssl reads the client certificate and key from files: inline data goes to private temporary
+    files for as long as it reads them, then they are removed."""
+    with tempfile.TemporaryDirectory(prefix="gavel-kube-") as tmp:
+        def path_of(path, data, name) -> str | None:
+            if path or data is None:
+                return str(path) if path else None
+            out = Path(tmp) / name
+            out.write_text(_text(data))
+            return str(out)
 
-    def path_of(path, data) -> str | None:
-        if path:
-            return str(path)
-        if data is None:
-            return None
-        f = tempfile.NamedTemporaryFile("w", delete=False, prefix="gavel-kube-", suffix=".pem")
-        f.write(_text(data))
-        f.close()
-        return f.name
-
-    return path_of(info.certificate_path, info.certificate_data), path_of(info.private_key_path, info.private_key_data)
+        yield (path_of(info.certificate_path, info.certificate_data, "cert.pem"),
+               path_of(info.private_key_path, info.private_key_data, "key.pem"))
