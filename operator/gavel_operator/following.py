@@ -176,6 +176,13 @@ async def save_logs(namespace: str, job_name: str, ev: dict, pods: list[dict] | 
     return True
 
 
+def attempts(job: dict, pods: list[dict]) -> int:
+    """Runner pods that took the Evaluation: the Job counts those gone already (an evicted pod is
+    deleted once it ends; one stranded on a lost node stays)."""
+    st = job.get("status") or {}
+    return max(len(pods), (st.get("failed") or 0) + (st.get("succeeded") or 0) + (st.get("active") or 0), 1)
+
+
 def termination_message(pods: list[dict]) -> str | None:
     for pod in reversed(pods):
         for cs in (pod.get("status") or {}).get("containerStatuses") or []:
@@ -206,7 +213,7 @@ async def finish(key, ev: dict, job: dict) -> None:
         return
     values = judged(result, store=store or STATE.store, bucket=where.bucket, prefix=where.prefix,
                            conditions=ev["conditions"], logs_saved=logs)
-    values["attempts"] = len(pods) or 1
+    values["attempts"] = attempts(job, pods)
     if not await write_status(namespace, name, ev["uid"], values):
         return
     owner = ref(ev["body"])
@@ -229,7 +236,7 @@ async def fail(key, ev: dict, job: dict, reason: str, message: str, pod: dict | 
     where = jobs.placement(spec, namespace, name, ev["uid"], STATE.settings)
     full = f"could not be judged ({reason}): {message}"
     values = {"phase": Phase.FAILED.value, "message": full[:1000], "finishedAt": now(),
-              "attempts": len(pods) or 1,
+              "attempts": attempts(job, pods),
               "conditions": with_condition(ev["conditions"], condition("Failed", True, reason, message))}
     if logs:
         values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from chart import NAMESPACE, RELEASE, crds, helm, install_fresh, kube, namespace, storage  # noqa: F401 (fixtures)
+from chart import NAMESPACE, crds, helm, install_fresh, kube, namespace, storage  # noqa: F401 (fixtures)
 
 KIND_CLUSTER = os.environ.get("KIND_CLUSTER", "gavel")
 # cluster/lib.sh: the offline route runs kind's nodes in a dockerd of its own
