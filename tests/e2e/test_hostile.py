@@ -14,7 +14,9 @@ The red-team list (README, "Security model"), each tried below:
   64 MiB outputs against every checker (the runner stays within its memory), CPU in a helper
   process; network: the API server, the node's API server and kubelet ports, the operator's pod,
   in the submission's first moments; the checker: the same reads from inside a custom checker,
-  a checker fork bomb and memory bomb; Pod Security: baseline judged, restricted refused at once.
+  a checker fork bomb and memory bomb; file I/O: output.txt a link to the input or the task, a
+  FIFO, a directory; interactive: the program hunting the interactor's secret (its argv, files,
+  memory) and signalling it; Pod Security: baseline judged, restricted refused at once.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import time
 
 import pytest
 
-from chart import NAMESPACE, apply, wait_all
+from chart import NAMESPACE, ROOT, apply, wait_all
 
 # both attackers (a submission, a checker) start with this: each step must fail
 ATTEMPT = r'''
@@ -162,6 +164,64 @@ wait();
 """
 
 
+# File I/O (spec.fileIO): output.txt is whatever the program leaves; the runner reads it as root.
+# Each must be refused without following it: a link to the program's own input (equal to the
+# answer: a runner that followed it would accept), to the task, a FIFO (a runner that opened it
+# would wait forever), a directory.
+FILE_IO_ATTACKS = {
+    "fio-symlink-input": ('#include <unistd.h>\nint main(void){return symlink("input.txt","output.txt")?9:0;}\n',
+                          "symbolic link"),
+    "fio-symlink-task": ('#include <unistd.h>\nint main(void){return symlink("/etc/gavel/task/task.json",'
+                         '"output.txt")?9:0;}\n', "symbolic link"),
+    "fio-fifo": ('#include <sys/stat.h>\nint main(void){return mkfifo("output.txt",0666)?9:0;}\n',
+                 "output.txt is not a regular file"),
+    "fio-directory": ('#include <sys/stat.h>\nint main(void){return mkdir("output.txt",0777)?9:0;}\n',
+                      "output.txt is not a regular file"),
+}
+# An interactive problem (examples/problems/guess): the program runs beside the interactor, which
+# holds the secret (its input file, named in its argv). The program hunts for it in the files other
+# processes name in their cmdline and environ, their open files and memory, and signals every
+# process it sees; then it guesses once: what it found, else 50. Every test must fail (the secrets
+# are 1, 37, 100) and none may end in the interactor's failure (a program that could kill or stop
+# it would turn its loss into an InternalError).
+INTERACTIVE_SNOOP = r"""
+import os, re, signal, sys
+found = []  # numbers read where only the interactor should read
+me = os.getpid()
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    if int(pid) == me:
+        continue
+    for what in ("cmdline", "environ"):
+        try:
+            text = open(f"/proc/{pid}/{what}", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+        except Exception:
+            continue
+        for path in re.findall(r"/\S+", text):
+            try:
+                found += re.findall(r"\b\d{1,3}\b", open(path).read(100))
+            except Exception:  # unreadable, or not text
+                pass
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            found += re.findall(r"\b\d{1,3}\b", open(f"/proc/{pid}/fd/{fd}").read(100))
+    except Exception:
+        pass
+    try:
+        open(f"/proc/{pid}/mem", "rb").read(1)
+        print(f"read the memory of {pid}", file=sys.stderr)
+    except Exception:
+        pass
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        try:
+            os.kill(int(pid), sig)
+            print(f"signalled {pid}", file=sys.stderr)
+        except Exception:
+            pass
+print(f"found {found[:10]}", file=sys.stderr)
+print(next((g for g in found if 1 <= int(g) <= 100), 50), flush=True)  # one guess: 50 is no secret here
+"""
+
+
 def targets(kube) -> list[str]:
     """What a runner pod must not reach: the API server's Service, the node's API server and
     kubelet, the operator's pod (metrics) in another namespace."""
@@ -207,6 +267,17 @@ def attacks(kube, storage):
                                      checker={"kind": kind}, limits={"timeMs": 5000})
             obj["spec"]["tests"][0]["expected"] = answer
             objs.append(obj)
+        for name, (src, _) in FILE_IO_ATTACKS.items():
+            objs.append(storage.evaluation(name, src, "c", {"1": ("3\n", "3\n")},
+                                           fileIO={"input": "input.txt", "output": "output.txt"},
+                                           limits={"timeMs": 1000, "wallMs": 20000}))
+        guess = ROOT / "examples" / "problems" / "guess"
+        snoop = storage.evaluation("interactive-snoop", INTERACTIVE_SNOOP, "python",
+                                   {str(n): (f"{n}\n", f"{n}\n") for n in (1, 37, 100)},
+                                   interactor={"language": "python", "program": storage.put(
+                                       f"{ns}/hostile/interactor.py", (guess / "interactor.py").read_text())},
+                                   limits={"timeMs": 2000, "wallMs": 20000})
+        objs.append(snoop)
         apply(kube, ns, objs)
         names = [o["metadata"]["name"] for o in objs]
         yield ns, wait_all(kube, ns, names, timeout=900)
@@ -251,6 +322,24 @@ def test_cpu_of_a_helper_process_counts(attacks):
     obj = done["helper-burns-cpu"]
     test = obj["status"]["tests"][0]
     assert test["verdict"] == "TimeLimitExceeded", verdicts(obj)
+
+
+@pytest.mark.parametrize("name", list(FILE_IO_ATTACKS))
+def test_a_file_io_output_is_never_followed_or_opened(attacks, name):
+    _, done = attacks
+    obj = done[name]
+    st = obj["status"]
+    assert st["phase"] == "Succeeded" and st["verdict"] == "TestFailed", verdicts(obj)
+    test = st["tests"][0]
+    assert test["verdict"] == "WrongAnswer" and FILE_IO_ATTACKS[name][1] in test["message"], verdicts(obj)
+
+
+def test_an_interactive_program_cannot_reach_the_interactor(attacks):
+    _, done = attacks
+    obj = done["interactive-snoop"]
+    st = obj["status"]
+    assert st["phase"] == "Succeeded" and st["verdict"] == "TestFailed", verdicts(obj)
+    assert [t["verdict"] for t in st["tests"]] == ["WrongAnswer"] * 3, verdicts(obj)
 
 
 @pytest.mark.parametrize("level,judged", [("baseline", True), ("restricted", False)])
