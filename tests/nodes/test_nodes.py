@@ -144,9 +144,10 @@ def test_a_worker_drained(kube, namespace, storage, workers):
     """kubectl drain: the node is cordoned and its pods evicted through the Eviction API. A runner
     does not stop on SIGTERM (PID 1 of its container, no handler): it goes on judging for the pod's
     grace period (30 s) and a judgement that ends within it counts, judged on the drained node. These
-    take longer: killed when the grace period ends, their Jobs run them again on the other worker."""
+    take longer (100 s, of which at most 60 s had passed when the drain began): killed when the grace
+    period ends, their Jobs run them again on the other worker."""
     victim = next(w for w in workers if w != operator_pod(kube)["spec"]["nodeName"])
-    names = submit(kube, namespace, storage, "d", 6, 45)
+    names = submit(kube, namespace, storage, "d", 6, 50)
     moved = judging(kube, namespace, victim)
     clock = Clock()
     try:
