@@ -176,11 +176,16 @@ async def save_logs(namespace: str, job_name: str, ev: dict, pods: list[dict] | 
     return True
 
 
-def attempts(job: dict, pods: list[dict]) -> int:
+def attempts(job: dict, pods: list[dict], succeeded: int = 0) -> int:
     """Runner pods that took the Evaluation: the Job counts those gone already (an evicted pod is
-    deleted once it ends; one stranded on a lost node stays)."""
+    deleted once it ends; one stranded on a lost node stays). Its counts lag: a pod the controller
+    has not counted yet is in uncountedTerminatedPods, and when the Job meets its success criteria
+    the succeeded pod may be in neither (`succeeded`: the caller knows one succeeded)."""
     st = job.get("status") or {}
-    return max(len(pods), (st.get("failed") or 0) + (st.get("succeeded") or 0) + (st.get("active") or 0), 1)
+    uncounted = st.get("uncountedTerminatedPods") or {}
+    failed = (st.get("failed") or 0) + len(uncounted.get("failed") or [])
+    done = max((st.get("succeeded") or 0) + len(uncounted.get("succeeded") or []), succeeded)
+    return max(len(pods), failed + done + (st.get("active") or 0), 1)
 
 
 def termination_message(pods: list[dict]) -> str | None:
@@ -213,7 +218,7 @@ async def finish(key, ev: dict, job: dict) -> None:
         return
     values = judged(result, store=store or STATE.store, bucket=where.bucket, prefix=where.prefix,
                            conditions=ev["conditions"], logs_saved=logs)
-    values["attempts"] = attempts(job, pods)
+    values["attempts"] = attempts(job, pods, succeeded=1)
     if not await write_status(namespace, name, ev["uid"], values):
         return
     owner = ref(ev["body"])

@@ -41,9 +41,9 @@ def assert_moved(kube, namespace: str, done: dict, moved: list[str], lost: str, 
     for p in runner_pods(kube, namespace):
         pods[p["metadata"]["labels"]["gavel.dev/evaluation"]].append(p)
     for name in moved:
-        st = done[name]["status"]
-        assert st["verdict"] == "Accepted" and st["attempts"] == 2, (name, st)
-        job = jobs[name]["status"]
+        st, job = done[name]["status"], jobs[name]["status"]
+        assert st["verdict"] == "Accepted" and st["attempts"] == 2, (name, st, job, [
+            (p["metadata"]["name"], p["spec"].get("nodeName"), p["status"].get("phase")) for p in pods[name]])
         assert (job.get("failed"), job.get("succeeded")) == (1, 1), (name, job)
         *first, second = sorted(pods[name], key=lambda p: p["metadata"]["creationTimestamp"])
         assert second["spec"]["nodeName"] != lost, name

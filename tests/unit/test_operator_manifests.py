@@ -232,3 +232,15 @@ def test_presigned_urls_never_outlive_the_jobs_deadline():
     assert jobs.url_lifetime(600, Settings()).total_seconds() == 600 + jobs.URL_GRACE_SECONDS
     assert jobs.url_lifetime(600, Settings(kueue=True)).total_seconds() == 600 + jobs.URL_GRACE_SECONDS + 86_400
     assert jobs.url_lifetime(10 * 86_400, Settings()).total_seconds() == 7 * 86_400
+
+
+def test_attempts_count_pods_the_job_counted_and_those_it_has_not_yet():
+    from gavel_operator.following import attempts
+
+    pod = {"metadata": {"name": "p"}}
+    # evicted and deleted, the second one succeeded but not yet counted when the Job met its criteria
+    assert attempts({"status": {"failed": 1}}, [pod], succeeded=1) == 2
+    assert attempts({"status": {"failed": 1, "succeeded": 1}}, [pod], succeeded=1) == 2
+    assert attempts({"status": {"uncountedTerminatedPods": {"failed": ["u1"]}, "succeeded": 1}}, [pod]) == 2
+    assert attempts({"metadata": {"name": "j"}}, []) == 1  # a Job known by name only
+    assert attempts({"status": {"failed": 1}}, [pod, pod]) == 2  # a pod stranded on a lost node stays
