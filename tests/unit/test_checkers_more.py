@@ -1,20 +1,13 @@
 """The checkers' options: ignoreCase, order: unordered, exact's whitespace-only note, and their validation.
 
 test_checkers.py holds the checkers' base behaviour; this file checks the options against small
-whole-file references (with chunk boundaries everywhere), then unordered's memory and time on large
-outputs: at the 64 MiB output cap in a child process (its peak RSS, as tests/integration/
-test_checker_memory.py measures the other checkers), and the worst shapes of a batch under tracemalloc.
-Times are printed (run with -s), not asserted: machines are noisy.
+whole-file references (with chunk boundaries everywhere). Memory and time on large outputs:
+tests/integration/test_checker_memory.py.
 """
 
-import json
 import random
-import subprocess
 import sys
-import time
-import tracemalloc
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -405,107 +398,3 @@ def test_validation_accepts_the_rest(options):
 def test_custom_is_still_not_built_in():
     with pytest.raises(ValueError, match="not a built-in checker"):
         checkers.compare(Checker(kind=CheckerKind.CUSTOM, program="./check.cpp"), b"", b"")
-
-
-# --- large outputs --------------------------------------------------------------------------------------------
-
-CAP = 64 << 20  # outputKb's default
-WIDTH = 63  # 1 Mi lines of 64 bytes: a fair share of the cap's time in a unit test; 8-byte lines take ~4x longer
-LINES = CAP // (WIDTH + 1)
-STEP = 0x9E3779B1  # odd: i -> STEP * i mod 2**20 is a shuffle of the lines
-
-CHILD = """
-import gc, json, re, sys, time
-from pathlib import Path
-from gavel_contract import Checker
-from gavel_runner import checkers
-
-def kib(field):  # this process's own figures
-    return int(re.search(field + r":\\s+(\\d+)", Path("/proc/self/status").read_text())[1])
-
-gc.collect()
-try:
-    Path("/proc/self/clear_refs").write_text("5")  # reset the peak to now, dropping the imports' transient peak
-except OSError:
-    pass
-base = kib("VmHWM")
-start, cpu = time.perf_counter(), time.process_time()
-outcome = checkers.check_files(Checker.model_validate_json(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))
-print(json.dumps({"accepted": outcome.accepted, "message": outcome.message, "diff": outcome.diff,
-                  "seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
-                  "peak_mib": (kib("VmHWM") - base) / 1024}))
-"""
-
-
-def write_lines(path: Path, order, changed: dict[int, bytes] | None = None) -> Path:
-    fmt = b"%0" + str(WIDTH).encode() + b"d\n"
-    with path.open("wb") as f:
-        for start in range(0, LINES, 1 << 16):
-            f.write(b"".join((changed or {}).get(order(i), fmt % order(i)) for i in range(start, start + (1 << 16))))
-    return path
-
-
-@pytest.fixture(scope="module")
-def big(tmp_path_factory):
-    d = tmp_path_factory.mktemp("unordered")
-    shuffle = lambda i: STEP * i % LINES  # noqa: E731
-    files = (write_lines(d / "answer", lambda i: i), write_lines(d / "shuffled", shuffle),
-             write_lines(d / "changed", shuffle, {777: b"x" * WIDTH + b"\n"}))
-    assert all(f.stat().st_size == CAP for f in files)
-    yield files
-    for f in files:
-        f.unlink()
-
-
-def run(c: Checker, output: Path, answer: Path) -> dict:
-    child = subprocess.run([sys.executable, "-c", CHILD, c.model_dump_json(by_alias=True), str(output), str(answer)],
-                           capture_output=True, text=True, timeout=600)
-    assert child.returncode == 0, child.stderr
-    result = json.loads(child.stdout)
-    print(f"\n{c.kind.value} {c.order.value} ignoreCase={c.ignore_case} {output.name:8} vs {answer.name}: "
-          f"{result['seconds']:.2f} s ({result['cpu']:.2f} s CPU), peak +{result['peak_mib']:.1f} MiB  "
-          f"{result['message'][:70]!r}")
-    return result
-
-
-@pytest.mark.parametrize("c", [LINES_U, TOKENS_UI], ids=["lines", "tokens-ignore-case"])
-def test_unordered_at_the_output_cap_in_bounded_memory(big, c):
-    answer, shuffled, changed = big
-    result = run(c, shuffled, answer)
-    assert result["accepted"] and result["peak_mib"] < 32
-
-    result = run(c, changed, answer)
-    noun = c.kind.value[:-1]
-    assert not result["accepted"] and result["message"] in (  # beyond EXACT_ITEMS: either, by its bucket
-        f"{noun} {_show(b'%0*d' % (WIDTH, 777))} appears 1 time in the answer, 0 in the output",
-        f"{noun} {_show(b'x' * WIDTH)} appears 0 times in the answer, 1 in the output")
-    assert result["diff"].startswith(result["message"] + "\n--- expected\n+++ output\n@@ -")
-    assert len(result["diff"].encode()) <= checkers.MAX_DIFF and result["peak_mib"] < 32
-
-
-@pytest.mark.parametrize("shape", ["short lines", "1-byte tokens", "2-byte tokens", "one long line"])
-def test_unordered_batches_under_tracemalloc(tmp_path, shape):
-    """The worst shapes of a batch (the most items in a FLOAT_CHUNK, or one long item), on 1 MiB (4 batches
-    and more; tracemalloc makes each allocation slow): Python's own allocations stay under 12 MiB, and do
-    not grow with the output (the 64 MiB test above measures the whole process at the cap)."""
-    size = 1 << 20
-    item, sep, n = {"short lines": (lambda i: b"%d" % (i * 7919 % 1_000_000), b"\n", size // 7),
-                    "1-byte tokens": (lambda i: b"%d" % (i % 10), b" ", size // 2),
-                    "2-byte tokens": (lambda i: b"%02x" % (i % 256), b" ", size // 3),
-                    "one long line": (lambda i: b"ab" * (size // 2), b"\n", 1)}[shape]
-    (tmp_path / "ans").write_bytes(sep.join(map(item, range(n))))
-    output = sep.join(map(item, reversed(range(n))))  # the same items in another order
-    (tmp_path / "out").write_bytes(output)
-    (tmp_path / "bad").write_bytes(output[:-1] + b"zz")
-    c = TOKENS_U if "tokens" in shape else LINES_U
-    for name, accepted in (("out", True), ("bad", False)):
-        tracemalloc.start()
-        start = time.perf_counter()
-        try:
-            outcome = checkers.check_files(c, tmp_path / name, tmp_path / "ans")
-            peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
-        finally:
-            tracemalloc.stop()
-        print(f"\n{shape} {name}: {time.perf_counter() - start:.2f} s, tracemalloc peak {peak:.1f} MiB")
-        assert outcome.accepted is accepted, outcome.message
-        assert peak < 12
