@@ -442,8 +442,12 @@ class Judgement:
             raise CheckerFailure(f"{failed}: {why}")
         outcome = self._testlib(im.exit_code, im.signal, said, b"", imessage, failed)
         # out of wall time, not CPU, after the interactor had ended: it waited on an interactor that
-        # had given its verdict (one that ended after the program was killed was waiting on it)
-        waited = verdict == TestVerdict.TIME_LIMIT_EXCEEDED and m.cpu_ms <= limits.time_ms and im.wall_ms < m.wall_ms
+        # had given its verdict (one that ended after the program was killed was waiting on it). Their
+        # ends, not their wall times, say which came first: the two clocks start at different moments
+        # (under load the program's sandbox may start well before the interactor's); 100 ms for each
+        # sandbox to see its child end: within it, the program's own time limit decides.
+        waited = (verdict == TestVerdict.TIME_LIMIT_EXCEEDED and m.cpu_ms <= limits.time_ms
+                  and im.end_ms + 100 < m.end_ms)
         score = None
         if verdict is not None and verdict != TestVerdict.RUNTIME_ERROR and not waited:
             pass  # its own CPU, memory or output past the limit: the program's verdict first

@@ -12,7 +12,9 @@
  *
  * A request is "N\n" followed by N NUL-terminated words: the options and program, as
  * on the command line.  Each run answers with one line on stdout:
- *   exit=N signal=N cpu_ms=N wall_ms=N rss_kb=N killed=none|cpu|wall|memory leftovers=N dropped=0|1 cleaned=N
+ *   exit=N signal=N cpu_ms=N wall_ms=N rss_kb=N killed=none|cpu|wall|memory leftovers=N dropped=0|1 cleaned=N end_ms=N
+ * (end_ms: CLOCK_MONOTONIC when the program ended or was killed: two runs at once, e.g. an
+ * interactive program and its interactor, are ordered by it)
  * or, when the sandbox itself failed (not the program):  error=MESSAGE
  *
  * A run is every process the program starts: CPU is theirs all (waited for or not: orphans are
@@ -663,7 +665,7 @@ static void execute(const struct job *j) {
         else if (j->wall_ms > 0 && now - start > j->wall_ms) killed = "wall";
         if (*killed != 'n') kill_run(j, &r, drop);
     }
-    long long wall = now_ms() - start;
+    long long end = now_ms(), wall = end - start;
     /* The program's process group, then anything of its uid that escaped it.  As the
      * subreaper, every descendant still alive is our child: with none, there is nothing
      * to sweep (the uid is this judgement's alone), and a test costs no extra fork. */
@@ -690,9 +692,9 @@ static void execute(const struct job *j) {
     if (r.others_kb > rss) rss = r.others_kb;
     if (r.peak_kb > rss) rss = r.peak_kb;
     int status = r.status;
-    printf("exit=%d signal=%d cpu_ms=%lld wall_ms=%lld rss_kb=%lld killed=%s leftovers=%d dropped=%d cleaned=%d\n",
-           WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
-           cpu, wall, rss, killed, leftovers, drop, cleaned);
+    printf("exit=%d signal=%d cpu_ms=%lld wall_ms=%lld rss_kb=%lld killed=%s leftovers=%d dropped=%d cleaned=%d "
+           "end_ms=%lld\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+           cpu, wall, rss, killed, leftovers, drop, cleaned, end);
 }
 
 /* One request from stdin: "N\n" and N NUL-terminated words.  0 at end of input. */

@@ -30,6 +30,7 @@ class Measurement:
     leftovers: int  # rounds of escaped processes the uid sweep had to kill
     dropped: bool  # ran as the unprivileged sandbox uid
     cleaned: int = 0  # files, directories and IPC objects of the uid removed after the run
+    end_ms: int = 0  # CLOCK_MONOTONIC at its end (or kill): orders two runs at once
 
 
 @dataclass(frozen=True)
@@ -174,4 +175,5 @@ def parse(line: str) -> Measurement:
         leftovers=int(fields["leftovers"]),
         dropped=fields["dropped"] == "1",
         cleaned=int(fields.get("cleaned", 0)),
+        end_ms=int(fields.get("end_ms", 0)),
     )
