@@ -1,13 +1,14 @@
 # The Kubernetes cluster Gavel is tested on (docs/cluster.md).
 # CLUSTER=local (default): single node of host processes built from source, no registry.
-# CLUSTER=kind: kind with its upstream node image, where a container registry is reachable.
+# CLUSTER=kind: kind, three nodes (KIND_NODES), its node image built here (docs/kind-offline.md;
+#   KIND_OFFLINE=0: kind's upstream image, where a registry is reachable). Its own GAVEL_STATE.
 export CLUSTER ?= local
 CLUSTER_SH := cluster/cluster.sh
 PYTEST ?= $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,$(PY)) -m pytest
 
 .PHONY: cluster cluster-down images load-image kubeconfig kubectl test-cluster
 
-cluster: ## start the single-node Kubernetes cluster (CLUSTER=local|kind); prints the kubeconfig path
+cluster: ## start the cluster (CLUSTER=local: one node of host processes; kind: three nodes); prints the kubeconfig path
 	@$(CLUSTER_SH) up
 
 cluster-down: ## remove the cluster: no process, mount, interface or iptables rule left behind
