@@ -47,9 +47,10 @@ def wait_nodes_ready(kube, timeout: float = 300) -> list[str]:
     """Every node Ready (a test may have stopped one): the workers' names, sorted."""
     nodes = [n["metadata"]["name"] for n in kube.json("get", "nodes")["items"]]
     for name in nodes:
-        if docker("inspect", "-f", "{{.State.Status}}", name, check=False) in ("paused",):
+        state = docker("inspect", "-f", "{{.State.Status}}", name, check=False)
+        if state == "paused":
             docker("unpause", name)
-        elif docker("inspect", "-f", "{{.State.Status}}", name, check=False) in ("exited", "created"):
+        elif state in ("exited", "created"):
             docker("start", name)
     kube.wait_for("every node Ready", lambda: ready_nodes(kube) == set(nodes), timeout=timeout, interval=2)
     workers = sorted(n for n in nodes if not n.endswith("-control-plane"))

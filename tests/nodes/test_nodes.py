@@ -58,6 +58,16 @@ def assert_moved(kube, namespace: str, done: dict, moved: list[str], lost: str, 
         assert first["status"]["phase"] == "Failed", first["status"]
 
 
+def judged_again(kube, namespace: str, names: list[str], moved: list[str], lost: str, reason: str,
+                 clock: Clock, since: str) -> dict:
+    """Every Evaluation Accepted, and those of `moved` judged once more elsewhere (assert_moved)."""
+    done = wait_all(kube, namespace, names, timeout=600)
+    print(f"all {len(names)} judged {clock()} s after {since}")
+    assert {e["status"]["verdict"] for e in done.values()} == {"Accepted"}, snapshot(done)
+    assert_moved(kube, namespace, done, moved, lost, reason)
+    return done
+
+
 def judging(kube, namespace: str, node: str) -> list[str]:
     """The Evaluations judging on `node`, once at least two are (or one, after a minute)."""
     try:
@@ -91,10 +101,8 @@ def test_a_worker_paused_mid_judging(kube, namespace, storage, workers):
     docker("pause", victim)
     clock = Clock()
     try:
-        done = wait_all(kube, namespace, names, timeout=600)
-        print(f"paused {victim} with {len(moved)} judging on it; all {len(names)} judged {clock()} s later")
-        assert {e["status"]["verdict"] for e in done.values()} == {"Accepted"}, snapshot(done)
-        assert_moved(kube, namespace, done, moved, victim, "DeletionByTaintManager")
+        print(f"paused {victim} with {len(moved)} judging on it")
+        done = judged_again(kube, namespace, names, moved, victim, "DeletionByTaintManager", clock, "the pause")
         for name in moved:
             assert "NodeLost" in kube("-n", namespace, "get", "events", "--field-selector",
                                       f"involvedObject.name={name},reason=NodeLost"), name
@@ -114,8 +122,8 @@ def test_the_operators_node_killed(kube, namespace, storage, workers):
     """docker kill: the node with the operator and some runners is gone for good. The operator's pod
     is evicted operator.nodeLostSeconds after NotReady, its Deployment starts another on the other
     worker, which takes over every Evaluation in flight, the runners stranded on the dead node too."""
-    victim = operator_pod(kube)["spec"]["nodeName"]
-    old_operator = operator_pod(kube)["metadata"]["name"]
+    operator = operator_pod(kube)
+    victim, old_operator = operator["spec"]["nodeName"], operator["metadata"]["name"]
     names = submit(kube, namespace, storage, "k", 6, 15)
     moved = judging(kube, namespace, victim)
     docker("kill", victim)
@@ -129,10 +137,7 @@ def test_the_operators_node_killed(kube, namespace, storage, workers):
         print(f"killed {victim} (operator and {len(moved)} runners); another operator Ready on "
               f"{pod['spec']['nodeName']} {clock()} s later")
         assert pod["spec"]["nodeName"] != victim
-        done = wait_all(kube, namespace, names, timeout=600)
-        print(f"all {len(names)} judged {clock()} s after the kill")
-        assert {e["status"]["verdict"] for e in done.values()} == {"Accepted"}, snapshot(done)
-        assert_moved(kube, namespace, done, moved, victim, "DeletionByTaintManager")
+        judged_again(kube, namespace, names, moved, victim, "DeletionByTaintManager", clock, "the kill")
     finally:
         docker("start", victim)
     clock = Clock()
@@ -153,9 +158,6 @@ def test_a_worker_drained(kube, namespace, storage, workers):
     try:
         kube("drain", victim, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=300s", timeout=330)
         print(f"drained {victim} ({len(moved)} judging on it) in {clock()} s")
-        done = wait_all(kube, namespace, names, timeout=600)
-        print(f"all {len(names)} judged {clock()} s after the drain began")
-        assert {e["status"]["verdict"] for e in done.values()} == {"Accepted"}, snapshot(done)
-        assert_moved(kube, namespace, done, moved, victim, "EvictionByEvictionAPI")
+        judged_again(kube, namespace, names, moved, victim, "EvictionByEvictionAPI", clock, "the drain began")
     finally:
         kube("uncordon", victim)
