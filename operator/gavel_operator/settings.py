@@ -91,6 +91,8 @@ class Settings(BaseModel):
     egress_check_timeout_seconds: int = Field(60, ge=1, le=600)
 
     metrics_port: int = 8080
+    leader_lease: str = Field("", description="namespace/name of the Lease that elects the one active replica "
+                                             "(leader.py); empty: no election, this process is the only one")
 
     def ceilings_for(self, namespace: str) -> Ceilings:
         """The namespace's own ceilings laid over the default ones."""
