@@ -32,7 +32,7 @@ def main() -> None:
     kopf_settings = kopf.OperatorSettings()
     info = kopf.login_with_service_account(settings=kopf_settings) or \
         kopf.login_with_kubeconfig(settings=kopf_settings)
-    lead(info, settings.leader_lease, urlsplit(liveness).port, kopf_main)
+    lead(info, settings.leader_lease, urlsplit(liveness).port, settings.metrics_port, kopf_main)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ class Lease:
         self.path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
         self.collection = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
         self.name, self.namespace = name, namespace
-        self.identity = identity or f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
+        # the pod's name (its hostname), then a suffix of this process's own
+        self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4().hex[:6]}"
         self.seconds = seconds
         self.held: dict | None = None  # the Lease as we last wrote it
         self._seen: tuple | None = None  # (holder, renewTime, resourceVersion) last observed
@@ -132,14 +133,15 @@ class Deposed(Exception):
 
 
 class Standby(http.server.ThreadingHTTPServer):
-    """Answers the liveness probe while waiting: a standby is alive, not stuck."""
+    """Answers probes while waiting (a standby is alive, not stuck), and on the metrics port says
+    it is not the active one (gavel_operator_active 0), so a scrape of every pod finds no error."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, body: bytes = b'{"standby": true}\n'):
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - the http.server API
                 self.send_response(200)
                 self.end_headers()
-                self.wfile.write(b'{"standby": true}')
+                self.wfile.write(body)
 
             def log_message(self, *_):
                 pass
@@ -166,11 +168,17 @@ def keep(lease: Lease, stop: threading.Event) -> None:
             log.warning("renewing the Lease: %s", err)
 
 
-def lead(info, where: str, health_port: int | None, run) -> None:
+STANDBY_METRICS = (b"# HELP gavel_operator_active 1 in the replica that holds the Lease and works, 0 in a standby\n"
+                   b"# TYPE gavel_operator_active gauge\ngavel_operator_active 0\n")
+
+
+def lead(info, where: str, health_port: int | None, metrics_port: int | None, run) -> None:
     """Wait for the Lease named `where` (namespace/name), then run(); released when run() ends."""
     namespace, name = where.split("/", 1)
-    lease = Lease(info, namespace, name)
-    standby = Standby(health_port) if health_port else None
+    lease = Lease(info, namespace, name, identity=os.environ.get("GAVEL_LEADER_IDENTITY"))
+    standby = [Standby(health_port)] if health_port else []
+    if metrics_port:
+        standby.append(Standby(metrics_port, STANDBY_METRICS))
     log.info("waiting for Lease %s as %s", where, lease.identity)
     waited = time.monotonic()
     while True:
@@ -181,9 +189,9 @@ def lead(info, where: str, health_port: int | None, run) -> None:
             log.warning("looking at the Lease: %s", err)
         time.sleep(POLL_SECONDS)
     log.info("holding Lease %s after %.1f s: starting", where, time.monotonic() - waited)
-    if standby:
-        standby.shutdown()
-        standby.server_close()
+    for server in standby:
+        server.shutdown()
+        server.server_close()
     stop = threading.Event()
     threading.Thread(target=keep, args=(lease, stop), daemon=True, name="lease").start()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 
 from .status import age_seconds
@@ -12,6 +12,7 @@ from .status import age_seconds
 VERDICTS = Counter("gavel_verdicts_total", "Evaluations judged, by verdict", ["verdict"])
 FAILURES = Counter("gavel_failures_total", "Evaluations that could not be judged or were canceled, by reason",
                    ["reason"])
+ACTIVE = Gauge("gavel_operator_active", "1 in the replica that holds the Lease and works, 0 in a standby")
 TIME_TO_VERDICT = Histogram("gavel_time_to_verdict_seconds", "From creation to verdict",
                             buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600))
 
@@ -43,6 +44,7 @@ class LedgerCollector:
 
 def start(port: int, get_ledger: Callable) -> None:
     REGISTRY.register(LedgerCollector(get_ledger))
+    ACTIVE.set(1)
     start_http_server(port)
 
 
