@@ -204,7 +204,7 @@ class Ledger:
                 self.running_by_namespace[running[1]] += 1
         # queued: waiting for a slot, not being started
         wants = (entry is not None and entry.phase == QUEUED and not entry.cancel and key not in self.starting
-                 and entry.uid not in self.finished)
+                 and entry.uid not in self.finished and not entry.job)  # with a Job: Kueue holds it
         item = self._waiting.get(key)
         if wants:
             new = (-entry.priority, entry.created, key[1], entry.uid, entry.queue, entry.pool)  # moved: a new item

@@ -104,6 +104,12 @@ def test_canceled_deleted_and_recreated():
     assert ledger.running == 1 and ledger.queued == 0
 
 
+def test_a_job_kueue_holds_is_not_started_again():
+    ledger = Ledger(max_running=5, kueue=True)
+    ledger.observe(("ns", "a"), Entry(uid="ua", phase="Queued", job="gavel-a-a1"))  # suspended, waiting for Kueue
+    assert ledger.next_startable() is None and ledger.running == 0
+
+
 def test_starting_counts_until_the_watch_catches_up():
     ledger = Ledger(max_running=1)
     ledger.observe(("ns", "a"), queued("ua"))
@@ -146,7 +152,7 @@ def test_agrees_with_a_full_scan_under_random_events():
         for q in ("default", "q1"):
             assert ledger.running_by_queue[q] == sum(1 for v in run.values() if v[0] == q)
         waiting = [k for k, v in ledger.entries.items() if v.phase == "Queued" and not v.cancel
-                   and k not in ledger.starting]
+                   and k not in ledger.starting and not v.job]
         assert ledger.queued == len(waiting)
 
         def room(k):
