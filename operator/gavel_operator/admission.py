@@ -77,7 +77,6 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
         raise kopf.TemporaryError(message, delay=min(60.0, STATE.settings.storage_retry_delay_seconds * 2 ** retry))
     log.info("admitted %s/%s (%s)", namespace, name, label)
     async with STATE.lock:
-        key = (namespace, name)
         pool = pool_of(namespace, dict(spec))
         if STATE.ledger.room_for(parsed.queue, namespace, pool):
             # written here, under the lock: kopf's own patch lands after the handler returns, and a Job

@@ -73,7 +73,7 @@ async def pod_event(event, body, namespace, labels, **_):
     """A pod that cannot start its image, or that no node can ever take, never fails on its own:
     fail its attempt here. A pod evicted from a node that stopped answering never ends on its own
     either: end it here, so that its Job runs it again on another node."""
-    waiting = None if event["type"] == "DELETED" else unschedulable(body)
+    waiting = None if event["type"] == "DELETED" else no_node_yet(body)
     if pool := labels.get(jobs.LABEL_POOL):  # while the scheduler cannot place it, its pool starts no Job
         STATE.ledger.pod_unschedulable(pool, body["metadata"]["uid"], waiting is not None)
     if event["type"] == "DELETED":
@@ -108,7 +108,7 @@ async def pod_event(event, body, namespace, labels, **_):
     await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job}")
 
 
-def unschedulable(pod: dict) -> str | None:
+def no_node_yet(pod: dict) -> str | None:
     """The scheduler's words when it has found no node for the pod (yet), else None."""
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False" and cond.get("reason") == "Unschedulable":
