@@ -59,8 +59,11 @@ def judge_vs_bare(tmp: Path) -> None:
     def bare() -> float:
         start = time.perf_counter()
         for i in range(N):
-            # the judge's redirections too: stdin from the test's input, stdout and stderr to files
-            # that each test truncates (the judge uploads or checks them before the next test)
+            # the judge's redirections too: stdin from the test's input, stdout and stderr to new
+            # files each test (the judge uploads or checks them before the next test; the sandbox
+            # replaces them rather than truncating: see open_output in sandbox.c)
+            for name in ("stdout", "stderr"):
+                (outdir / name).unlink(missing_ok=True)
             with open(tests / f"{i}.in", "rb") as fin, open(outdir / "stdout", "wb") as fout, \
                     open(outdir / "stderr", "wb") as ferr:
                 subprocess.run([str(exe)], stdin=fin, stdout=fout, stderr=ferr, check=True)
