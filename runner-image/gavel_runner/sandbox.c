@@ -628,11 +628,7 @@ static void execute(const struct job *j) {
     while (sigtimedwait(&chld, NULL, &zero) > 0) {}
 
     long long start = now_ms();
-    /* vfork: the child borrows our memory until its exec (we wait meanwhile), so no page table is
-     * copied and no page copied on write, which cost more than the rest of the sandbox's work per
-     * test.  The child only changes its own state (descriptors, directory, limits and ids are its
-     * own: no CLONE_FILES or CLONE_FS), runs no signal handler (we install none) and never returns. */
-    pid_t pid = vfork();
+    pid_t pid = fork();
     if (pid < 0) fail("fork: %s", strerror(errno));
     if (pid == 0) {
         sigset_t none;
