@@ -66,13 +66,6 @@ class Scorer:
             return f"an earlier test of group {group.name} failed"
         return None
 
-    def independent(self, earlier: TestCase, test: TestCase) -> bool:
-        """skip_reason(test) is the same whatever `earlier` scores: it reads only the results of
-        test's own group and of the groups that group depends on."""
-        if test.group is None or earlier.group is None:
-            return True
-        return earlier.group != test.group and earlier.group not in self.groups[test.group].depends_on
-
     def record(self, result: TestResult) -> None:
         self.fractions[result.name] = fraction(result)
 

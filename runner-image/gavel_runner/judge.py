@@ -24,7 +24,6 @@ import stat
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 from gavel_contract import (
@@ -230,8 +229,6 @@ class Judgement:
         # what is checked and uploaded as the test's stdout: the program's stdout, or its output file
         self.output = self.private / ("output" if self.output_file else "stdout")
         self.stdout, self.stderr = self.private / "stdout", self.private / "stderr"
-        # a test's stdout and stderr: two pairs taking turns when a run starts before the last is checked
-        self.slots = ((self.stdout, self.stderr), (self.private / "stdout.1", self.private / "stderr.1"))
         self.programs: dict[tuple[int, Path], tuple[list[str], dict[str, str], int]] = {}  # _program's answers
         self.inputs: dict[str, Path] = {}  # test name -> its input, fetched or local
         self.answers: dict[str, Path] = {}
@@ -336,22 +333,9 @@ class Judgement:
             seal(cdir, gid=ident.gid, others=False)  # the submission's uid may not even read it
         return argv, env, processes
 
-    def overlaps(self) -> bool:
-        """Whether a test's run may start before the last one is checked: nothing of its start
-        waits on that check (a built-in checker in this process, no output file to collect from
-        the scratch directory, no interactor, not fail-fast; _judge asks the scorer for groups)."""
-        return (self.task.interactor is None and self.checker_argv is None and not self.output_file
-                and not self.task.fail_fast)
-
     def run_test(self, test: TestCase) -> TestResult:
         if self.task.interactor is not None:
             return self.run_interactive(test)
-        started = self.start_test(test)
-        return self.finish_test(started, self.box.wait())
-
-    def start_test(self, test: TestCase, slot: int = 0) -> Started:
-        """Make the scratch directory fresh (the last run has ended) and send this test's run to
-        the sandbox, which runs it while the runner goes on; finish_test judges it."""
         limits = test.limits
         uid, gid = self._ids(self.identity)
         scratch = fresh_dir(self.scratch, uid, gid)
@@ -361,24 +345,16 @@ class Judgement:
             stdin = None  # /dev/null
         lang = self.lang
         argv, env, as_kb = self._program(limits, scratch)
-        out, err = self.slots[slot]
+        out, err = self.stdout, self.stderr
+        _remove(self.diff)
         if self.output_file:
             self.output.unlink(missing_ok=True)
-        self.box.start(
+        m = self.box.run(
             argv, cwd=scratch, stdin=stdin, stdout=out, stderr=err,
             identity=self.identity, env=env, cpu_ms=limits.time_ms, wall_ms=limits.wall_limit_ms,
             memory_kb=limits.memory_kb, address_space_kb=as_kb, file_size=limits.output_kb * 1024 + 1,
             processes=lang.processes, stack_kb=limits.memory_kb, cleanup_dirs=self.cleanup,
         )
-        return Started(test, slot, scratch)
-
-    def finish_test(self, started: Started, m: sandbox.Measurement) -> TestResult:
-        """The verdict of a run that has ended (m: its measurement), its outputs delivered."""
-        test, scratch, limits = started.test, started.scratch, started.test.limits
-        uid = self._ids(self.identity)[0]
-        out, err = self.slots[started.slot]
-        output = self.output if self.output_file else out
-        _remove(self.diff)
         if m.leftovers:
             self.warnings.append(f"test {test.name}: killed processes the submission left running")
         verdict, message = classify(m, limits, out.stat().st_size)
@@ -392,12 +368,12 @@ class Judgement:
                 verdict, message = refused
         score = None
         if verdict is None:
-            verdict, message, score = self.check(test, output)
+            verdict, message, score = self.check(test)
         result = TestResult(
             name=test.name, verdict=verdict, cpuTimeMs=m.cpu_ms, wallTimeMs=m.wall_ms, memoryKb=m.rss_kb,
             exitCode=m.exit_code, signal=m.signal, message=message, score=score,
         )
-        self.deliver(test, result, output, err)
+        self.deliver(test, result)
         return result
 
     def _program(self, limits, scratch: Path) -> tuple[list[str], dict[str, str], int]:
@@ -517,13 +493,12 @@ class Judgement:
             return self._scored(value, message)
         raise CheckerFailure(f"{failed} (exit {exit_code}, signal {signal}): {message}")
 
-    def deliver(self, test: TestCase, result: TestResult, output: Path | None = None,
-                stderr: Path | None = None) -> None:
+    def deliver(self, test: TestCase, result: TestResult) -> None:
         """Upload this test's outputs now, so that the next test can reuse the files. After
         one failed upload, none is tried: the judgement ends as an InternalError naming it."""
         if self.upload_error or not (test.stdout or test.stderr or test.diff):
             return
-        for field, path in (("stdout", output or self.output), ("stderr", stderr or self.stderr), ("diff", self.diff)):
+        for field, path in (("stdout", self.output), ("stderr", self.stderr), ("diff", self.diff)):
             location = getattr(test, field)
             if location and path.exists():
                 try:
@@ -548,9 +523,9 @@ class Judgement:
                     return True
         return False
 
-    def check(self, test: TestCase, out: Path) -> tuple[TestVerdict, str, float | None]:
+    def check(self, test: TestCase) -> tuple[TestVerdict, str, float | None]:
         """The checker's verdict, message and, for a Partial, the fraction of the points given."""
-        ans = self.answers[test.name]
+        out, ans = self.output, self.answers[test.name]
         if self.checker_argv is None:
             outcome = checkers.check_files(self.task.checker, out, ans)
             if not outcome.accepted:
@@ -606,15 +581,6 @@ class Judgement:
                 result.compile_output_location = storage.redact(self.task.compile_output)
             except storage.StorageError as err:
                 self.upload_error = err
-
-
-@dataclass(frozen=True)
-class Started:
-    """A test whose run the sandbox was sent: its output files (slot) and scratch directory."""
-
-    test: TestCase
-    slot: int
-    scratch: Path
 
 
 class CheckerFailure(RuntimeError):
@@ -693,43 +659,15 @@ def _judge(j: Judgement) -> Result:
             return Result(id=task.id, verdict=Verdict.COMPILATION_ERROR, message=first, compileOutput=output)
         scorer = Scorer(task.groups, task.tests)
         results: list[TestResult] = []
-        # Where it may (j.overlaps, and a next test that runs whatever the last one scores), the next
-        # run is sent as soon as the last has ended, and the last one is checked, scored and delivered
-        # while the next runs: the runner's own work per test is then off the judgement's time.
-        overlap = j.overlaps()
-        running: Started | None = None
-
-        def finish() -> None:
-            nonlocal running
-            results.append(j.finish_test(running, j.box.wait()))
-            scorer.record(results[-1])
-            running = None
-
         for test in task.tests:
-            if running and not scorer.independent(running.test, test):
-                finish()
             if task.fail_fast and any(t.verdict != TestVerdict.PASSED for t in results):
                 results.append(TestResult(name=test.name, verdict=TestVerdict.SKIPPED))
                 continue
             if (why := scorer.skip_reason(test)) is not None:
-                if running:
-                    finish()  # results in the tests' order
                 results.append(TestResult(name=test.name, verdict=TestVerdict.SKIPPED, message=why))
                 continue
-            if not overlap:
-                results.append(j.run_test(test))
-                scorer.record(results[-1])
-                continue
-            if running is None:
-                running = j.start_test(test)
-                continue
-            ended = j.box.wait()  # the last run has ended: the scratch directory can be made fresh
-            started = j.start_test(test, 1 - running.slot)
-            results.append(j.finish_test(running, ended))
+            results.append(j.run_test(test))
             scorer.record(results[-1])
-            running = started
-        if running:
-            finish()
     except CheckerFailure as err:
         return Result(id=task.id, verdict=Verdict.INTERNAL_ERROR, message=str(err))
     except sandbox.SandboxError as err:

@@ -129,48 +129,27 @@ class Server:
     """One gavel-sandbox process in serve mode that runs every program of a judgement:
     a test then costs a fork of a tiny process and an exec, not a fork of Python."""
 
-    running = False  # a request sent, its answer not read
-
     def __init__(self) -> None:
         self.proc = subprocess.Popen([sandbox_binary(), "-S"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def run(self, argv: list[str], **options) -> Measurement:
-        self.start(argv, **options)
-        return self.wait()
-
-    def start(self, argv: list[str], **options) -> None:
-        """Send one request: the sandbox runs it while the caller goes on (wait() answers)."""
-        if self.running:
-            raise SandboxError("one run at a time")
         words = _words(argv, **options)
         body = "\0".join(words)
         if body.count("\0") != len(words) - 1:
             raise SandboxError("a NUL byte in a command or path")
+        request = f"{len(words)}\n{body}\0".encode()
         try:
-            self.proc.stdin.write(f"{len(words)}\n{body}\0".encode())
+            self.proc.stdin.write(request)
             self.proc.stdin.flush()
-        except OSError as err:
-            raise SandboxError(f"gavel-sandbox is gone: {err}") from None
-        self.running = True
-
-    def wait(self) -> Measurement:
-        """The measurement of the run start() began, once it has ended (nothing of it is left)."""
-        try:
             line = self.proc.stdout.readline().decode()
         except OSError as err:
             raise SandboxError(f"gavel-sandbox is gone: {err}") from None
-        self.running = False
         if not line:
             raise SandboxError(f"gavel-sandbox exited {self.proc.wait()}")
         return parse(line)
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            if self.running:  # left running (the caller failed meanwhile): let it end, swept, within its limits
-                try:
-                    self.wait()
-                except SandboxError:
-                    pass
             self.proc.stdin.close()
             self.proc.wait(10)
 
