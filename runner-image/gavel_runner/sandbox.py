@@ -134,9 +134,10 @@ class Server:
 
     def run(self, argv: list[str], **options) -> Measurement:
         words = _words(argv, **options)
-        if any("\0" in w for w in words):
+        body = "\0".join(words)
+        if body.count("\0") != len(words) - 1:
             raise SandboxError("a NUL byte in a command or path")
-        request = f"{len(words)}\n".encode() + b"".join(w.encode() + b"\0" for w in words)
+        request = f"{len(words)}\n{body}\0".encode()
         try:
             self.proc.stdin.write(request)
             self.proc.stdin.flush()

@@ -67,9 +67,10 @@ def fetch_bytes(location: str, limit: int = 64 << 20) -> bytes:
         raise StorageError(f"cannot fetch {redact(location)}: {_explain(err)}") from None
 
 
-def obtain(location: str, dest: Path) -> Path:
+def obtain(location: str, dest: Path, dirs: dict[str, str] | None = None) -> Path:
     """A readable local file with the object's content: a URL is downloaded to `dest`, a local
-    path is used where it is (copying it would hide nothing: the original stays where it was)."""
+    path is used where it is (copying it would hide nothing: the original stays where it was).
+    dirs: directories already resolved, kept by the caller across its calls."""
     if is_url(location):
         fetch(location, dest)
         return dest
@@ -78,7 +79,19 @@ def obtain(location: str, dest: Path) -> Path:
             pass
     except OSError as err:
         raise StorageError(f"cannot fetch {location}: {_explain(err)}") from None
-    return Path(os.path.realpath(location))  # the sandbox opens inputs without following links
+    return Path(_realpath(location, dirs))  # the sandbox opens inputs without following links
+
+
+def _realpath(path: str, dirs: dict[str, str] | None) -> str:
+    """os.path.realpath(path), resolving its directory once for all the files in it (a task's
+    tests share a few): one lstat per file, not one per component."""
+    if dirs is None:
+        return os.path.realpath(path)
+    head, name = os.path.split(os.path.abspath(path))
+    if (real := dirs.get(head)) is None:
+        real = dirs[head] = os.path.realpath(head)
+    full = os.path.join(real, name)
+    return os.path.realpath(full) if not name or os.path.islink(full) else full
 
 
 def store(location: str, src: Path | bytes) -> None:
