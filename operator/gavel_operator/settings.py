@@ -7,6 +7,7 @@ import os
 
 from pydantic import BaseModel, Field
 
+from .ceilings import DEFAULT as DEFAULT_CEILINGS
 from .ceilings import Ceilings
 from .tenancy import TenantPolicy
 
@@ -56,8 +57,9 @@ class Settings(BaseModel):
     compile_wall_seconds: int = 60
     start_grace_seconds: int = Field(180, description="added to the derived deadline: pod start, fetches, uploads")
 
-    # Ceilings: what an Evaluation may ask for (ceilings.py), by default and per namespace.
-    ceilings: Ceilings = Field(default_factory=Ceilings)
+    # Ceilings: what an Evaluation may ask for (ceilings.py), by default and per namespace. Without
+    # GAVEL_CEILINGS, ceilings.DEFAULT (safe on a shared cluster); GAVEL_CEILINGS replaces it whole.
+    ceilings: Ceilings = Field(default_factory=lambda: DEFAULT_CEILINGS.model_copy())
     namespace_ceilings: dict[str, Ceilings] = Field(default_factory=dict, description="namespace -> its ceilings, "
                                                                                       "over the default ones")
 
