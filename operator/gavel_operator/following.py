@@ -12,9 +12,10 @@ from pydantic import ValidationError
 
 from gavel_contract import Result
 
-from . import jobs, metrics, tenancy
+from . import jobs, metrics, taskdocs, tenancy
 from .dispatch import dispatch
 from .kube import ApiError
+from .objectstore import without_signatures
 from .resources import GROUP, VERSION, EvaluationSpec, Phase
 from .state import FINAL_VALUES, STATE, kube, log, one, ref, store_after_admission, write_status
 from .status import age_seconds, condition, judged, now, result_from_summary, with_condition
@@ -35,6 +36,16 @@ def is_final(ev: dict | None) -> bool:
     return ev is None or ev["phase"] in FINAL_VALUES or ev["uid"] in STATE.finished
 
 
+def stored_task(job: dict) -> bool:
+    """Whether the Job's task is in storage (taskdocs.py), not in its Secret."""
+    return (job["metadata"].get("annotations") or {}).get(taskdocs.ANNOTATION) == "true"
+
+
+def owner_uid(job: dict) -> str | None:
+    return next((o.get("uid") for o in job["metadata"].get("ownerReferences") or [] if o.get("kind") == "Evaluation"),
+                None)
+
+
 def job_condition(job_status: dict, type_: str) -> dict | None:
     for c in job_status.get("conditions") or []:
         if c.get("type") == type_ and c.get("status") == "True":
@@ -45,7 +56,9 @@ def job_condition(job_status: dict, type_: str) -> dict | None:
 @kopf.on.event("batch", "v1", "jobs", labels={jobs.LABEL_EVALUATION: kopf.PRESENT,
                                                "app.kubernetes.io/managed-by": "gavel-operator"})
 async def job_event(event, body, namespace, labels, evaluation_index, language_index, **_):
-    if event["type"] == "DELETED":
+    if event["type"] == "DELETED":  # with its Evaluation, or past its TTL: its stored task goes too
+        if stored_task(body) and (uid := owner_uid(body)):
+            await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, uid)
         return
     key = (namespace, evaluation_of(body, labels))
     ev = one(evaluation_index, key)
@@ -163,7 +176,7 @@ async def save_logs(namespace: str, job_name: str, ev: dict, pods: list[dict] | 
             text = await kube().log(namespace, pname)
         except ApiError as err:
             text = f"(no log: {err})"
-        parts.append(f"===== pod {pname} =====\n{text}")
+        parts.append(f"===== pod {pname} =====\n{without_signatures(text)}")
     if not parts or (store := await store_after_admission(namespace)) is None:
         return False
     spec = EvaluationSpec.model_validate(dict(ev["body"]["spec"]))
@@ -213,6 +226,8 @@ async def finish(key, ev: dict, job: dict) -> None:
     if result is None and (summary := termination_message(pods)):
         result = result_from_summary(summary)  # the fallback: counts, without per-test detail
     logs = await save_logs(namespace, job["metadata"]["name"], ev, pods)
+    if stored_task(job):  # the Job is done with it: its presigned URLs must not outlive the verdict
+        await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, ev["uid"])
     if result is None:
         await fail(key, ev, job, "NoResult", "the runner finished without a result", saved=logs)
         return
@@ -237,6 +252,8 @@ async def fail(key, ev: dict, job: dict, reason: str, message: str, pod: dict | 
     if detail:
         message = f"{message}; {detail}" if message else detail
     logs = saved if saved is not None else await save_logs(namespace, job_name, ev, pods)
+    if stored_task(job):  # (a pod that cannot start: its Job is deleted next, and that deletes it)
+        await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, ev["uid"])
     spec = EvaluationSpec.model_validate(dict(ev["body"]["spec"]))
     where = jobs.placement(spec, namespace, name, ev["uid"], STATE.settings)
     full = f"could not be judged ({reason}): {message}"
@@ -283,6 +300,7 @@ async def cancel(body, namespace, name, status, evaluation_index, language_index
             where = jobs.placement(spec, namespace, name, body["metadata"]["uid"], STATE.settings)
             values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
         await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job_name}", propagation="Foreground")
+        await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, body["metadata"]["uid"])
     if not await write_status(namespace, name, body["metadata"]["uid"], values):
         return
     kopf.info(body, reason="Canceled", message="stopped at the request of spec.cancel")
