@@ -42,18 +42,17 @@ def test_a_task_too_large_for_a_secret_is_judged_and_leaves_no_signature_to_read
     ev["spec"]["tests"] = [{"name": str(i), "input": inp, "expected": ans} for i in range(1, 201)]
     create(kube, namespace, ev)
     uid = kube.json("-n", namespace, "get", "evaluation", "big")["metadata"]["uid"]
+    # while it runs: the task is in storage, sealed, under .gavel/ (written before the Job is made)
+    seen = kube.wait_for("the stored task", lambda: objects(client, f".gavel/tasks/{uid}/"), timeout=60, interval=0.2)
+    assert len(seen) == 1 and not [v for v in seen.values() if SIGNATURE in v or b"http" in v]  # sealed
 
-    # while it runs: the Secret holds where the task is and its key; the task is sealed under .gavel/
+    # the Secret holds where the task is and its key
     job = wait_phase(kube, namespace, "big", phases=("Pending", "Running", "Succeeded", "Failed"),
                      operator=operator)["status"]["jobName"]
     secret = kube.json("-n", namespace, "get", "secret", job)
     ref = json.loads(base64.b64decode(secret["data"]["task.json"]))
     assert ref["apiVersion"] == "gavel.dev/taskref/v1" and len(ref["key"]) == 44, ref
     assert f"/{BUCKET}/.gavel/tasks/{uid}/{job}-" in ref["url"], ref["url"]
-    seen = objects(client, f".gavel/tasks/{uid}/")
-    final = kube.json("-n", namespace, "get", "evaluation", "big").get("status", {}).get("phase")
-    if final not in ("Succeeded", "Failed"):  # judged already, and deleted: nothing to look at
-        assert len(seen) == 1 and not [v for v in seen.values() if SIGNATURE in v or b"http" in v]
     assert kube.json("-n", namespace, "get", "job", job)["metadata"]["annotations"]["gavel.dev/task-stored"] == "true"
 
     st = wait_phase(kube, namespace, "big", operator=operator, timeout=400)["status"]
