@@ -345,10 +345,16 @@ SECRET_TASK_MAX_BYTES = 512 * 1024  # a task larger than this goes to storage (a
 
 class TaskRef(Strict):
     """What the task file holds instead of the task when the task is in storage: a task of many
-    tests does not fit in a Secret."""
+    tests does not fit in a Secret. The stored task holds presigned URLs of every input, answer
+    and output: it is sealed (gavel_contract.sealed) with a key that only this file holds, so
+    whoever can read the object (an administrator's policy may give a namespace the whole bucket)
+    learns nothing from it."""
 
     api_version: Literal["gavel.dev/taskref/v1"] = Field(TASKREF_API, alias="apiVersion")
-    url: Location = Field(description="presigned URL of the task (gavel.dev/task/v1 JSON)")
+    url: Location = Field(description="presigned URL of the stored task")
+    key: str | None = Field(None, min_length=44, max_length=44,
+                            description="base64 of the AES-256-GCM key the stored task is sealed with "
+                                        "(gavel_contract.sealed); none: the stored task is plain JSON")
 
 
 class TestResult(Strict):

@@ -7,6 +7,7 @@ import os
 
 from pydantic import BaseModel, Field
 
+from .ceilings import DEFAULT as DEFAULT_CEILINGS
 from .ceilings import Ceilings
 from .tenancy import TenantPolicy
 
@@ -58,8 +59,9 @@ class Settings(BaseModel):
     pending_seconds: int = Field(3600, ge=0, description="how long a runner Job's pods may wait for a node in all, "
                                  "beyond its attempts' own deadlines (which run only once a pod is on a node)")
 
-    # Ceilings: what an Evaluation may ask for (ceilings.py), by default and per namespace.
-    ceilings: Ceilings = Field(default_factory=Ceilings)
+    # Ceilings: what an Evaluation may ask for (ceilings.py), by default and per namespace. Without
+    # GAVEL_CEILINGS, ceilings.DEFAULT (safe on a shared cluster); GAVEL_CEILINGS replaces it whole.
+    ceilings: Ceilings = Field(default_factory=lambda: DEFAULT_CEILINGS.model_copy())
     namespace_ceilings: dict[str, Ceilings] = Field(default_factory=dict, description="namespace -> its ceilings, "
                                                                                       "over the default ones")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from gavel_contract import TASKREF_API, Checker, Limits, Result, Task, TaskRef, TestCase, Verdict
+from gavel_contract import TASKREF_API, Checker, Limits, Result, Task, TaskRef, TestCase, Verdict, sealed
 from gavel_contract.languages import UnknownLanguage, resolve
 
 from . import egress, storage
@@ -74,12 +74,15 @@ def _load_task(task_file: str) -> Task:
     except OSError as err:
         raise TaskUnusable(f"cannot read task file {task_file}: {err.strerror}") from None
     try:
-        if _is_task_ref(raw):  # the task is in storage (too large for a Secret)
-            raw = storage.fetch_bytes(TaskRef.model_validate_json(raw).url)
+        if _is_task_ref(raw):  # the task is in storage (too large for a Secret), sealed with the key here
+            ref = TaskRef.model_validate_json(raw)
+            raw = storage.fetch_bytes(ref.url)
+            if ref.key is not None:
+                raw = sealed.unseal(raw, ref.key)  # in memory only: never written anywhere
         return Task.model_validate_json(raw)
     except ValidationError as err:
         raise TaskUnusable(f"malformed task: {_errors(err)}") from None
-    except storage.StorageError as err:
+    except (storage.StorageError, sealed.SealError) as err:
         raise TaskUnusable(f"cannot load the task: {err}") from None
 
 

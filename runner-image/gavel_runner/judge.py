@@ -652,6 +652,8 @@ def _judge(j: Judgement) -> Result:
         j.prepare_interactor()
     except (storage.StorageError, UnknownLanguage, CheckerFailure, ValueError) as err:
         return Result(id=task.id, verdict=Verdict.INITIALIZATION_ERROR, message=str(err))
+    except sandbox.SandboxError as err:  # compiling the checker or interactor
+        return Result(id=task.id, verdict=Verdict.INTERNAL_ERROR, message=f"sandbox failed: {err}")
     try:
         ok, output = j.compile()
         if not ok:
@@ -666,7 +668,10 @@ def _judge(j: Judgement) -> Result:
             if (why := scorer.skip_reason(test)) is not None:
                 results.append(TestResult(name=test.name, verdict=TestVerdict.SKIPPED, message=why))
                 continue
-            results.append(j.run_test(test))
+            try:
+                results.append(j.run_test(test))
+            except sandbox.SandboxError as err:  # the judgement cannot go on without its sandbox
+                raise sandbox.SandboxError(f"on test {test.name}: {err}") from None
             scorer.record(results[-1])
     except CheckerFailure as err:
         return Result(id=task.id, verdict=Verdict.INTERNAL_ERROR, message=str(err))
