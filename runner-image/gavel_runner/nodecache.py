@@ -408,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-mi", type=int, default=int(os.environ.get("GAVEL_CACHE_MAX_MI", "2048")))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GAVEL_CACHE_PORT", "8090")))
     parser.add_argument("--metrics-port", type=int, default=int(os.environ.get("GAVEL_CACHE_METRICS_PORT", "8091")))
+    parser.add_argument("--max-clients", type=int, default=int(os.environ.get("GAVEL_CACHE_MAX_CLIENTS", "64")))
     parser.add_argument("--host", default="0.0.0.0")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -415,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     if not storage:
         parser.error("no storage endpoint (--storage or GAVEL_CACHE_STORAGE)")
     cache = NodeCache(Config(origins=frozenset(normal_origin(s.strip()) for s in storage),
-                             directory=Path(args.dir), max_bytes=args.max_mi << 20))
+                             directory=Path(args.dir), max_bytes=args.max_mi << 20,
+                             max_clients=args.max_clients))
     serve, metrics = servers(cache, args.port, args.metrics_port, args.host)
     threading.Thread(target=metrics.serve_forever, daemon=True).start()
     log.info("node cache on :%d (metrics :%d) for %s, %d MiB in %s", args.port, args.metrics_port,
