@@ -33,3 +33,9 @@ bench-operator: demo ## benchmark: Evaluations through the installed chart vs ba
 	@echo "[bench] operator: $${BENCH_EVALUATIONS:-12} Evaluations vs as many bare Jobs, $${BENCH_ROUNDS:-3} rounds"
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
 		$(VENV)/bin/python bench/bench_operator.py
+
+.PHONY: bench-cache
+bench-cache: demo ## benchmark: bytes storage sends for 100 Evaluations of one 50 MB problem, node cache off and on
+	@echo "[bench] cache: $${BENCH_EVALUATIONS:-100} Evaluations of a $${BENCH_TESTS:-10} × $${BENCH_INPUT_MIB:-5} MiB problem, node cache off, then on"
+	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
+		GAVEL_HELM=$$(scripts/helm.sh) $(VENV)/bin/python bench/bench_cache.py

@@ -37,6 +37,10 @@ def test_the_cache_runs_on_every_node_without_privilege(kube, installed):
     pod = ds["spec"]["template"]["spec"]
     assert not any("hostPath" in v for v in pod["volumes"]) and pod["automountServiceAccountToken"] is False
     assert not any("STORAGE_ACCESS" in e["name"] or "valueFrom" in e for e in pod["containers"][0]["env"])
+    # Pod Security: the API server's own judgement of the running cache pods against `restricted`
+    check = kube.run("label", "--dry-run=server", "--overwrite", "namespace", NAMESPACE,
+                     "pod-security.kubernetes.io/enforce=restricted")
+    assert check.returncode == 0 and f"{RELEASE}-cache" not in check.stderr, check.stderr
     svc = kube.json("-n", NAMESPACE, "get", "service", f"{RELEASE}-cache")
     assert svc["spec"]["internalTrafficPolicy"] == "Local"
 
