@@ -300,6 +300,10 @@ class Task(Strict):
     groups: list[Group] = Field(default_factory=list, description="groups tests belong to, by name, in order")
     file_io: FileIO | None = Field(None, alias="fileIO")
     interactor: Interactor | None = Field(None, description="interactive problem: the program the submission talks with")
+    node_cache: str | None = Field(
+        None, alias="nodeCache", pattern=r"^http://[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
+        description="http://host:port of the node cache (the chart's cache DaemonSet, node-local): inputs and "
+                    "answers are fetched through it, handing it their presigned URLs, and directly when it fails")
 
     @field_validator("tests")
     @classmethod

@@ -130,6 +130,7 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
     return Task(id=eval_id, language=version, languageName=language.name, submission=get(spec.submission),
                 tests=tests, checker=checker, result=put("result.json"), compileOutput=put("compile.txt"),
                 failFast=spec.fail_fast, egressCheck=egress, groups=spec.groups, fileIO=spec.file_io,
+                nodeCache=settings.node_cache,
                 interactor=Interactor(program=get(spec.interactor.program), language=spec.interactor.language,
                                       files=[SupportFile(name=f.name, location=get(f)) for f in spec.interactor.files])
                 if spec.interactor else None)

@@ -92,6 +92,10 @@ class Settings(BaseModel):
     egress_check_addresses: list[str] = Field(default_factory=lambda: ["kubernetes"])
     egress_check_timeout_seconds: int = Field(60, ge=1, le=600)
 
+    # The node cache (the chart's cache DaemonSet): runner pods fetch inputs and answers through it,
+    # once per node (runner-image/gavel_runner/nodecache.py). None: each pod fetches from storage.
+    node_cache: str | None = Field(None, description="http://host:port of the node cache's node-local Service")
+
     metrics_port: int = 8080
     leader_lease: str = Field("", description="namespace/name of the Lease that elects the one active replica "
                                              "(leader.py); empty: no election, this process is the only one")

@@ -118,10 +118,16 @@ def run_task(task_file: str, termination_log: str | None) -> int:
 
 
 def runner_main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["cache"]:  # the node cache's server (the chart's cache DaemonSet)
+        from . import nodecache
+
+        return nodecache.main(argv[1:])
     parser = argparse.ArgumentParser(prog="gavel-runner", description="Judge one task (what a Gavel Job runs).")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="judge TASK.json and deliver its result")
     run.add_argument("task", help="task file (gavel.dev/task/v1 JSON)")
+    sub.add_parser("cache", help="serve the node cache of test data (gavel-runner cache --help)", add_help=False)
     run.add_argument("--termination-log", default=os.environ.get("GAVEL_TERMINATION_LOG"),
                      help=f"where the compact summary goes (default: {DEFAULT_TERMINATION_LOG} when it exists)")
     args = parser.parse_args(argv)

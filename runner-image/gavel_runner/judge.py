@@ -245,10 +245,13 @@ class Judgement:
         self.private.mkdir(mode=0o700)
         self.build.mkdir(mode=0o700)
         storage.fetch(self.task.submission, self.build / self.lang.source_file)
+        cache = storage.NodeCache(self.task.node_cache)  # inputs and answers: the problem's, shared
         dirs: dict[str, str] = {}
         for test in self.task.tests:
-            self.inputs[test.name] = storage.obtain(test.input, self.private / f"{test.name}.in", dirs)
-            self.answers[test.name] = storage.obtain(test.expected, self.private / f"{test.name}.ans", dirs)
+            self.inputs[test.name] = cache.obtain(test.input, self.private / f"{test.name}.in", dirs)
+            self.answers[test.name] = cache.obtain(test.expected, self.private / f"{test.name}.ans", dirs)
+        if cache.outcomes:
+            log.info("tests through the node cache: %s", ", ".join(f"{n} {k}" for k, n in sorted(cache.outcomes.items())))
         if self.identity:
             chown_tree(self.build, self.identity.uid, self.identity.gid)
 

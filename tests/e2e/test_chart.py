@@ -216,4 +216,8 @@ def test_runner_pods_reach_only_storage(kube, storage):
     assert policy, "no runner egress NetworkPolicy was made"
     assert policy["spec"]["podSelector"] == {"matchLabels": {"gavel.dev/role": "runner"}}
     ports = sorted(p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", []))
-    assert ports == [53, 53, 9000]
+    assert ports == [53, 53, 8090, 9000]  # DNS, the node cache (cache.enabled: its object port only), MinIO
+    cache = next(r for r in policy["spec"]["egress"] if r["ports"][0]["port"] == 8090)
+    assert cache["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}},
+                            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "gavel-cache",
+                                                            "app.kubernetes.io/instance": RELEASE}}}]
