@@ -66,8 +66,13 @@ def evaluation_label(eval_name: str) -> str:
 
 
 def placement(spec: EvaluationSpec, namespace: str, name: str, uid: str, settings: Settings) -> Placement:
-    prefix = (spec.results.prefix or f"{namespace}/{name}/{uid}").strip("/")
-    return Placement(spec.results.bucket or settings.results_bucket_name, prefix)
+    return results_placement(spec.results.bucket, spec.results.prefix, namespace, name, uid, settings)
+
+
+def results_placement(bucket: str | None, prefix: str | None, namespace: str, name: str, uid: str,
+                      settings: Settings) -> Placement:
+    """Where an Evaluation's results go: spec.results, else NAMESPACE/NAME/UID of the results bucket."""
+    return Placement(bucket or settings.results_bucket_name, (prefix or f"{namespace}/{name}/{uid}").strip("/"))
 
 
 def resolve_limits(version: LanguageVersion, spec: EvaluationSpec, test) -> Limits:

@@ -24,7 +24,7 @@ from gavel_operator.objectstore import ObjectStore
 from gavel_operator.resources import EvaluationSpec
 from gavel_operator.settings import Settings
 from gavel_operator.status import judged
-from s3server import minio_server
+from s3server import minio_server, read_all
 
 BUCKET = "gavel"
 NAMESPACE = "team-a"
@@ -49,18 +49,6 @@ def put(client, key: str, text: str) -> dict:
     data = text.encode()
     client.put_object(BUCKET, key, io.BytesIO(data), len(data))
     return {"key": key}
-
-
-def objects(client, prefix: str = "") -> dict[str, bytes]:
-    out = {}
-    for obj in client.list_objects(BUCKET, prefix=prefix, recursive=True):
-        resp = client.get_object(BUCKET, obj.object_name)
-        try:
-            out[obj.object_name] = resp.read()
-        finally:
-            resp.close()
-            resp.release_conn()
-    return out
 
 
 def large_evaluation(s3, settings: Settings, tests: int = 200):
@@ -100,7 +88,7 @@ def test_a_large_task_is_stored_sealed_judged_and_deleted_and_no_signature_is_le
     client = s3.client()
     ref = TaskRef.model_validate_json(secret_text)
     assert ref.key and SIGNATURE.decode() in ref.url  # the Secret: where the task is, and the key
-    stored = objects(client, taskdocs.prefix(uid))
+    stored = read_all(client, BUCKET, taskdocs.prefix(uid))
     assert len(stored) == 1 and next(iter(stored)).startswith(f".gavel/tasks/{uid}/gavel-big-")
     blob = next(iter(stored.values()))
     assert blob.startswith(sealed.MAGIC) and SIGNATURE not in blob and b"http" not in blob  # noise without the key
@@ -111,7 +99,7 @@ def test_a_large_task_is_stored_sealed_judged_and_deleted_and_no_signature_is_le
     store.write(where.bucket, where.key("runner.log"), log.encode())  # as following.save_logs does
 
     # the Evaluation's status, and `gavel fetch` of what it names
-    result = Result.model_validate_json(objects(client, where.key("result.json"))[where.key("result.json")])
+    result = Result.model_validate_json(read_all(client, BUCKET, where.key("result.json"))[where.key("result.json")])
     status = judged(result, store=store, bucket=where.bucket, prefix=where.prefix, conditions=[], logs_saved=True)
     assert SIGNATURE.decode() not in json.dumps(status) and ".gavel/" not in json.dumps(status)
     fetched = fetch(Storage(s3.endpoint, s3.access_key, s3.secret_key, bucket=BUCKET), {"status": status},
@@ -126,9 +114,9 @@ def test_a_large_task_is_stored_sealed_judged_and_deleted_and_no_signature_is_le
     prefixes = tenancy.rules(policy.storage.read + policy.storage.write, NAMESPACE, BUCKET, BUCKET)
     assert prefixes == [(BUCKET, f"{NAMESPACE}/"), (BUCKET, f"{NAMESPACE}/")]
     for _, prefix in prefixes:
-        readable = objects(client, prefix)
+        readable = read_all(client, BUCKET, prefix)
         assert where.key("result.json") in readable and not [k for k, v in readable.items() if SIGNATURE in v]
-    everything = objects(client)
+    everything = read_all(client, BUCKET)
     assert not [k for k, v in everything.items() if SIGNATURE in v]
     # and no policy, however wide, lets an Evaluation name the stored task as an input
     whole = tenancy.TenantPolicy.model_validate({"storage": {"read": ["{bucket}/"], "write": ["{bucket}/"]}})
@@ -139,7 +127,7 @@ def test_a_large_task_is_stored_sealed_judged_and_deleted_and_no_signature_is_le
 
     # the verdict written: the stored task goes (following.finish), and a pod started again finds nothing
     asyncio.run(taskdocs.forget(store, settings.results_bucket_name, uid))
-    assert objects(client, taskdocs.prefix(uid)) == {}
+    assert read_all(client, BUCKET, taskdocs.prefix(uid)) == {}
     code, _, summary = run_runner(tmp_path, secret_text)
     assert code == 1 and "cannot load the task" in summary["message"] and "HTTP 404" in summary["message"]
     assert "X-Amz" not in summary["message"]
@@ -153,8 +141,8 @@ def test_a_stored_task_opens_only_with_its_own_key(s3, settings, tmp_path):
     assert code == 1 and summary["verdict"] == "InitializationError", summary
     assert "does not open with this key" in summary["message"]
     # a changed byte is refused, never judged as something else
-    name = next(iter(objects(s3.client(), taskdocs.prefix(uid))))
-    blob = bytearray(objects(s3.client(), name)[name])
+    name = next(iter(read_all(s3.client(), BUCKET, taskdocs.prefix(uid))))
+    blob = bytearray(read_all(s3.client(), BUCKET, name)[name])
     blob[-1] ^= 1
     store.write(BUCKET, name, bytes(blob))
     code, _, summary = run_runner(tmp_path, secret_text)

@@ -9,22 +9,11 @@ import base64
 import json
 
 from conftest import BUCKET, SUM_C, wait_phase
+from s3server import read_all
 
 from gavel_client.client import Storage, fetch
 
 SIGNATURE = b"X-Amz-Signature"
-
-
-def objects(client, prefix: str = "") -> dict[str, bytes]:
-    out = {}
-    for obj in client.list_objects(BUCKET, prefix=prefix, recursive=True):
-        resp = client.get_object(BUCKET, obj.object_name)
-        try:
-            out[obj.object_name] = resp.read()
-        finally:
-            resp.close()
-            resp.release_conn()
-    return out
 
 
 def create(kube, namespace: str, obj: dict) -> None:
@@ -43,7 +32,8 @@ def test_a_task_too_large_for_a_secret_is_judged_and_leaves_no_signature_to_read
     create(kube, namespace, ev)
     uid = kube.json("-n", namespace, "get", "evaluation", "big")["metadata"]["uid"]
     # while it runs: the task is in storage, sealed, under .gavel/ (written before the Job is made)
-    seen = kube.wait_for("the stored task", lambda: objects(client, f".gavel/tasks/{uid}/"), timeout=60, interval=0.2)
+    seen = kube.wait_for("the stored task", lambda: read_all(client, BUCKET, f".gavel/tasks/{uid}/"),
+                         timeout=60, interval=0.2)
     assert len(seen) == 1 and not [v for v in seen.values() if SIGNATURE in v or b"http" in v]  # sealed
 
     # the Secret holds where the task is and its key
@@ -58,7 +48,7 @@ def test_a_task_too_large_for_a_secret_is_judged_and_leaves_no_signature_to_read
     st = wait_phase(kube, namespace, "big", operator=operator, timeout=400)["status"]
     assert st["verdict"] == "Accepted" and st["passed"] == "200/200", st.get("message")
     # gone with the verdict
-    assert objects(client, f".gavel/tasks/{uid}/") == {}
+    assert read_all(client, BUCKET, f".gavel/tasks/{uid}/") == {}
     assert SIGNATURE.decode() not in json.dumps(st) and ".gavel/" not in json.dumps(st["locations"])
 
     # `gavel fetch`, every prefix the namespace may read or write (the default policy: its own), and
@@ -69,9 +59,9 @@ def test_a_task_too_large_for_a_secret_is_judged_and_leaves_no_signature_to_read
     names = {p.name for p in fetched}
     assert {"result.json", "runner.log", "1.stdout", "200.stdout"} <= names and "task.json" not in names, names
     assert not [p.name for p in fetched if SIGNATURE in p.read_bytes()]
-    readable = objects(client, f"{namespace}/")
+    readable = read_all(client, BUCKET, f"{namespace}/")
     assert len(readable) > 200 and not [k for k, v in readable.items() if SIGNATURE in v]
-    assert not [k for k, v in objects(client).items() if SIGNATURE in v]
+    assert not [k for k, v in read_all(client, BUCKET).items() if SIGNATURE in v]
 
 
 def test_the_default_ceilings_refuse_the_maximal_request(kube, namespace, operator, problems):
