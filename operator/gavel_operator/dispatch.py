@@ -54,6 +54,7 @@ def entry_of(namespace: str, name: str, uid: str, spec: dict, status: dict, crea
     return Entry(uid=uid, phase=status.get("phase"), queue=spec.get("queue", "default"),
                  priority=spec.get("priority", 0), created=created or "", cancel=bool(spec.get("cancel")),
                  job=status.get("jobName"), bucket=where.bucket, prefix=where.prefix,
+                 retries=spec.get("retries", EvaluationSpec.model_fields["retries"].default),
                  pool=pool_of(namespace, spec), conditions=list(status.get("conditions") or []),
                  message=status.get("message") or "")
 
@@ -124,22 +125,9 @@ async def start_queued(key, entry: Entry) -> str:
             or (body.get("spec") or {}).get("cancel"):
         return "skip"
     spec = EvaluationSpec.model_validate(dict(body["spec"]))
-    lang = languages(STATE.language_index).get(spec.language)
-    version = lang.get(spec.version) if lang else None
-    message = None
-    if spec.problem:
-        if (namespace, spec.problem) not in STATE.problems and \
-                time.monotonic() - STATE.started < PROBLEM_GRACE_SECONDS:
-            return "later"
-        try:
-            spec, digest = expand(spec, namespace, spec.language)
-            if digest != status.get("problemDigest"):
-                message = (f"problem {spec.problem} changed while this Evaluation waited (digest "
-                           f"{digest[:12]}, admitted with another): create it again to be judged on it")
-        except ProblemUnavailable as err:
-            message = f"{err}; it was when this Evaluation was admitted"
-    if version is None:  # the Language went away while it waited
-        message = f"language {spec.language}:{spec.version or ''} is no longer defined in this cluster"
+    if spec.problem and (namespace, spec.problem) not in STATE.problems and problems_loading():
+        return "later"
+    spec, lang, version, message = resolve(namespace, spec, status)
     if message:
         await write_status_held(namespace, name, entry.uid, {
             "phase": Phase.SUCCEEDED.value, "verdict": Verdict.INITIALIZATION_ERROR.value,
@@ -149,6 +137,31 @@ async def start_queued(key, entry: Entry) -> str:
     values = await start(namespace, name, entry.uid, spec, lang, version, body, attempt=1)
     await write_status_held(namespace, name, entry.uid, values, final=values["phase"] == Phase.FAILED.value)
     return "done"
+
+
+def problems_loading() -> bool:
+    """Just started: the Problems may not all be read again yet."""
+    return time.monotonic() - STATE.started < PROBLEM_GRACE_SECONDS
+
+
+def resolve(namespace: str, spec: EvaluationSpec, status: dict):
+    """An admitted Evaluation about to get a Job (the first, or the next attempt's): its spec with
+    its Problem expanded, its Language and version; and why it cannot be judged as admitted (its
+    Problem changed or went away, its Language went away), or None."""
+    lang = languages(STATE.language_index).get(spec.language)
+    version = lang.get(spec.version) if lang else None
+    message = None
+    if spec.problem:
+        try:
+            spec, digest = expand(spec, namespace, spec.language)
+            if digest != status.get("problemDigest"):
+                message = (f"problem {spec.problem} changed since this Evaluation was admitted (digest "
+                           f"{digest[:12]}, admitted with another): create it again to be judged on it")
+        except ProblemUnavailable as err:
+            message = f"{err}; it was when this Evaluation was admitted"
+    if version is None:  # the Language went away meanwhile
+        message = f"language {spec.language}:{spec.version or ''} is no longer defined in this cluster"
+    return spec, lang, version, message
 
 
 # ---- the watch -----------------------------------------------------------------------------------

@@ -1,7 +1,13 @@
 """Following Jobs and their pods through watches (no per-Evaluation timers): a finished Job's
 result becomes the verdict; a failed Job, a pod that cannot pull its image or that no node can
 take, is Failed with the reason; a pod stranded on a lost node is ended so its Job runs again;
-runner logs go to storage; spec.cancel stops the Job."""
+runner logs go to storage; spec.cancel stops the Job.
+
+Each attempt is a Job of its own with one pod (jobs.job_manifest: backoffLimit 0), whose task
+names only that attempt's prefix (jobs.Placement.attempt): a failed attempt that may be retried
+(`retryable`) is followed by the next Job (`retry`). Results are read from, and status.locations
+point at, the prefix of the attempt judged; an earlier attempt's pod that comes back writes only
+into its own prefix, which nothing reads."""
 
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ from .ledger import Entry
 from .kube import ApiError
 from .objectstore import without_signatures
 from .resources import GROUP, VERSION, EvaluationSpec, Phase
-from .state import FINAL_VALUES, STATE, kube, log, ref_of, store_after_admission, write_status
+from .state import FINAL_VALUES, STATE, kube, log, ref_of, store_after_admission, write_status, write_status_held
 from .status import age_seconds, condition, judged, now, result_from_summary, with_condition
 
 
@@ -58,7 +64,7 @@ def job_condition(job_status: dict, type_: str) -> dict | None:
 async def job_event(event, body, namespace, labels, **_):
     if event["type"] == "DELETED":  # with its Evaluation, or past its TTL: its stored task goes too
         if stored_task(body) and (uid := owner_uid(body)):
-            await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, uid)
+            await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, uid, body["metadata"]["name"])
         return
     key = (namespace, evaluation_of(body, labels))
     ev = STATE.ledger.get(key)
@@ -71,7 +77,11 @@ async def job_event(event, body, namespace, labels, **_):
     if job_condition(jstatus, "Complete") or job_condition(jstatus, "SuccessCriteriaMet"):
         await finish(key, ev, body)
     elif failed := job_condition(jstatus, "Failed"):
-        await fail(key, ev, body, failed.get("reason", "Failed"), failed.get("message", ""))
+        reason = failed.get("reason", "Failed")
+        if retryable(reason, jobs.attempt_of(body), ev.retries):
+            await retry(key, ev, body, reason, failed.get("message", ""))
+        else:
+            await fail(key, ev, body, reason, failed.get("message", ""))
     elif (jstatus.get("ready") or 0) > 0 and ev.phase != Phase.RUNNING.value:
         running = {"phase": Phase.RUNNING.value, "startedAt": now(), "message": "judging",
                    "conditions": with_condition(ev.conditions, condition("Running", True, "PodRunning", ""))}
@@ -117,7 +127,11 @@ async def pod_event(event, body, namespace, labels, **_):
     if is_final(ev):
         return
     job = labels.get("job-name") or labels.get("batch.kubernetes.io/job-name")
-    await fail(key, ev, {"metadata": {"name": job, "namespace": namespace}}, reason, message, pod=body)
+    if job != ev.job:
+        return  # an older attempt's pod
+    await fail(key, ev, {"metadata": {"name": job, "namespace": namespace,
+                                      "labels": {jobs.LABEL_ATTEMPT: labels.get(jobs.LABEL_ATTEMPT, "1")}}},
+               reason, message, pod=body)
     await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job}")
 
 
@@ -191,7 +205,8 @@ async def runner_pods(namespace: str, job_name: str) -> list[dict]:
 
 
 async def save_logs(namespace: str, job_name: str, where: jobs.Placement, pods: list[dict] | None = None) -> bool:
-    """Every attempt's runner log to storage, as runner.log (as the old update worker did)."""
+    """The attempt's runner log to storage, as runner.log in the attempt's prefix (`where`), as the
+    old update worker did. The operator writes it: no runner holds a URL for it."""
     pods = pods if pods is not None else await runner_pods(namespace, job_name)
     parts = []
     for pod in pods:
@@ -211,16 +226,14 @@ async def save_logs(namespace: str, job_name: str, where: jobs.Placement, pods: 
     return True
 
 
-def attempts(job: dict, pods: list[dict], succeeded: int = 0) -> int:
-    """Runner pods that took the Evaluation: the Job counts those gone already (an evicted pod is
-    deleted once it ends; one stranded on a lost node stays). Its counts lag: a pod the controller
-    has not counted yet is in uncountedTerminatedPods, and when the Job meets its success criteria
-    the succeeded pod may be in neither (`succeeded`: the caller knows one succeeded)."""
-    st = job.get("status") or {}
-    uncounted = st.get("uncountedTerminatedPods") or {}
-    failed = (st.get("failed") or 0) + len(uncounted.get("failed") or [])
-    done = max((st.get("succeeded") or 0) + len(uncounted.get("succeeded") or []), succeeded)
-    return max(len(pods), failed + done + (st.get("active") or 0), 1)
+RETRYABLE = "BackoffLimitExceeded"  # the Job's reason when its one pod failed: crashed, evicted, node lost, OOM
+
+
+def retryable(reason: str, attempt: int, retries: int) -> bool:
+    """Whether a failed attempt's Job is followed by another: its pod failed (not the runner's
+    own word that the task cannot run, PodFailurePolicy; not the Job's deadline, the wall of waiting
+    for a node), and spec.retries allows another."""
+    return reason == RETRYABLE and attempt <= retries
 
 
 def termination_message(pods: list[dict]) -> str | None:
@@ -232,13 +245,62 @@ def termination_message(pods: list[dict]) -> str | None:
     return None
 
 
-def placement_of(ev: Entry) -> jobs.Placement:
-    return jobs.Placement(ev.bucket, ev.prefix)
+def placement_of(ev: Entry, job: dict) -> jobs.Placement:
+    """The prefix of the Job's attempt: the only one read or pointed at for it."""
+    return jobs.Placement(ev.bucket, ev.prefix).attempt(jobs.attempt_of(job))
+
+
+async def retry(key, ev: Entry, job: dict, reason: str, message: str) -> None:
+    """The attempt's pod failed and spec.retries allows another: its log saved in its own prefix,
+    its stored task deleted, and the next attempt started as a Job of its own, with a task whose
+    URLs name the next attempt's prefix only (the Evaluation read again: its Problem and Language
+    must be as admitted)."""
+    namespace, name = key
+    job_name, attempt = job["metadata"]["name"], jobs.attempt_of(job)
+    pods = await runner_pods(namespace, job_name)
+    detail = pod_failure(pods)
+    said = "; ".join(w for w in (f"{reason}: {message}" if message else reason, detail) if w)
+    logs = await save_logs(namespace, job_name, placement_of(ev, job), pods)
+    if stored_task(job):
+        await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, ev.uid, job_name)
+    from .dispatch import problems_loading, resolve  # (dispatch imports launch, as this module does)
+    from .launch import start
+
+    try:
+        body = await kube().get(f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/evaluations/{name}")
+    except ApiError as err:
+        if err.status == 404:
+            return  # deleted meanwhile
+        raise
+    if body["metadata"]["uid"] != ev.uid:
+        return
+    spec = EvaluationSpec.model_validate(dict(body["spec"]))
+    while spec.problem and (namespace, spec.problem) not in STATE.problems and problems_loading():
+        await asyncio.sleep(2)  # just restarted: the Problems are being read again
+    spec, lang, version, why = resolve(namespace, spec, body.get("status") or {})
+    if why:
+        await fail(key, ev, job, reason, f"{message}; not run again: {why}".strip("; "), saved=logs)
+        return
+    async with STATE.lock:
+        seen = STATE.ledger.get(key)
+        if seen is None or seen.uid != ev.uid or is_final(seen) or seen.job != job_name:
+            return  # final, canceled, or the next attempt started already
+        values = await start(namespace, name, ev.uid, spec, lang, version, body, attempt=attempt + 1)
+        if values["phase"] != Phase.FAILED.value:
+            seen.job = values["jobName"]  # until the watch says so: this Job's later events are an old attempt's
+            values["message"] = f"attempt {attempt} failed ({said})"[:1000]
+            kopf.warn(ref_of(namespace, name, ev.uid), reason="Retrying",
+                      message=f"attempt {attempt} (Job {job_name}) failed ({said}); attempt {attempt + 1} "
+                              f"is Job {values['jobName']}"[:1000])
+            log.info("%s/%s: attempt %d failed (%s): attempt %d started", namespace, name, attempt, said,
+                     attempt + 1)
+        await write_status_held(namespace, name, ev.uid, values, final=values["phase"] == Phase.FAILED.value)
 
 
 async def finish(key, ev: Entry, job: dict) -> None:
     namespace, name = key
-    where = placement_of(ev)
+    where = placement_of(ev, job)
+    attempt = jobs.attempt_of(job)
     pods = await runner_pods(namespace, job["metadata"]["name"])
     store = await store_after_admission(namespace)
     raw = None if store is None else await asyncio.to_thread(store.read, where.bucket, where.key("result.json"))
@@ -248,6 +310,10 @@ async def finish(key, ev: Entry, job: dict) -> None:
             result = Result.model_validate_json(raw)
         except ValidationError as err:
             log.warning("result of %s/%s is malformed: %s", namespace, name, err)
+    if result is not None and result.attempt not in (None, attempt):
+        log.warning("result of %s/%s in attempt %d's prefix says attempt %s: not taken", namespace, name, attempt,
+                    result.attempt)
+        result = None
     if result is None and (summary := termination_message(pods)):
         result = result_from_summary(summary)  # the fallback: counts, without per-test detail
     logs = await save_logs(namespace, job["metadata"]["name"], where, pods)
@@ -258,7 +324,7 @@ async def finish(key, ev: Entry, job: dict) -> None:
         return
     values = judged(result, store=store or STATE.store, bucket=where.bucket, prefix=where.prefix,
                            conditions=ev.conditions, logs_saved=logs)
-    values["attempts"] = attempts(job, pods, succeeded=1)
+    values["attempts"] = attempt
     if not await write_status(namespace, name, ev.uid, values):
         return
     owner = ref_of(namespace, name, ev.uid)
@@ -276,13 +342,13 @@ async def fail(key, ev: Entry, job: dict, reason: str, message: str, pod: dict |
     detail = pod_failure(pods)
     if detail:
         message = f"{message}; {detail}" if message else detail
-    where = placement_of(ev)
+    where = placement_of(ev, job)
     logs = saved if saved is not None else await save_logs(namespace, job_name, where, pods)
     if stored_task(job):  # (a pod that cannot start: its Job is deleted next, and that deletes it)
         await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, ev.uid)
     full = f"could not be judged ({reason}): {message}"
     values = {"phase": Phase.FAILED.value, "message": full[:1000], "finishedAt": now(),
-              "attempts": attempts(job, pods),
+              "attempts": jobs.attempt_of(job),
               "conditions": with_condition(ev.conditions, condition("Failed", True, reason, message))}
     if logs:
         values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
@@ -319,7 +385,8 @@ async def cancel(body, namespace, name, status, **_):
     job_name = status.get("jobName")
     if job_name:
         spec = EvaluationSpec.model_validate(dict(body["spec"]))
-        where = jobs.placement(spec, namespace, name, body["metadata"]["uid"], STATE.settings)
+        where = jobs.placement(spec, namespace, name, body["metadata"]["uid"], STATE.settings).attempt(
+            status.get("attempts") or 1)  # the current attempt's (launch.start sets attempts to it)
         if await save_logs(namespace, job_name, where):
             values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
         await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job_name}", propagation="Foreground")

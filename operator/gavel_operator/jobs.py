@@ -44,6 +44,22 @@ class Placement:
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}"
 
+    def attempt(self, attempt: int) -> "Placement":
+        """Where one attempt's outputs go: a prefix of its own under the Evaluation's
+        (`PREFIX/attempt-N`), so that a runner pod of an earlier attempt that comes back (a paused
+        node, a partition) can write only there, where nothing reads: the operator reads the result
+        of, and points status.locations at, the attempt it judged."""
+        return Placement(self.bucket, f"{self.prefix}/{ATTEMPT_DIR}{attempt}")
+
+
+ATTEMPT_DIR = "attempt-"
+
+
+def attempt_of(job: dict) -> int:
+    """The attempt a runner Job (or its pod) is: its gavel.dev/attempt label (1 if it has none)."""
+    value = ((job.get("metadata") or {}).get("labels") or {}).get(LABEL_ATTEMPT) or "1"
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
 
 def job_name(eval_name: str, uid: str, attempt: int = 1) -> str:
     """Derived from the Evaluation, so a restarted operator can never create a second Job for
@@ -94,10 +110,10 @@ def deadline_seconds(spec: EvaluationSpec, limits: list[Limits], settings: Setti
     return settings.compile_wall_seconds + tests_ms // 1000 + 1 + settings.start_grace_seconds
 
 
-def job_deadline_seconds(attempt_deadline: int, retries: int, settings: Settings) -> int:
-    """The Job's activeDeadlineSeconds, the last wall: every attempt's own deadline, plus the time
-    its pods may wait for a node in all (settings.pending_seconds)."""
-    return attempt_deadline * (retries + 1) + settings.pending_seconds
+def job_deadline_seconds(attempt_deadline: int, settings: Settings) -> int:
+    """The Job's activeDeadlineSeconds, the last wall: a Job is one attempt (one pod), so its own
+    deadline plus the time its pod may wait for a node (settings.pending_seconds)."""
+    return attempt_deadline + settings.pending_seconds
 
 
 URL_GRACE_SECONDS = 300  # clock skew, and an upload begun just before the deadline
@@ -107,16 +123,17 @@ MAX_URL_SECONDS = 7 * 86_400  # what S3 allows a presigned URL
 
 def url_lifetime(deadline: int, settings: Settings) -> timedelta:
     """Presigned URLs live as long as the Job may and no longer: `deadline` is the Job's
-    activeDeadlineSeconds (job_deadline_seconds: every retry and the wait for nodes), whose
-    attempts a ceiling caps (with Kueue, plus the day a Job may wait suspended before its deadline
+    activeDeadlineSeconds (job_deadline_seconds: its one attempt and the wait for a node), whose
+    attempt a ceiling caps (with Kueue, plus the day a Job may wait suspended before its deadline
     starts)."""
     wait = KUEUE_WAIT_SECONDS if settings.kueue else 0
     return timedelta(seconds=min(MAX_URL_SECONDS, deadline + URL_GRACE_SECONDS + wait))
 
 
 def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: LanguageVersion,
-               where: Placement, store: ObjectStore, settings: Settings, expiry: timedelta) -> Task:
-    """The task a Job is given: presigned URLs for exactly this Evaluation's objects."""
+               where: Placement, store: ObjectStore, settings: Settings, expiry: timedelta, attempt: int = 1) -> Task:
+    """The task a Job is given: presigned URLs for exactly this Evaluation's objects; `where` is
+    the attempt's own prefix (Placement.attempt), the only place its PUT URLs name."""
     src_bucket = settings.bucket
     get = lambda ref: store.get_url(ref.bucket or src_bucket, ref.key, expiry)  # noqa: E731
     put = lambda name: store.put_url(where.bucket, where.key(name), expiry)  # noqa: E731
@@ -134,7 +151,7 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
                              timeoutSeconds=settings.egress_check_timeout_seconds)
     return Task(id=eval_id, language=version, languageName=language.name, submission=get(spec.submission),
                 tests=tests, checker=checker, result=put("result.json"), compileOutput=put("compile.txt"),
-                failFast=spec.fail_fast, egressCheck=egress, groups=spec.groups, fileIO=spec.file_io,
+                failFast=spec.fail_fast, egressCheck=egress, attempt=attempt, groups=spec.groups, fileIO=spec.file_io,
                 nodeCache=settings.node_cache,
                 interactor=Interactor(program=get(spec.interactor.program), language=spec.interactor.language,
                                       files=[SupportFile(name=f.name, location=get(f)) for f in spec.interactor.files])
@@ -235,15 +252,20 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": name, "labels": labels, "annotations": dict(annotations)},
         "spec": {
-            "backoffLimit": spec.retries,
-            "activeDeadlineSeconds": job_deadline_seconds(attempt_deadline, spec.retries, settings),
+            # one pod per Job: every attempt is a Job of its own (following.retry makes the next, with
+            # a task whose PUT URLs name that attempt's prefix only), so no two pods ever hold URLs
+            # for the same objects
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": job_deadline_seconds(attempt_deadline, settings),
             "ttlSecondsAfterFinished": settings.job_ttl_seconds,
             "podFailurePolicy": {"rules": [
-                # the runner's own word that the task cannot be run: retrying cannot help
+                # the runner's own word that the task cannot be run: retrying cannot help (the Job's
+                # reason is then PodFailurePolicy, which following.retryable does not retry)
                 {"action": "FailJob", "onExitCodes": {"containerName": "runner", "operator": "In",
                                                       "values": [EXIT_USAGE]}},
-                # evicted, preempted, drained, node lost: counted against backoffLimit like a crash, and
-                # run again (on another node) while retries remain
+                # evicted, preempted, drained, node lost: the attempt failed like a crash
+                # (BackoffLimitExceeded), and the operator runs the next (on another node) while
+                # spec.retries remain
                 {"action": "Count", "onPodConditions": [{"type": "DisruptionTarget"}]},
             ]},
             "template": {"metadata": {"labels": {**labels, LABEL_POOL: pool_label(placed)}, "annotations": annotations},

@@ -29,13 +29,14 @@ def not_started(body, reason: str, message: str) -> dict:
 
 async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang: Language, version, body,
                 attempt: int) -> dict:
-    """Create the task Secret and the Job, both owned by the Evaluation. Returns its new status."""
+    """Create the task Secret and the Job of one attempt (1, or the next after a failed one:
+    following.retry), both owned by the Evaluation. Returns its new status."""
     settings, store = STATE.settings, await store_for(namespace)
-    where = jobs.placement(spec, namespace, name, uid, settings)
+    where = jobs.placement(spec, namespace, name, uid, settings).attempt(attempt)  # this attempt's own prefix
     limits = [jobs.resolve_limits(version, spec, t) for t in spec.tests]
-    deadline = jobs.job_deadline_seconds(jobs.deadline_seconds(spec, limits, settings), spec.retries, settings)
+    deadline = jobs.job_deadline_seconds(jobs.deadline_seconds(spec, limits, settings), settings)
     expiry = jobs.url_lifetime(deadline, settings)
-    task = jobs.build_task(f"{namespace}/{name}", spec, lang, version, where, store, settings, expiry)
+    task = jobs.build_task(f"{namespace}/{name}", spec, lang, version, where, store, settings, expiry, attempt)
     jname = jobs.job_name(name, uid, attempt)
     owner = ref(body)
     stored = (document := jobs.task_document(task)) is not None
@@ -68,7 +69,7 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
         what = {"PodRejected": "runner pod", "SecretRejected": "task Secret", "JobRejected": "Job"}[reason]
         log.info("%s/%s: the API server refused the %s: %s", namespace, name, what, err)
         if stored:
-            await taskdocs.forget(STATE.store, settings.results_bucket_name, uid)
+            await taskdocs.forget(STATE.store, settings.results_bucket_name, uid, jname)
         return {**not_started(body, reason, f"the API server refused the {what}: {err}"),
                 "language": f"{lang.name}:{version.version}"}
     STATE.ledger.mark_starting((namespace, name), spec.queue)

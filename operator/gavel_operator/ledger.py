@@ -31,7 +31,8 @@ class Entry:
     priority: int = 0
     created: str = ""
     cancel: bool = False
-    job: str | None = None  # status.jobName
+    job: str | None = None  # status.jobName: the current attempt's Job
+    retries: int = 2  # spec.retries: attempts after the first (one Job each)
     bucket: str = ""  # where its results go
     prefix: str = ""
     pool: str = ""  # digest of the runner pod's placement (nodeSelector, tolerations, runtime class)

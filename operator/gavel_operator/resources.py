@@ -166,8 +166,9 @@ class EvaluationSpec(Spec):
                           description="Higher runs first among queued Evaluations; ties by age. At most the "
                                       "namespace's tenancy maximum (by default 0).")
     retries: int = Field(2, ge=0, le=10,
-                         description="How often an infrastructure failure (image pull, eviction, node lost, "
-                                     "runner crash) is retried, with back-off, before the Evaluation is Failed.")
+                         description="How often an infrastructure failure (eviction, node lost, runner crash, "
+                                     "out of memory) is retried, each time as a new Job writing under a prefix of "
+                                     "its own (attempt-N), before the Evaluation is Failed.")
     deadline_seconds: int | None = Field(None, ge=10, le=86_400, alias="deadlineSeconds",
                                          description="Wall-clock limit of one attempt (the runner pod's "
                                                      "activeDeadlineSeconds), counted from the pod's start on a node: "
@@ -275,8 +276,9 @@ class EvaluationStatus(BaseModel):
     max_score: float | None = Field(None, alias="maxScore")
     groups: list[GroupStatus] | None = Field(None, description="score per group (subtask)")
     language: str | None = Field(None, description="NAME:VERSION judged with")
-    attempts: int | None = Field(None, description="runner pods that took it: more than 1 after a crash, an eviction, "
-                                 "a drain or a lost node (the Job's retries, spec.retries)")
+    attempts: int | None = Field(None, description="the attempt (runner Job, one pod each) judged or running: more "
+                                 "than 1 after a crash, an eviction, a drain or a lost node (spec.retries); its "
+                                 "outputs are under the results prefix's attempt-N/")
     job_name: str | None = Field(None, alias="jobName")
     queued_at: str | None = Field(None, alias="queuedAt")
     started_at: str | None = Field(None, alias="startedAt")

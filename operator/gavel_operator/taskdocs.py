@@ -49,11 +49,13 @@ def store(store: ObjectStore, bucket: str, uid: str, job: str, document: bytes, 
     return TaskRef(url=store.get_url(bucket, where, expiry), key=secret)
 
 
-async def forget(store: ObjectStore, bucket: str, uid: str) -> None:
-    """Delete the Evaluation's stored tasks, if any (one LIST; nothing is raised: a storage that
-    cannot be reached now leaves a sealed object whose key went with the Secret)."""
+async def forget(store: ObjectStore, bucket: str, uid: str, job: str | None = None) -> None:
+    """Delete the Evaluation's stored tasks, if any, or (`job`) those of one attempt's Job only: an
+    earlier attempt's Job deleted (past its TTL) or failed must not take the current attempt's
+    task with it. One LIST; nothing is raised: a storage that cannot be reached now leaves a sealed
+    object whose key went with the Secret."""
     try:
-        removed = await asyncio.to_thread(store.remove_prefix, bucket, prefix(uid))
+        removed = await asyncio.to_thread(store.remove_prefix, bucket, prefix(uid) + (f"{job}-" if job else ""))
     except Exception as err:  # noqa: BLE001 - a courtesy to the tenant's secrecy, never a lost verdict
         log.warning("cannot delete the stored task of Evaluation %s: %s", uid, err)
         return

@@ -84,13 +84,16 @@ def test_job_is_isolated_and_named_for_its_evaluation():
     # test 2 and compile: 512 MB; what the sandbox uids may fill in memory; the runner's own
     assert c["resources"]["limits"]["memory"] == \
         f"{512 + settings.sandbox_size_mi + jobs.SHM_MI + settings.runner_memory_overhead_mi}Mi"
-    assert job["spec"]["backoffLimit"] == SPEC.retries
+    # one pod per Job: each attempt is a Job of its own (following.retry), so no two pods share a task
+    assert job["spec"]["backoffLimit"] == 0
+    assert job["metadata"]["labels"][jobs.LABEL_ATTEMPT] == "2" and jobs.attempt_of(job) == 2
+    assert jobs.attempt_of(job["spec"]["template"]) == 2  # its pod says which attempt it is too
     assert job["spec"]["ttlSecondsAfterFinished"] == settings.job_ttl_seconds
     # one attempt's deadline runs on the pod (from its start on a node: waiting for one is not running);
-    # the Job's covers every attempt and the wait for nodes
+    # the Job's covers its one attempt and the wait for a node
     attempt = 60 + (5000 + 2000) // 1000 + 1 + 180
     assert pod["activeDeadlineSeconds"] == attempt
-    assert job["spec"]["activeDeadlineSeconds"] == attempt * (SPEC.retries + 1) + settings.pending_seconds
+    assert job["spec"]["activeDeadlineSeconds"] == attempt + settings.pending_seconds
     assert job["spec"]["template"]["metadata"]["labels"][jobs.LABEL_POOL].startswith("p-")
     assert pod["volumes"][0]["secret"]["defaultMode"] == 0o400
     # the sandbox uids write only to a size-capped tmpfs (ENOSPC, never an eviction); the runner
@@ -234,22 +237,50 @@ def test_the_stored_runner_policy_compares_equal_to_the_settings():
 
 
 def test_presigned_urls_never_outlive_the_jobs_deadline():
-    # activeDeadlineSeconds covers every retry of the Job: the URLs need that, and a little grace
+    # activeDeadlineSeconds covers the Job's attempt and its wait for a node: the URLs need that, and a little grace
     assert jobs.url_lifetime(600, Settings()).total_seconds() == 600 + jobs.URL_GRACE_SECONDS
     assert jobs.url_lifetime(600, Settings(kueue=True)).total_seconds() == 600 + jobs.URL_GRACE_SECONDS + 86_400
     assert jobs.url_lifetime(10 * 86_400, Settings()).total_seconds() == 7 * 86_400
 
 
-def test_attempts_count_pods_the_job_counted_and_those_it_has_not_yet():
-    from gavel_operator.following import attempts
+def test_a_failed_attempt_is_retried_only_when_its_pod_failed_and_retries_remain():
+    from gavel_operator.following import retryable
 
-    pod = {"metadata": {"name": "p"}}
-    # evicted and deleted, the second one succeeded but not yet counted when the Job met its criteria
-    assert attempts({"status": {"failed": 1}}, [pod], succeeded=1) == 2
-    assert attempts({"status": {"failed": 1, "succeeded": 1}}, [pod], succeeded=1) == 2
-    assert attempts({"status": {"uncountedTerminatedPods": {"failed": ["u1"]}, "succeeded": 1}}, [pod]) == 2
-    assert attempts({"metadata": {"name": "j"}}, []) == 1  # a Job known by name only
-    assert attempts({"status": {"failed": 1}}, [pod, pod]) == 2  # a pod stranded on a lost node stays
+    assert retryable("BackoffLimitExceeded", 1, 2) and retryable("BackoffLimitExceeded", 2, 2)
+    assert not retryable("BackoffLimitExceeded", 3, 2)  # attempts 1 + spec.retries: Failed
+    assert not retryable("BackoffLimitExceeded", 1, 0)
+    assert not retryable("PodFailurePolicy", 1, 2)  # the runner's exit 2: the task cannot run
+    assert not retryable("DeadlineExceeded", 1, 2)  # waited for a node past pendingSeconds
+    assert jobs.attempt_of({"metadata": {"name": "j"}}) == 1  # a Job known by name only
+    assert jobs.attempt_of({"metadata": {"labels": {jobs.LABEL_ATTEMPT: "x"}}}) == 1
+
+
+def test_each_attempt_writes_under_a_prefix_of_its_own():
+    """Issue 21 item 3: a runner pod of an earlier attempt that comes back holds PUT URLs only
+    for its own attempt's prefix, never for the judged attempt's objects."""
+    settings = Settings(storage_endpoint="127.0.0.1:9000", storage_access_key="k", storage_secret_key="s")
+    store, lang = ObjectStore(settings), builtin_languages()["cpp"]
+    base = jobs.placement(SPEC, "ns", "e1", "uid-1", settings)
+    first, second, tenth = base.attempt(1), base.attempt(2), base.attempt(10)
+    assert (first.prefix, second.prefix) == ("ns/e1/uid-1/attempt-1", "ns/e1/uid-1/attempt-2")
+
+    def puts(where, attempt):
+        task = jobs.build_task("ns/e1", SPEC, lang, lang.default_version(), where, store, settings,
+                               timedelta(hours=1), attempt)
+        assert task.attempt == attempt
+        urls = [task.result, task.compile_output] + [u for t in task.tests for u in (t.stdout, t.stderr, t.diff)]
+        return {u.split("?")[0].split("/gavel/", 1)[1] for u in urls}
+
+    one, two, ten = puts(first, 1), puts(second, 2), puts(tenth, 10)
+    assert all(k.startswith("ns/e1/uid-1/attempt-1/") for k in one)
+    assert all(k.startswith("ns/e1/uid-1/attempt-2/") for k in two)
+    assert not one & two and not one & ten and len(one) == len(two) == 2 + 3 * len(SPEC.tests)
+    assert not [k for k in one if k.startswith("ns/e1/uid-1/attempt-10/")]
+    # the first attempt's task is the same document as before the field existed
+    task = jobs.build_task("ns/e1", SPEC, lang, lang.default_version(), first, store, settings, timedelta(hours=1))
+    assert '"attempt"' not in task.document()
+    assert '"attempt":2' in jobs.build_task("ns/e1", SPEC, lang, lang.default_version(), second, store, settings,
+                                            timedelta(hours=1), 2).document()
 
 
 def test_a_stored_task_is_sealed_outside_every_namespace_and_only_its_secret_opens_it():
@@ -292,3 +323,23 @@ def test_a_saved_runner_log_holds_no_signature_whatever_it_printed():
     clean = without_signatures(text)
     assert "0123abcd" not in clean and "X-Amz-Credential" not in clean and "gavel%2F" not in clean
     assert "http://10.0.0.5:9000/gavel/team-a/e/uid/1.stdout'" in clean and "http://h/b/k: HTTP 404" in clean
+
+
+def test_an_earlier_attempts_job_deleted_takes_only_its_own_stored_task():
+    import asyncio
+
+    from gavel_operator import taskdocs
+
+    class Store:
+        removed: list = []
+
+        def remove_prefix(self, bucket, prefix):
+            self.removed.append(prefix)
+            return 0
+
+    store = Store()
+    asyncio.run(taskdocs.forget(store, "b", "uid-1", "gavel-e-uid1-a1"))
+    asyncio.run(taskdocs.forget(store, "b", "uid-1"))
+    assert store.removed == [".gavel/tasks/uid-1/gavel-e-uid1-a1-", ".gavel/tasks/uid-1/"]
+    # attempt 1's prefix is not attempt 10's
+    assert not taskdocs.key("uid-1", "gavel-e-uid1-a10").startswith(store.removed[0])
