@@ -287,9 +287,6 @@ class Task(Strict):
 
     api_version: Literal["gavel.dev/task/v1"] = Field(TASK_API, alias="apiVersion")
     id: str = Field("local", max_length=317, description="evaluation identity, for logs (NAMESPACE/NAME: 63 + 1 + 253)")
-    attempt: int = Field(1, ge=1, le=11, description="which attempt (runner Job) of the Evaluation this is: its "
-                                                      "output URLs name that attempt's prefix only; echoed in "
-                                                      "the result")
     language: LanguageVersion
     language_name: str = Field(alias="languageName")
     submission: Location
@@ -322,7 +319,7 @@ class Task(Strict):
         a runner image older than the operator still judges every task that does not use them."""
         doc = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         doc["language"].pop("aliases", None)  # names for people choosing a version: the runner is given one
-        _drop_defaults(doc, {"groups": [], "fileIO": None, "attempt": 1})
+        _drop_defaults(doc, {"groups": [], "fileIO": None})
         _drop_defaults(doc.get("checker", {}), {"ignoreCase": False, "order": "as-given", "protocol": "testlib",
                                                 "files": []})
         for test in doc["tests"]:
@@ -391,8 +388,6 @@ class GroupResult(Strict):
 class Result(Strict):
     api_version: Literal["gavel.dev/result/v1"] = Field(RESULT_API, alias="apiVersion")
     id: str = "local"
-    attempt: int | None = Field(None, description="the task's attempt, echoed: the operator takes a result only "
-                                                   "from the attempt it judges")
     verdict: Verdict
     message: str = ""
     compile_output: str = Field("", alias="compileOutput", description="compiler output, truncated")

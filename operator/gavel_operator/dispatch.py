@@ -53,8 +53,8 @@ def entry_of(namespace: str, name: str, uid: str, spec: dict, status: dict, crea
     where = jobs.results_placement(results.get("bucket"), results.get("prefix"), namespace, name, uid, STATE.settings)
     return Entry(uid=uid, phase=status.get("phase"), queue=spec.get("queue", "default"),
                  priority=spec.get("priority", 0), created=created or "", cancel=bool(spec.get("cancel")),
-                 job=status.get("jobName"), bucket=where.bucket, prefix=where.prefix,
-                 retries=spec.get("retries", EvaluationSpec.model_fields["retries"].default),
+                 job=status.get("jobName"), attempt=status.get("attempts") or 1, bucket=where.bucket,
+                 prefix=where.prefix, retries=spec.get("retries", EvaluationSpec.model_fields["retries"].default),
                  pool=pool_of(namespace, spec), conditions=list(status.get("conditions") or []),
                  message=status.get("message") or "")
 

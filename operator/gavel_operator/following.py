@@ -1,7 +1,8 @@
 """Following Jobs and their pods through watches (no per-Evaluation timers): a finished Job's
-result becomes the verdict; a failed Job, a pod that cannot pull its image or that no node can
-take, is Failed with the reason; a pod stranded on a lost node is ended so its Job runs again;
-runner logs go to storage; spec.cancel stops the Job.
+result becomes the verdict; a failed Job is run again as the next attempt while spec.retries
+allow, else Failed with the reason, as is a pod that cannot pull its image or that no node can
+take; a pod stranded on a lost node is ended so its attempt fails and the next runs elsewhere;
+runner logs go to storage; spec.cancel stops every attempt's Job.
 
 Each attempt is a Job of its own with one pod (jobs.job_manifest: backoffLimit 0), whose task
 names only that attempt's prefix (jobs.Placement.attempt): a failed attempt that may be retried
@@ -68,17 +69,15 @@ async def job_event(event, body, namespace, labels, **_):
         return
     key = (namespace, evaluation_of(body, labels))
     ev = STATE.ledger.get(key)
-    if is_final(ev):
-        return
-    if body["metadata"]["name"] != (ev.job or body["metadata"]["name"]):
-        return  # an older attempt's Job
+    if is_final(ev) or not current_attempt(key[1], ev, body):
+        return  # final, or an earlier attempt's Job (or not this Evaluation's)
     jstatus = body.get("status") or {}
     # a slot freed by a final status wakes the dispatcher (ledger.mark_finished)
     if job_condition(jstatus, "Complete") or job_condition(jstatus, "SuccessCriteriaMet"):
         await finish(key, ev, body)
     elif failed := job_condition(jstatus, "Failed"):
         reason = failed.get("reason", "Failed")
-        if retryable(reason, jobs.attempt_of(body), ev.retries):
+        if retryable(reason, jobs.attempt_of(body), ev.retries) and not jobs.legacy_job(body):  # (those spent its own)
             await retry(key, ev, body, reason, failed.get("message", ""))
         else:
             await fail(key, ev, body, reason, failed.get("message", ""))
@@ -91,11 +90,30 @@ async def job_event(event, body, namespace, labels, **_):
                                           "message": "waiting for Kueue to admit the Job"}, final=False)
 
 
+def current_attempt(name: str, ev: Entry, job: dict) -> bool:
+    """Whether `job` is the Job of the Evaluation's current attempt, the only one followed: the
+    ledger's (status.jobName), or a later attempt's Job of the same Evaluation, which the ledger has
+    not seen yet (the status write of `retry` not back from the watch, or an operator that stopped
+    between creating the Job and writing its name): the ledger follows it from now on. An earlier
+    attempt's Job (failed, its pod perhaps still running on a node that stopped answering) is never
+    followed: its result is never read, its end never changes the verdict."""
+    meta = job["metadata"]
+    if owner_uid(job) not in (None, ev.uid):
+        return False  # an Evaluation of the same name, deleted: its Jobs go with it
+    if meta["name"] == ev.job:
+        return True
+    attempt = jobs.attempt_of(job)
+    if ev.job is not None and attempt <= ev.attempt or meta["name"] != jobs.job_name(name, ev.uid, attempt):
+        return False
+    ev.job, ev.attempt = meta["name"], attempt  # until the watch brings status.jobName
+    return True
+
+
 @kopf.on.event("", "v1", "pods", labels={jobs.LABEL_ROLE: "runner", jobs.LABEL_EVALUATION: kopf.PRESENT})
 async def pod_event(event, body, namespace, labels, **_):
     """A pod that cannot start its image, or that no node can ever take, never fails on its own:
     fail its attempt here. A pod evicted from a node that stopped answering never ends on its own
-    either: end it here, so that its Job runs it again on another node."""
+    either: end it here, so that its attempt fails and the next one runs on another node."""
     waiting = None if event["type"] == "DELETED" else no_node_yet(body)
     if pool := labels.get(jobs.LABEL_POOL):  # while the scheduler cannot place it, its pool starts no Job
         STATE.ledger.pod_unschedulable(pool, body["metadata"]["uid"], waiting is not None)
@@ -128,7 +146,7 @@ async def pod_event(event, body, namespace, labels, **_):
         return
     job = labels.get("job-name") or labels.get("batch.kubernetes.io/job-name")
     if job != ev.job:
-        return  # an older attempt's pod
+        return  # an earlier attempt's pod (or one whose Job the ledger has not seen yet: its Job's events will)
     await fail(key, ev, {"metadata": {"name": job, "namespace": namespace,
                                       "labels": {jobs.LABEL_ATTEMPT: labels.get(jobs.LABEL_ATTEMPT, "1")}}},
                reason, message, pod=body)
@@ -164,10 +182,12 @@ async def nodes_with(labels: dict[str, str]) -> bool:
 async def lost_node(pod: dict) -> str | None:
     """The node of a runner pod that Kubernetes evicted for not answering (the taints of
     jobs.NODE_LOST_TAINTS outlived the pod's tolerations) while that node is still not Ready, or
-    gone: no kubelet is left to end the pod, and until it ends its Job starts no other (a Job with a
-    podFailurePolicy replaces only Failed pods). As the pod garbage collector does for a node taken
-    out of service, the operator marks it Failed; its DisruptionTarget condition stays, so the
-    Job's policy counts it as the disruption it is."""
+    gone: no kubelet is left to end the pod, and until it ends its Job does not fail (a Job with a
+    podFailurePolicy counts only Failed pods), so no next attempt starts. As the pod garbage
+    collector does for a node taken out of service, the operator marks it Failed; its
+    DisruptionTarget condition stays, so the Job's policy counts it as the disruption it is, and
+    `retry` starts the next attempt on another node. Should the node come back, the pod's container
+    may run on until its kubelet hears of it: it holds URLs for its own attempt's prefix only."""
     meta, st = pod["metadata"], pod.get("status") or {}
     node = (pod.get("spec") or {}).get("nodeName")
     if not meta.get("deletionTimestamp") or not node or st.get("phase") in ("Succeeded", "Failed"):
@@ -185,7 +205,7 @@ async def lost_node(pod: dict) -> str | None:
 
 async def release_from_lost_node(pod: dict, namespace: str, node: str, ev: Entry | None) -> None:
     name = pod["metadata"]["name"]
-    message = f"node {node} stopped answering: the runner pod is marked Failed so that its Job runs it again"
+    message = f"node {node} stopped answering: the runner pod is marked Failed so that the next attempt runs"
     try:
         await kube().merge_patch(f"/api/v1/namespaces/{namespace}/pods/{name}/status",
                                  {"status": {"phase": "Failed", "reason": "NodeLost", "message": message}})
@@ -246,23 +266,69 @@ def termination_message(pods: list[dict]) -> str | None:
 
 
 def placement_of(ev: Entry, job: dict) -> jobs.Placement:
-    """The prefix of the Job's attempt: the only one read or pointed at for it."""
-    return jobs.Placement(ev.bucket, ev.prefix).attempt(jobs.attempt_of(job))
+    """The prefix of the Job's attempt: the only one read or pointed at for it (a Job an older
+    operator made: the Evaluation's prefix itself, where its task's URLs point)."""
+    return jobs.Placement(ev.bucket, ev.prefix).of_job(job)
 
 
-async def retry(key, ev: Entry, job: dict, reason: str, message: str) -> None:
+BACKOFF_SECONDS, BACKOFF_MAX_SECONDS = 10, 60
+
+
+def backoff_seconds(attempt: int) -> int:
+    """How long after attempt `attempt` failed the next one starts: 10 s, doubled each time, at most
+    a minute (the Job controller's back-off between the pods of one Job, capped lower): storage or a
+    node that was down for a moment does not spend every retry at once."""
+    return min(BACKOFF_SECONDS << max(attempt - 1, 0), BACKOFF_MAX_SECONDS)
+
+
+RETRY_SECONDS = 5  # the next attempt could not be started (the API server's or storage's trouble): again
+RETRY_MAX_SECONDS = 60
+RETRY_TRIES = 10  # about 6 minutes of trying, then Failed with the error
+
+
+async def retry(key, ev: Entry, job: dict, reason: str, message: str, tries: int = 0) -> None:
     """The attempt's pod failed and spec.retries allows another: its log saved in its own prefix,
     its stored task deleted, and the next attempt started as a Job of its own, with a task whose
     URLs name the next attempt's prefix only (the Evaluation read again: its Problem and Language
-    must be as admitted)."""
+    must be as admitted). The Evaluation keeps its running slot throughout (its phase stays
+    Pending or Running, with a Job): a retry neither frees one nor takes another. Should starting
+    it fail (the API server's or storage's trouble), tried again with back-off, since no later
+    event of a failed Job is certain to come; at last Failed with the error, never left waiting."""
+    try:
+        await start_next(key, ev, job, reason, message)
+    except asyncio.CancelledError:
+        raise
+    except Exception as err:  # noqa: BLE001 - said, and tried again: the Evaluation must end somewhere
+        if tries + 1 >= RETRY_TRIES:
+            log.exception("%s/%s: could not start attempt %d: Failed", *key, jobs.attempt_of(job) + 1)
+            await fail(key, ev, job, reason, f"{message}; the next attempt could not be started: {err}".strip("; "))
+            return
+        delay = min(RETRY_SECONDS << min(tries, 4), RETRY_MAX_SECONDS)
+        log.warning("%s/%s: could not start attempt %d (trying again in %d s): %s", *key,
+                    jobs.attempt_of(job) + 1, delay, err)
+        asyncio.get_running_loop().call_later(
+            delay, lambda: asyncio.ensure_future(retry(key, ev, job, reason, message, tries + 1)))
+
+
+async def start_next(key, ev: Entry, job: dict, reason: str, message: str) -> None:
     namespace, name = key
     job_name, attempt = job["metadata"]["name"], jobs.attempt_of(job)
+
+    def superseded() -> bool:  # final, canceled, deleted, or the next attempt started already
+        seen = STATE.ledger.get(key)
+        return seen is None or seen.uid != ev.uid or is_final(seen) or seen.cancel or seen.job != job_name
+
+    if superseded():
+        return
     pods = await runner_pods(namespace, job_name)
     detail = pod_failure(pods)
     said = "; ".join(w for w in (f"{reason}: {message}" if message else reason, detail) if w)
     logs = await save_logs(namespace, job_name, placement_of(ev, job), pods)
     if stored_task(job):
         await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, ev.uid, job_name)
+    await asyncio.sleep(backoff_seconds(attempt))  # as the Job controller did between a Job's pods
+    if superseded():
+        return
     from .dispatch import problems_loading, resolve  # (dispatch imports launch, as this module does)
     from .launch import start
 
@@ -272,7 +338,7 @@ async def retry(key, ev: Entry, job: dict, reason: str, message: str) -> None:
         if err.status == 404:
             return  # deleted meanwhile
         raise
-    if body["metadata"]["uid"] != ev.uid:
+    if body["metadata"]["uid"] != ev.uid or (body.get("spec") or {}).get("cancel"):
         return
     spec = EvaluationSpec.model_validate(dict(body["spec"]))
     while spec.problem and (namespace, spec.problem) not in STATE.problems and problems_loading():
@@ -281,19 +347,20 @@ async def retry(key, ev: Entry, job: dict, reason: str, message: str) -> None:
     if why:
         await fail(key, ev, job, reason, f"{message}; not run again: {why}".strip("; "), saved=logs)
         return
-    async with STATE.lock:
-        seen = STATE.ledger.get(key)
-        if seen is None or seen.uid != ev.uid or is_final(seen) or seen.job != job_name:
-            return  # final, canceled, or the next attempt started already
+    async with STATE.lock:  # cancel deletes the Evaluation's Jobs holding it: none is made behind its back
+        if superseded():
+            return
         values = await start(namespace, name, ev.uid, spec, lang, version, body, attempt=attempt + 1)
         if values["phase"] != Phase.FAILED.value:
-            seen.job = values["jobName"]  # until the watch says so: this Job's later events are an old attempt's
-            values["message"] = f"attempt {attempt} failed ({said})"[:1000]
+            seen = STATE.ledger.get(key)
+            seen.job, seen.attempt = values["jobName"], attempt + 1  # until the watch says so
+            values["message"] = f"attempt {attempt} failed ({said}); attempt {attempt + 1} started"[:1000]
             kopf.warn(ref_of(namespace, name, ev.uid), reason="Retrying",
                       message=f"attempt {attempt} (Job {job_name}) failed ({said}); attempt {attempt + 1} "
                               f"is Job {values['jobName']}"[:1000])
             log.info("%s/%s: attempt %d failed (%s): attempt %d started", namespace, name, attempt, said,
                      attempt + 1)
+            metrics.retried()
         await write_status_held(namespace, name, ev.uid, values, final=values["phase"] == Phase.FAILED.value)
 
 
@@ -324,7 +391,7 @@ async def finish(key, ev: Entry, job: dict) -> None:
         return
     values = judged(result, store=store or STATE.store, bucket=where.bucket, prefix=where.prefix,
                            conditions=ev.conditions, logs_saved=logs)
-    values["attempts"] = attempt
+    values["attempts"], values["jobName"] = attempt, job["metadata"]["name"]
     if not await write_status(namespace, name, ev.uid, values):
         return
     owner = ref_of(namespace, name, ev.uid)
@@ -348,7 +415,7 @@ async def fail(key, ev: Entry, job: dict, reason: str, message: str, pod: dict |
         await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, ev.uid)
     full = f"could not be judged ({reason}): {message}"
     values = {"phase": Phase.FAILED.value, "message": full[:1000], "finishedAt": now(),
-              "attempts": jobs.attempt_of(job),
+              "attempts": jobs.attempt_of(job), "jobName": job_name,
               "conditions": with_condition(ev.conditions, condition("Failed", True, reason, message))}
     if logs:
         values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
@@ -375,23 +442,41 @@ def pod_failure(pods: list[dict]) -> str:
     return ""
 
 
+async def evaluation_jobs(namespace: str, name: str, uid: str) -> list[dict]:
+    """Every attempt's Job of the Evaluation (one list call), earliest attempt first."""
+    found = await kube().get(f"/apis/batch/v1/namespaces/{namespace}/jobs",
+                             labelSelector=f"{jobs.LABEL_EVALUATION}={jobs.evaluation_label(name)},"
+                                           f"{jobs.LABEL_ROLE}=runner")
+    mine = [j for j in found.get("items") or [] if owner_uid(j) == uid]
+    return sorted(mine, key=jobs.attempt_of)
+
+
 @kopf.on.field(GROUP, VERSION, "evaluations", field="spec.cancel", new=True)
 async def cancel(body, namespace, name, status, **_):
+    """spec.cancel: every attempt's Job deleted (an earlier attempt's pod may still be on a node
+    that stopped answering), the current attempt's log saved, then Canceled. The Jobs are listed and
+    deleted holding STATE.lock, as `retry` starts the next attempt holding it: no attempt is started
+    behind the cancel's back."""
     if status.get("phase") in FINAL_VALUES:
         return
+    uid = body["metadata"]["uid"]
     values = {"phase": Phase.CANCELED.value, "message": "canceled by spec.cancel", "finishedAt": now(),
               "conditions": with_condition(status.get("conditions"),
                                                   condition("Canceled", True, "Canceled", "spec.cancel"))}
-    job_name = status.get("jobName")
-    if job_name:
+    if status.get("jobName"):
         spec = EvaluationSpec.model_validate(dict(body["spec"]))
-        where = jobs.placement(spec, namespace, name, body["metadata"]["uid"], STATE.settings).attempt(
-            status.get("attempts") or 1)  # the current attempt's (launch.start sets attempts to it)
-        if await save_logs(namespace, job_name, where):
-            values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
-        await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job_name}", propagation="Foreground")
-        await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, body["metadata"]["uid"])
-    if not await write_status(namespace, name, body["metadata"]["uid"], values):
-        return
+        base = jobs.placement(spec, namespace, name, uid, STATE.settings)
+        current = (await evaluation_jobs(namespace, name, uid))[-1:]
+        if current:
+            where = base.of_job(current[0])
+            if await save_logs(namespace, current[0]["metadata"]["name"], where):
+                values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
+    async with STATE.lock:
+        for job in await evaluation_jobs(namespace, name, uid):
+            await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job['metadata']['name']}",
+                                propagation="Foreground")
+        await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, uid)
+        if not await write_status_held(namespace, name, uid, values):
+            return
     kopf.info(body, reason="Canceled", message="stopped at the request of spec.cancel")
     metrics.failed("Canceled")

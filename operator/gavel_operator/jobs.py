@@ -51,8 +51,24 @@ class Placement:
         of, and points status.locations at, the attempt it judged."""
         return Placement(self.bucket, f"{self.prefix}/{ATTEMPT_DIR}{attempt}")
 
+    def of_job(self, job: dict) -> "Placement":
+        """Where a runner Job's attempt writes: its attempt's prefix (a Job an older operator made,
+        `legacy_job`: the Evaluation's prefix itself, where that Job's task points)."""
+        return self if legacy_job(job) else self.attempt(attempt_of(job))
+
 
 ATTEMPT_DIR = "attempt-"
+# on every Job made since each attempt is a Job of its own: a Job without it was made by an older
+# operator (one Job for every attempt, its backoffLimit the retries, outputs directly under PREFIX/),
+# and is followed as such through an upgrade
+ANNOTATION_LAYOUT = "gavel.dev/results-layout"
+LAYOUT_ATTEMPTS = "attempt-prefixes"
+
+
+def legacy_job(job: dict) -> bool:
+    """A Job an operator older than per-attempt prefixes made (and its pod may still be judging)."""
+    meta = job.get("metadata") or {}
+    return "spec" in job and (meta.get("annotations") or {}).get(ANNOTATION_LAYOUT) != LAYOUT_ATTEMPTS
 
 
 def attempt_of(job: dict) -> int:
@@ -131,9 +147,11 @@ def url_lifetime(deadline: int, settings: Settings) -> timedelta:
 
 
 def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: LanguageVersion,
-               where: Placement, store: ObjectStore, settings: Settings, expiry: timedelta, attempt: int = 1) -> Task:
+               where: Placement, store: ObjectStore, settings: Settings, expiry: timedelta) -> Task:
     """The task a Job is given: presigned URLs for exactly this Evaluation's objects; `where` is
-    the attempt's own prefix (Placement.attempt), the only place its PUT URLs name."""
+    the attempt's own prefix (Placement.attempt), the only place its PUT URLs name. The task does
+    not say which attempt it is (the runner needs not know, and a runner image older than the
+    operator must still judge it): its URLs do."""
     src_bucket = settings.bucket
     get = lambda ref: store.get_url(ref.bucket or src_bucket, ref.key, expiry)  # noqa: E731
     put = lambda name: store.put_url(where.bucket, where.key(name), expiry)  # noqa: E731
@@ -151,7 +169,7 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
                              timeoutSeconds=settings.egress_check_timeout_seconds)
     return Task(id=eval_id, language=version, languageName=language.name, submission=get(spec.submission),
                 tests=tests, checker=checker, result=put("result.json"), compileOutput=put("compile.txt"),
-                failFast=spec.fail_fast, egressCheck=egress, attempt=attempt, groups=spec.groups, fileIO=spec.file_io,
+                failFast=spec.fail_fast, egressCheck=egress, groups=spec.groups, fileIO=spec.file_io,
                 nodeCache=settings.node_cache,
                 interactor=Interactor(program=get(spec.interactor.program), language=spec.interactor.language,
                                       files=[SupportFile(name=f.name, location=get(f)) for f in spec.interactor.files])
@@ -250,7 +268,8 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
         pod_spec["tolerations"] = [*(pod_spec.get("tolerations") or []), *lost]
     job = {
         "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": name, "labels": labels, "annotations": dict(annotations)},
+        "metadata": {"name": name, "labels": labels,
+                     "annotations": {**annotations, ANNOTATION_LAYOUT: LAYOUT_ATTEMPTS}},
         "spec": {
             # one pod per Job: every attempt is a Job of its own (following.retry makes the next, with
             # a task whose PUT URLs name that attempt's prefix only), so no two pods ever hold URLs

@@ -32,6 +32,7 @@ class Entry:
     created: str = ""
     cancel: bool = False
     job: str | None = None  # status.jobName: the current attempt's Job
+    attempt: int = 1  # status.attempts: the current attempt (its Job is `job`)
     retries: int = 2  # spec.retries: attempts after the first (one Job each)
     bucket: str = ""  # where its results go
     prefix: str = ""

@@ -12,6 +12,8 @@ from .status import age_seconds
 VERDICTS = Counter("gavel_verdicts_total", "Evaluations judged, by verdict", ["verdict"])
 FAILURES = Counter("gavel_failures_total", "Evaluations that could not be judged or were canceled, by reason",
                    ["reason"])
+RETRIED = Counter("gavel_attempts_retried_total", "Attempts whose runner pod failed (crash, eviction, node lost) "
+                  "and that were run again as a Job of their own")
 ACTIVE = Gauge("gavel_operator_active", "1 in the replica that holds the Lease and works, 0 in a standby")
 TIME_TO_VERDICT = Histogram("gavel_time_to_verdict_seconds", "From creation to verdict",
                             buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600))
@@ -57,3 +59,7 @@ def judged(verdict: str, created: str | None) -> None:
 
 def failed(reason: str) -> None:
     FAILURES.labels(reason).inc()
+
+
+def retried() -> None:
+    RETRIED.inc()

@@ -104,8 +104,9 @@ class InteractorSpec(Spec):
 
 
 class ResultsSpec(Spec):
-    """Where the runner's outputs go: BUCKET/PREFIX/{result.json, compile.txt, NAME.stdout,
-    NAME.stderr, NAME.diff, runner.log}."""
+    """Where the runner's outputs go: BUCKET/PREFIX/attempt-N/{result.json, compile.txt, NAME.stdout,
+    NAME.stderr, NAME.diff, runner.log}, one attempt-N/ per attempt (status.locations names the one
+    judged)."""
 
     bucket: str | None = Field(None, min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$",
                                description="Default: the operator's results bucket.")
@@ -262,7 +263,8 @@ class Locations(BaseModel):
     result: str | None = None
     compile_output: str | None = Field(None, alias="compileOutput")
     logs: str | None = None
-    outputs: str | None = Field(None, description="prefix holding NAME.stdout, NAME.stderr, NAME.diff")
+    outputs: str | None = Field(None, description="prefix holding NAME.stdout, NAME.stderr, NAME.diff: "
+                                                 "the judged attempt's, PREFIX/attempt-N/")
     links: dict[str, str] | None = Field(None, description="http(s) links of the same objects")
     model_config = ConfigDict(populate_by_name=True)
 

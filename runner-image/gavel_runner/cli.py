@@ -103,7 +103,6 @@ def run_task(task_file: str, termination_log: str | None) -> int:
             _write_termination(termination_log, f"not judged: {err}")
             return 1
     result = judge(task)
-    result.attempt = task.attempt  # the operator takes a result only from the attempt it judges
     _write_termination(termination_log, result)
     if task.result is None:
         print(json.dumps(result.dump(), indent=2))

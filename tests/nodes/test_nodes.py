@@ -1,7 +1,8 @@
 """Many nodes: Evaluations spread over the workers; a worker paused in the middle of judging, the
 operator's node killed, a worker drained: every Evaluation ends judged exactly once, those that
-lost their node on the other worker, the disruption counted by the Job (status.failed, the pod's
-DisruptionTarget condition, the Evaluation's attempts). Each test prints what it measured."""
+lost their node on the other worker as a second attempt (a Job of its own), the disruption counted
+by the first attempt's Job (status.failed, the pod's DisruptionTarget condition, the Evaluation's
+attempts). Each test prints what it measured."""
 
 from __future__ import annotations
 
@@ -32,24 +33,34 @@ def snapshot(done: dict) -> dict:
                 e["status"].get("message")) for n, e in done.items()}
 
 
-def jobs_of(kube, namespace: str) -> dict[str, dict]:
-    return {j["metadata"]["labels"]["gavel.dev/evaluation"]: j for j in kube.json("-n", namespace, "get", "jobs")["items"]}
+def jobs_of(kube, namespace: str) -> dict[str, list[dict]]:
+    """Each Evaluation's Jobs, one per attempt, the first attempt's first."""
+    out = collections.defaultdict(list)
+    for j in kube.json("-n", namespace, "get", "jobs")["items"]:
+        out[j["metadata"]["labels"]["gavel.dev/evaluation"]].append(j)
+    return {n: sorted(js, key=lambda j: int(j["metadata"]["labels"]["gavel.dev/attempt"])) for n, js in out.items()}
 
 
 def assert_moved(kube, namespace: str, done: dict, moved: list[str], lost: str, reason: str) -> None:
-    """Each of `moved` judged once more on another node after its pod on `lost` was disrupted: one
-    Job, failed 1 (the disruption, counted by its podFailurePolicy) and succeeded 1."""
+    """Each of `moved` judged once more on another node after its pod on `lost` was disrupted: two
+    Jobs, one per attempt (each attempt is a Job of its own, writing under RESULTS/attempt-N/): the
+    first failed 1 (the disruption, counted by its podFailurePolicy), the second succeeded 1, and
+    the verdict and locations are the second's."""
     jobs = jobs_of(kube, namespace)
     pods = collections.defaultdict(list)
     for p in runner_pods(kube, namespace):
         pods[p["metadata"]["labels"]["gavel.dev/evaluation"]].append(p)
     for name in moved:
-        st, job = done[name]["status"], jobs[name]["status"]
-        assert st["verdict"] == "Accepted" and st["attempts"] == 2, (name, st, job, [
+        st = done[name]["status"]
+        counts = [(j["status"].get("failed"), j["status"].get("succeeded")) for j in jobs[name]]
+        assert st["verdict"] == "Accepted" and st["attempts"] == 2, (name, st, counts, [
             (p["metadata"]["name"], p["spec"].get("nodeName"), p["status"].get("phase")) for p in pods[name]])
-        assert (job.get("failed"), job.get("succeeded")) == (1, 1), (name, job)
+        assert counts == [(1, None), (None, 1)], (name, counts)
+        assert st["jobName"] == jobs[name][1]["metadata"]["name"], (name, st)
+        assert st["locations"]["outputs"].endswith("/attempt-2/"), (name, st["locations"])
         *first, second = sorted(pods[name], key=lambda p: p["metadata"]["creationTimestamp"])
         assert second["spec"]["nodeName"] != lost, name
+        assert second["metadata"]["labels"]["gavel.dev/attempt"] == "2", name
         if not first:  # an evicted pod is deleted once its kubelet has ended it
             assert reason == "EvictionByEvictionAPI", (name, pods[name])
             continue
@@ -161,7 +172,7 @@ def test_a_worker_drained(kube, namespace, storage, workers):
     does not stop on SIGTERM (PID 1 of its container, no handler): it goes on judging for the pod's
     grace period (30 s) and a judgement that ends within it counts, judged on the drained node. These
     take longer (100 s, of which at most 60 s had passed when the drain began): killed when the grace
-    period ends, their Jobs run them again on the other worker."""
+    period ends, the operator runs them again on the other worker (attempt 2, a Job of its own)."""
     victim = next(w for w in workers if w != operator_pod(kube)["spec"]["nodeName"])
     names = submit(kube, namespace, storage, "d", 6, 50)
     moved = judging(kube, namespace, victim)

@@ -87,7 +87,7 @@ def test_two_evaluations_never_share_a_results_prefix(kube, s3, tenants):
     st = status(kube, op, a, "outer", timeout=60)  # around it: its listing would show the first one's files
     assert f"results prefix s3://gavel/{a}/ already holds objects" in st["message"], st
     # the first one's results are untouched
-    assert json.loads(s3.client().get_object(BUCKET, f"{a}/mine/result.json").read())["verdict"] == "Accepted"
+    assert json.loads(s3.client().get_object(BUCKET, f"{a}/mine/attempt-1/result.json").read())["verdict"] == "Accepted"
 
 
 def test_a_namespace_with_its_own_credentials(kube, s3, tenants):

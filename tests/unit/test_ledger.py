@@ -169,3 +169,25 @@ def test_agrees_with_a_full_scan_under_random_events():
         else:  # ties of priority, age and name across namespaces may go either way
             assert got is not None and fits[0][:3] == (-ledger.entries[got].priority, ledger.entries[got].created,
                                                        got[1]), step
+
+
+def test_a_retry_keeps_its_slot_and_takes_no_other():
+    """Issue 21 item 3: each attempt is a Job of its own. Between a failed attempt's Job and the
+    next one (following.retry: Pending again, with the next Job's name) the Evaluation holds the
+    one slot it held; it frees it once final."""
+    woken = []
+    ledger = Ledger(max_running=1, on_room=lambda: woken.append(1))
+    key = ("ns", "a")
+    ledger.observe(key, Entry(uid="ua", phase="Running", job="gavel-a-ua-a1", attempt=1))
+    ledger.observe(("ns", "b"), queued("ub"))
+    assert ledger.running == 1 and ledger.next_startable() is None
+    woken.clear()
+    ledger.mark_starting(key, "default")  # launch.start of attempt 2, before the watch shows it
+    assert ledger.running == 1 and ledger.next_startable() is None
+    ledger.observe(key, Entry(uid="ua", phase="Running", job="gavel-a-ua-a1", attempt=1))  # an older event
+    ledger.observe(key, Entry(uid="ua", phase="Pending", job="gavel-a-ua-a2", attempt=2))
+    ledger.observe(key, Entry(uid="ua", phase="Running", job="gavel-a-ua-a2", attempt=2))
+    assert ledger.running == 1 and ledger.running_by_namespace["ns"] == 1 and not woken
+    assert ledger.next_startable() is None
+    ledger.observe(key, Entry(uid="ua", phase="Succeeded", job="gavel-a-ua-a2", attempt=2))
+    assert ledger.running == 0 and woken and ledger.next_startable() == ("ns", "b")

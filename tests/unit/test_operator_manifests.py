@@ -264,23 +264,21 @@ def test_each_attempt_writes_under_a_prefix_of_its_own():
     first, second, tenth = base.attempt(1), base.attempt(2), base.attempt(10)
     assert (first.prefix, second.prefix) == ("ns/e1/uid-1/attempt-1", "ns/e1/uid-1/attempt-2")
 
-    def puts(where, attempt):
+    def puts(where):
         task = jobs.build_task("ns/e1", SPEC, lang, lang.default_version(), where, store, settings,
-                               timedelta(hours=1), attempt)
-        assert task.attempt == attempt
+                               timedelta(hours=1))
         urls = [task.result, task.compile_output] + [u for t in task.tests for u in (t.stdout, t.stderr, t.diff)]
         return {u.split("?")[0].split("/gavel/", 1)[1] for u in urls}
 
-    one, two, ten = puts(first, 1), puts(second, 2), puts(tenth, 10)
+    one, two, ten = puts(first), puts(second), puts(tenth)
     assert all(k.startswith("ns/e1/uid-1/attempt-1/") for k in one)
     assert all(k.startswith("ns/e1/uid-1/attempt-2/") for k in two)
     assert not one & two and not one & ten and len(one) == len(two) == 2 + 3 * len(SPEC.tests)
     assert not [k for k in one if k.startswith("ns/e1/uid-1/attempt-10/")]
-    # the first attempt's task is the same document as before the field existed
-    task = jobs.build_task("ns/e1", SPEC, lang, lang.default_version(), first, store, settings, timedelta(hours=1))
-    assert '"attempt"' not in task.document()
-    assert '"attempt":2' in jobs.build_task("ns/e1", SPEC, lang, lang.default_version(), second, store, settings,
-                                            timedelta(hours=1), 2).document()
+    # the task does not say its attempt (its URLs do): a runner image older than the operator judges
+    # every attempt's task
+    task = jobs.build_task("ns/e1", SPEC, lang, lang.default_version(), second, store, settings, timedelta(hours=1))
+    assert '"attempt' not in task.document()
 
 
 def test_a_stored_task_is_sealed_outside_every_namespace_and_only_its_secret_opens_it():
@@ -343,3 +341,54 @@ def test_an_earlier_attempts_job_deleted_takes_only_its_own_stored_task():
     assert store.removed == [".gavel/tasks/uid-1/gavel-e-uid1-a1-", ".gavel/tasks/uid-1/"]
     # attempt 1's prefix is not attempt 10's
     assert not taskdocs.key("uid-1", "gavel-e-uid1-a10").startswith(store.removed[0])
+
+
+def test_only_the_current_attempts_job_is_followed():
+    """An earlier attempt's Job (its pod perhaps back from a node that stopped answering) is never
+    followed, whatever it does; a later attempt's Job of the same Evaluation is, before the watch
+    brings its name (the ledger follows it from then on); another Evaluation's never."""
+    from gavel_operator.following import current_attempt
+    from gavel_operator.ledger import Entry
+
+    uid = "0123abcd-0000-0000-0000-000000000000"
+
+    def job(attempt, owner=uid, name=None):
+        return {"metadata": {"name": name or jobs.job_name("e1", uid, attempt),
+                             "labels": {jobs.LABEL_ATTEMPT: str(attempt)},
+                             "ownerReferences": [{"kind": "Evaluation", "uid": owner}]}}
+
+    ev = Entry(uid=uid, phase="Running", job=jobs.job_name("e1", uid, 1), attempt=1)
+    assert current_attempt("e1", ev, job(1))
+    assert not current_attempt("e1", ev, job(1, owner="other-uid"))  # a deleted namesake's
+    assert not current_attempt("e1", ev, job(3, name="gavel-made-up-a3"))  # not a name the operator gives
+    assert current_attempt("e1", ev, job(2)) and (ev.job, ev.attempt) == (jobs.job_name("e1", uid, 2), 2)
+    assert not current_attempt("e1", ev, job(1))  # from now on attempt 1 is an earlier one
+    assert current_attempt("e1", ev, job(2))
+    assert current_attempt("e1", Entry(uid=uid, phase="Pending"), job(1))  # no Job name seen yet
+
+
+def test_a_job_an_older_operator_made_is_followed_where_its_task_points():
+    """Through an upgrade: a Job made before per-attempt prefixes (one Job for every attempt, its
+    outputs directly under the Evaluation's prefix) is read there, and never retried by the operator
+    (its own backoffLimit did)."""
+    settings = Settings()
+    lang = builtin_languages()["cpp"]
+    version = lang.default_version()
+    limits = [jobs.resolve_limits(version, SPEC, t) for t in SPEC.tests]
+    job = jobs.job_manifest(name=jobs.job_name("e1", "uid-1", 2), secret="s", eval_name="e1", spec=SPEC,
+                            version=version, limits=limits, attempt=2, settings=settings)
+    base = jobs.Placement("gavel", "ns/e1/uid-1")
+    assert not jobs.legacy_job(job) and base.of_job(job).prefix == "ns/e1/uid-1/attempt-2"
+    older = json.loads(json.dumps(job))
+    del older["metadata"]["annotations"][jobs.ANNOTATION_LAYOUT]
+    older["metadata"]["labels"][jobs.LABEL_ATTEMPT] = "1"
+    assert jobs.legacy_job(older) and base.of_job(older) == base
+    # a pod's Job known by its name only (following.pod_event): the current attempt's prefix
+    named = {"metadata": {"name": "j", "labels": {jobs.LABEL_ATTEMPT: "3"}}}
+    assert not jobs.legacy_job(named) and base.of_job(named).prefix == "ns/e1/uid-1/attempt-3"
+
+
+def test_the_next_attempt_waits_as_the_job_controller_would():
+    from gavel_operator.following import backoff_seconds
+
+    assert [backoff_seconds(a) for a in range(1, 7)] == [10, 20, 40, 60, 60, 60]
