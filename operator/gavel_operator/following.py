@@ -377,10 +377,6 @@ async def finish(key, ev: Entry, job: dict) -> None:
             result = Result.model_validate_json(raw)
         except ValidationError as err:
             log.warning("result of %s/%s is malformed: %s", namespace, name, err)
-    if result is not None and result.attempt not in (None, attempt):
-        log.warning("result of %s/%s in attempt %d's prefix says attempt %s: not taken", namespace, name, attempt,
-                    result.attempt)
-        result = None
     if result is None and (summary := termination_message(pods)):
         result = result_from_summary(summary)  # the fallback: counts, without per-test detail
     logs = await save_logs(namespace, job["metadata"]["name"], where, pods)
