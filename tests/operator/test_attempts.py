@@ -19,6 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import pytest
 from conftest import BUCKET, apply, wait_phase
 from s3server import read_all
 
@@ -68,6 +69,14 @@ def put_raw(url: str, path: str, data: bytes) -> int:
         return conn.getresponse().status
     finally:
         conn.close()
+
+
+@pytest.fixture
+def operator(operator_factory, namespace):
+    """An operator of the test's namespace alone: its running count (ledger) is this test's."""
+    op = operator_factory(namespaces=namespace)
+    yield op
+    op.stop()
 
 
 def running(operator) -> int:
