@@ -80,9 +80,11 @@ def operator(operator_factory, namespace):
 
 
 def running(operator) -> int:
-    """The operator's running count (its ledger: the queue probe of /healthz)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{operator.health}/healthz", timeout=5) as resp:
-        return json.loads(resp.read())["queue"]["running"]
+    """The operator's running count (its ledger), as gavel_running reads it at scrape time (kopf's
+    /healthz caches its probes for a minute)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics}/metrics", timeout=5) as resp:
+        lines = resp.read().decode().splitlines()
+    return int(sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith("gavel_running{")))
 
 
 def jobs_of(kube, namespace: str, name: str) -> list[str]:
@@ -108,15 +110,18 @@ def test_a_stale_attempt_cannot_change_the_judged_one(kube, namespace, operator,
 
     # its pod outlives its deadline: the operator starts attempt 2, a Job and task of its own, in the slot
     # attempt 1 held (one running, never two, never none)
-    slots = set()
+    # (sampled from attempt 1's Job on: its Secret is made just before it, and the slot counted just after)
+    kube.wait_for("attempt 1's Job", lambda: first_job in jobs_of(kube, namespace, "stale"), timeout=30,
+                  interval=0.2)
+    slots = []
     second = None
     deadline = time.monotonic() + 120
     while second is None and time.monotonic() < deadline:
-        slots.add(running(operator))
+        slots.append(running(operator))
         second = task_of(kube, namespace, second_job)
-        time.sleep(0.5)
+        time.sleep(0.3)
     assert second is not None, "no attempt 2"
-    assert slots == {1}, slots
+    assert set(slots) == {1}, slots
     assert all(k.startswith(f"{prefix}/attempt-2/") for k in put_urls(second))
     assert not set(stale) & set(put_urls(second))
     # while attempt 2 runs, the stale pod "comes back" and uploads the verdict it wants
