@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from gavel_contract import Result
 
-from . import jobs, metrics, taskdocs, tenancy
+from . import jobs, launch, metrics, progress, taskdocs, tenancy
 from .ledger import Entry
 from .kube import ApiError
 from .objectstore import without_signatures
@@ -93,6 +93,8 @@ async def pod_event(event, body, namespace, labels, **_):
         return
     if waiting is not None:
         await say_waiting(namespace, evaluation_of(body, labels), waiting)
+    if STATE.settings.log_url_template and (body.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed"):
+        await link_log(namespace, evaluation_of(body, labels), body)
     if node := await lost_node(body):
         await release_from_lost_node(body, namespace, node, STATE.ledger.get((namespace, evaluation_of(body, labels))))
         return
@@ -130,6 +132,20 @@ def no_node_yet(pod: dict) -> str | None:
 
 
 WAITING = "waiting for a node: "
+
+
+async def link_log(namespace: str, name: str, pod: dict) -> None:
+    """status.logUrl, once the runner pod runs (links.log_url_template naming {pod}): once a pod,
+    not at each of its events; a retry's pod takes it over."""
+    ev = STATE.ledger.get((namespace, name))
+    if is_final(ev) or pod["metadata"]["name"] in ev.log_url:
+        return
+    job = (pod["metadata"].get("labels") or {}).get("job-name") or ev.job or ""
+    link = launch.rendered_links(namespace, name, ev.uid, placement_of(ev), job, pod["metadata"]["name"]).get("logUrl")
+    if link is None or link == ev.log_url:
+        return
+    ev.log_url = link  # until the watch brings it back
+    await write_status(namespace, name, ev.uid, {"logUrl": link}, final=False)
 
 
 async def say_waiting(namespace: str, name: str, words: str) -> None:
@@ -259,6 +275,8 @@ async def finish(key, ev: Entry, job: dict) -> None:
     values = judged(result, store=store or STATE.store, bucket=where.bucket, prefix=where.prefix,
                            conditions=ev.conditions, logs_saved=logs)
     values["attempts"] = attempts(job, pods, succeeded=1)
+    # how far it got, as the result says (never as the runner's progress object said)
+    values["progress"] = progress.patch(ev.progress, progress.final(result, ev.tests))
     if not await write_status(namespace, name, ev.uid, values):
         return
     owner = ref_of(namespace, name, ev.uid)
@@ -284,6 +302,8 @@ async def fail(key, ev: Entry, job: dict, reason: str, message: str, pod: dict |
     values = {"phase": Phase.FAILED.value, "message": full[:1000], "finishedAt": now(),
               "attempts": attempts(job, pods),
               "conditions": with_condition(ev.conditions, condition("Failed", True, reason, message))}
+    if (ev.progress or {}).get("test"):  # how far it got stays; no test is being run any more
+        values["progress"] = {"test": None}
     if logs:
         values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
     if not await write_status(namespace, name, ev.uid, values):

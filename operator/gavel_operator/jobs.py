@@ -75,6 +75,15 @@ def results_placement(bucket: str | None, prefix: str | None, namespace: str, na
     return Placement(bucket or settings.results_bucket_name, (prefix or f"{namespace}/{name}/{uid}").strip("/"))
 
 
+PROGRESS_OBJECT = "progress.json"
+
+
+def progress_key(where: Placement) -> str:
+    """Where the runner overwrites its progress and the operator reads it (progress.py): computed
+    here alone, beside the results placement it follows."""
+    return where.key(PROGRESS_OBJECT)
+
+
 def resolve_limits(version: LanguageVersion, spec: EvaluationSpec, test) -> Limits:
     """Language defaults, then the Evaluation's limits, then the test's own."""
     values = version.default_limits.model_dump(by_alias=True)
@@ -135,7 +144,8 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
     return Task(id=eval_id, language=version, languageName=language.name, submission=get(spec.submission),
                 tests=tests, checker=checker, result=put("result.json"), compileOutput=put("compile.txt"),
                 failFast=spec.fail_fast, egressCheck=egress, groups=spec.groups, fileIO=spec.file_io,
-                nodeCache=settings.node_cache,
+                nodeCache=settings.node_cache, progressSeconds=settings.progress_seconds,
+                progress=store.put_url(where.bucket, progress_key(where), expiry),
                 interactor=Interactor(program=get(spec.interactor.program), language=spec.interactor.language,
                                       files=[SupportFile(name=f.name, location=get(f)) for f in spec.interactor.files])
                 if spec.interactor else None)

@@ -37,6 +37,9 @@ class Entry:
     pool: str = ""  # digest of the runner pod's placement (nodeSelector, tolerations, runtime class)
     conditions: list = field(default_factory=list)
     message: str = ""
+    tests: int = 0  # how many tests it has (status.progress.total once started; 0: not known yet)
+    progress: dict | None = None  # status.progress as last written
+    log_url: str = ""  # status.logUrl as last written
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Ledger:
         self._waiting: dict[Key, tuple] = {}  # key -> its live heap item (others are stale)
         self._stale = 0
         self.by_phase: Counter = Counter()
+        self.waiting_by_queue: Counter = Counter()
 
     # ---- the watch -------------------------------------------------------------------------
     def observe(self, key: Key, entry: Entry) -> None:
@@ -121,6 +125,15 @@ class Ledger:
     @property
     def queued(self) -> int:
         return len(self._waiting)
+
+    def running_keys(self) -> list[Key]:
+        """The Evaluations holding a slot (being started, Pending with a Job, Running): at most
+        max_running of them without Kueue, however many wait."""
+        return list(self._running)
+
+    def waiting_in(self, queue: str) -> int:
+        """How many wait in this queue (O(1))."""
+        return self.waiting_by_queue[queue]
 
     def namespace_full(self, namespace: str) -> bool:
         cap = self.namespace_cap(namespace)
@@ -208,11 +221,14 @@ class Ledger:
             if item is None or item != new:
                 if item is not None:
                     self._stale += 1
+                    self.waiting_by_queue[item[4]] -= 1
+                self.waiting_by_queue[new[4]] += 1
                 self._waiting[key] = new
                 heapq.heappush(self._heaps.setdefault((entry.queue, namespace, entry.pool), []), new)
                 self._compact()
         elif item is not None:
             del self._waiting[key]
+            self.waiting_by_queue[item[4]] -= 1
             self._stale += 1
             self._compact()
         if (was is not None and running is None) or (wants and item is None):
