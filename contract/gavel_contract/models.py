@@ -410,8 +410,8 @@ class Progress(Strict):
     test: TestName | None = Field(None, description="the test being run now")
     verdicts: dict[TestVerdict, Annotated[int, Field(ge=0, le=1000)]] = Field(
         default_factory=dict, description="test verdicts so far, counted (Passed: 36, WrongAnswer: 1)")
-    score: float | None = Field(None, ge=0, le=1e9, description="points earned so far")
-    max_score: float | None = Field(None, ge=0, le=1e9, alias="maxScore", description="points in all")
+    score: float | None = Field(None, ge=0, le=1e12, description="points earned so far")
+    max_score: float | None = Field(None, ge=0, le=1e12, alias="maxScore", description="points in all")
 
     @model_validator(mode="after")
     def _consistent(self) -> "Progress":

@@ -57,8 +57,11 @@ def job_condition(job_status: dict, type_: str) -> dict | None:
                                                "app.kubernetes.io/managed-by": "gavel-operator"})
 async def job_event(event, body, namespace, labels, **_):
     if event["type"] == "DELETED":  # with its Evaluation, or past its TTL: its stored task goes too
-        if stored_task(body) and (uid := owner_uid(body)):
+        uid = owner_uid(body)
+        if stored_task(body) and uid:
             await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, uid)
+        if uid and is_final(STATE.ledger.get((namespace, evaluation_of(body, labels)))):
+            await progress.forget(STATE.store, STATE.settings.results_bucket_name, uid)  # deleted while it ran
         return
     key = (namespace, evaluation_of(body, labels))
     ev = STATE.ledger.get(key)
@@ -269,6 +272,7 @@ async def finish(key, ev: Entry, job: dict) -> None:
     logs = await save_logs(namespace, job["metadata"]["name"], where, pods)
     if stored_task(job):  # the Job is done with it: its presigned URLs must not outlive the verdict
         await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, ev.uid)
+    await progress.forget(STATE.store, STATE.settings.results_bucket_name, ev.uid)  # the result says it now
     if result is None:
         await fail(key, ev, job, "NoResult", "the runner finished without a result", saved=logs)
         return
@@ -276,7 +280,7 @@ async def finish(key, ev: Entry, job: dict) -> None:
                            conditions=ev.conditions, logs_saved=logs)
     values["attempts"] = attempts(job, pods, succeeded=1)
     # how far it got, as the result says (never as the runner's progress object said)
-    values["progress"] = progress.patch(ev.progress, progress.final(result, ev.tests))
+    values["progress"] = progress.replacing(progress.final(result, ev.tests))
     if not await write_status(namespace, name, ev.uid, values):
         return
     owner = ref_of(namespace, name, ev.uid)
@@ -298,6 +302,7 @@ async def fail(key, ev: Entry, job: dict, reason: str, message: str, pod: dict |
     logs = saved if saved is not None else await save_logs(namespace, job_name, where, pods)
     if stored_task(job):  # (a pod that cannot start: its Job is deleted next, and that deletes it)
         await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, ev.uid)
+    await progress.forget(STATE.store, STATE.settings.results_bucket_name, ev.uid)
     full = f"could not be judged ({reason}): {message}"
     values = {"phase": Phase.FAILED.value, "message": full[:1000], "finishedAt": now(),
               "attempts": attempts(job, pods),
@@ -344,6 +349,7 @@ async def cancel(body, namespace, name, status, **_):
             values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
         await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job_name}", propagation="Foreground")
         await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, body["metadata"]["uid"])
+        await progress.forget(STATE.store, STATE.settings.results_bucket_name, body["metadata"]["uid"])
     if not await write_status(namespace, name, body["metadata"]["uid"], values):
         return
     kopf.info(body, reason="Canceled", message="stopped at the request of spec.cancel")

@@ -35,7 +35,9 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
     limits = [jobs.resolve_limits(version, spec, t) for t in spec.tests]
     deadline = jobs.job_deadline_seconds(jobs.deadline_seconds(spec, limits, settings), spec.retries, settings)
     expiry = jobs.url_lifetime(deadline, settings)
-    task = jobs.build_task(f"{namespace}/{name}", spec, lang, version, where, store, settings, expiry)
+    progress_url = STATE.store.put_url(settings.results_bucket_name, jobs.progress_key(uid), expiry)
+    task = jobs.build_task(f"{namespace}/{name}", spec, lang, version, where, store, settings, expiry,
+                           progress=progress_url)
     jname = jobs.job_name(name, uid, attempt)
     owner = ref(body)
     stored = (document := jobs.task_document(task)) is not None

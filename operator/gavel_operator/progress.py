@@ -1,15 +1,18 @@
-"""Progress of Running Evaluations: each runner overwrites a small object (jobs.progress_key,
-through a presigned PUT URL only its task holds) at most every `progress_seconds`; one task here
-reads those of the Evaluations the ledger knows to be Running, at most `progress_concurrency` at
-once, every `progress_seconds`, and writes status.progress when it changed. No timer or daemon per
-Evaluation, no work per event: a round costs one GET per Running Evaluation (at most
-concurrency.maxRunning of them), however many are Queued.
+"""Progress of Running Evaluations: each runner overwrites a small object (jobs.progress_key:
+`.gavel/progress/UID.json` in the operator's results bucket, through a presigned PUT URL only its
+task holds) at most every `progress_seconds`; one task here reads those of the Evaluations the
+ledger knows to be Running, at most `progress_concurrency` at once, every `progress_seconds`, with
+the operator's own storage client, and writes status.progress when it changed. No timer or daemon
+per Evaluation, no work per event: a round costs one GET per Running Evaluation (at most
+concurrency.maxRunning of them) and one status PATCH per one whose progress changed, however many
+are Queued.
 
-The object is written beside the submission, so it is read as untrusted input: at most
-PROGRESS_MAX_BYTES, validated with the contract's model (gavel_contract.Progress), its number of
-tests checked against the Evaluation's own, and only ever written to status.progress: never the
-phase, the verdict, or anything else. The final status.progress comes from the result
-(`final`), not from the object."""
+The object is written by the runner beside the submission it runs, so it is read as untrusted
+input: at most PROGRESS_MAX_BYTES, validated with the contract's model (gavel_contract.Progress),
+its number of tests checked against the Evaluation's own, and only ever written to status.progress:
+never the phase, the verdict, or anything else (and, like every status write after admission,
+never after the verdict: state.write_status). The final status.progress comes from the result
+(`final`), not from the object, which is deleted with the verdict (`forget`)."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from gavel_contract import PROGRESS_MAX_BYTES, Progress, Result, Stage, TestVerd
 
 from . import jobs
 from .ledger import Entry, Key
+from .objectstore import ObjectStore
 
 log = logging.getLogger("gavel.operator")
 
@@ -64,26 +68,33 @@ def starting(total: int) -> dict:
     return {"judged": 0, "total": total, "summary": f"0/{total}", "verdicts": {}}
 
 
-def final(result: Result, total: int, max_score: float | None = None) -> dict:
-    """status.progress with the verdict: from the result, whatever the object said last."""
-    counts: dict[TestVerdict, int] = {}
+def final(result: Result, total: int) -> dict:
+    """status.progress with the verdict: from the result (the runner's own, trusted), whatever the
+    object said last; built directly, so that no bound of the untrusted object's model can fail a
+    verdict."""
+    counts: dict[str, int] = {}
     for t in result.tests:
-        counts[t.verdict] = counts.get(t.verdict, 0) + 1
+        counts[t.verdict.value] = counts.get(t.verdict.value, 0) + 1
     total = max(total, len(result.tests))
-    return status_value(Progress(stage=Stage.DONE, judged=len(result.tests), total=total, verdicts=counts,
-                                 score=result.score, maxScore=result.max_score if result.max_score is not None
-                                 else max_score))
+    value = {"stage": Stage.DONE.value, "judged": len(result.tests), "total": total,
+             "summary": f"{len(result.tests)}/{total}", "verdicts": dict(sorted(counts.items()))}
+    if result.score is not None:
+        value["score"] = result.score
+    if result.max_score is not None:
+        value["maxScore"] = result.max_score
+    return value
 
 
-def patch(old: dict | None, new: dict) -> dict:
-    """A JSON merge patch taking status.progress from `old` to `new` (keys `new` lacks removed:
-    the test being run, a verdict an earlier attempt counted)."""
-    out = dict(new)
-    for key, value in (old or {}).items():
-        if key not in new:
-            out[key] = None
-        elif isinstance(value, dict) and isinstance(new[key], dict):
-            out[key] = {**{k: None for k in value if k not in new[key]}, **new[key]}
+FIELDS = ("stage", "judged", "total", "summary", "test", "verdicts", "score", "maxScore")
+
+
+def replacing(new: dict) -> dict:
+    """A JSON merge patch that makes status.progress exactly `new`, whatever it held before (every
+    field and verdict `new` lacks set to null: the test no longer being run, a verdict an earlier
+    attempt counted), so that no write depends on what this process last saw."""
+    out: dict = {field: None for field in FIELDS}
+    out.update(new)
+    out["verdicts"] = {**{v.value: None for v in TestVerdict}, **(new.get("verdicts") or {})}
     return out
 
 
@@ -113,40 +124,41 @@ async def poll_forever(state) -> None:
 
 async def poll_once(state) -> int:
     """Read every Running Evaluation's progress, write what changed; how many were written."""
-    from .state import store_after_admission, write_status
+    from .state import write_status
 
     todo = running(state.ledger)
     if not todo:
         return 0
     limit = asyncio.Semaphore(state.settings.progress_concurrency)
-    stores: dict[str, asyncio.Future] = {}  # one storage client (and tenant Secret read) per namespace a round
-
-    async def store_of(namespace: str):
-        if namespace not in stores:
-            stores[namespace] = asyncio.ensure_future(store_after_admission(namespace))
-        return await stores[namespace]
+    bucket = state.settings.results_bucket_name
 
     async def one(key: Key, entry: Entry) -> bool:
         async with limit:
-            store = await store_of(key[0])
-            if store is None:
-                return False
-            where = jobs.Placement(entry.bucket, entry.prefix)
             try:
-                raw = await asyncio.to_thread(store.read, where.bucket, jobs.progress_key(where), PROGRESS_MAX_BYTES)
+                raw = await asyncio.to_thread(state.store.read, bucket, jobs.progress_key(entry.uid),
+                                              PROGRESS_MAX_BYTES)
             except Exception as err:  # noqa: BLE001 - unreadable now, too large, storage down: next round
                 log.debug("progress of %s/%s not read: %s", *key, err)
                 return False
-            value = read(raw, entry)
-            if value is None or value == entry.progress:
-                return False
-            written = await write_status(*key, entry.uid, {"progress": patch(entry.progress, value)}, final=False)
-            if written:
-                entry.progress = value  # until the watch brings it back: one write, not one a round
-            return written
+        value = read(raw, entry)
+        if value is None or value == entry.progress:
+            return False
+        written = await write_status(*key, entry.uid, {"progress": replacing(value)}, final=False)
+        if written:
+            entry.progress = value  # until the watch brings it back: one write, not one a round
+        return written
 
     done = await asyncio.gather(*(one(key, entry) for key, entry in todo), return_exceptions=True)
     for (key, _), outcome in zip(todo, done):
         if isinstance(outcome, BaseException):
             log.warning("progress of %s/%s not written: %s", *key, outcome)
     return sum(1 for d in done if d is True)
+
+
+async def forget(store: ObjectStore, bucket: str, uid: str) -> None:
+    """Delete an Evaluation's progress object (its verdict is in, or it is gone); nothing is raised:
+    the object holds counts only, and the next final write of a Job of the same uid is impossible."""
+    try:
+        await asyncio.to_thread(store.remove, bucket, jobs.progress_key(uid))
+    except Exception as err:  # noqa: BLE001 - a courtesy: never a lost verdict
+        log.warning("cannot delete the progress object of Evaluation %s: %s", uid, err)

@@ -61,15 +61,18 @@ class Reporter:
         self._changed.set()
 
     def close(self, results: Sequence[TestResult] | None = None) -> None:
-        """The last snapshot (stage done) written now, and the thread stopped."""
-        if not self.location:
-            return
+        """The thread stopped, and the last snapshot (stage done) written now, unless a write still
+        hangs (the result matters, this does not: the operator takes the final count from it)."""
+        if not self.location or self._stop.is_set():
+            return  # (closed already: a judgement's end, then its context's exit)
         if results is not None:
             self.update(Stage.DONE, results)
         self._stop.set()
         self._changed.set()
         if self._thread is not None:
-            self._thread.join(WRITE_TIMEOUT_S + 5)
+            self._thread.join(WRITE_TIMEOUT_S + 1)
+            if self._thread.is_alive():
+                return
         self._write()
 
     def _loop(self) -> None:
@@ -87,15 +90,16 @@ class Reporter:
         if state is None:
             return
         stage, results, n, test = state
-        data = snapshot(self.task, stage, list(results[:n]), test, self.most).model_dump_json(
-            by_alias=True, exclude_none=True).encode()
-        if data == self._written:
-            return
         try:
+            data = snapshot(self.task, stage, list(results[:n]), test, self.most).model_dump_json(
+                by_alias=True, exclude_none=True).encode()
+            if data == self._written:
+                return
             self._put(data)
-        except storage.StorageError as err:
-            if not self._failed:
-                log.warning("progress not written (tried again at the next change): %s", err)
+        except Exception as err:  # noqa: BLE001 - storage, or a snapshot the model refuses: never the verdict's concern
+            if not self._failed:  # a StorageError names the object without its signature; others by type only
+                why = str(err) if isinstance(err, storage.StorageError) else type(err).__name__
+                log.warning("progress not written (tried again at the next change): %s", why)
             self._failed = True
             return
         self._written = data
