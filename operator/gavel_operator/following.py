@@ -137,15 +137,22 @@ def no_node_yet(pod: dict) -> str | None:
 WAITING = "waiting for a node: "
 
 
-async def link_log(namespace: str, name: str, pod: dict) -> None:
-    """status.logUrl, once the runner pod runs (links.log_url_template naming {pod}): once a pod,
-    not at each of its events; a retry's pod takes it over."""
-    ev = STATE.ledger.get((namespace, name))
-    if is_final(ev) or pod["metadata"]["name"] in ev.log_url:
-        return
+def log_link(namespace: str, name: str, ev: Entry, pod: dict) -> str | None:
+    """status.logUrl for this runner pod (links.log_url_template), or None: no template, or
+    status holds it already."""
+    if not STATE.settings.log_url_template or pod["metadata"]["name"] in ev.log_url:
+        return None
     job = (pod["metadata"].get("labels") or {}).get("job-name") or ev.job or ""
     link = launch.rendered_links(namespace, name, ev.uid, placement_of(ev), job, pod["metadata"]["name"]).get("logUrl")
-    if link is None or link == ev.log_url:
+    return None if link == ev.log_url else link
+
+
+async def link_log(namespace: str, name: str, pod: dict) -> None:
+    """status.logUrl, once the runner pod runs (a template naming {pod}): once a pod, not at each of
+    its events; a retry's pod takes it over (and the verdict's write names the last pod whatever
+    events were seen: finish, fail)."""
+    ev = STATE.ledger.get((namespace, name))
+    if is_final(ev) or (link := log_link(namespace, name, ev, pod)) is None:
         return
     ev.log_url = link  # until the watch brings it back
     await write_status(namespace, name, ev.uid, {"logUrl": link}, final=False)
@@ -279,6 +286,8 @@ async def finish(key, ev: Entry, job: dict) -> None:
     values = judged(result, store=store or STATE.store, bucket=where.bucket, prefix=where.prefix,
                            conditions=ev.conditions, logs_saved=logs)
     values["attempts"] = attempts(job, pods, succeeded=1)
+    if pods and (link := log_link(namespace, name, ev, pods[-1])):
+        values["logUrl"] = link
     # how far it got, as the result says (never as the runner's progress object said)
     values["progress"] = progress.replacing(progress.final(result, ev.tests))
     if not await write_status(namespace, name, ev.uid, values):
@@ -307,6 +316,8 @@ async def fail(key, ev: Entry, job: dict, reason: str, message: str, pod: dict |
     values = {"phase": Phase.FAILED.value, "message": full[:1000], "finishedAt": now(),
               "attempts": attempts(job, pods),
               "conditions": with_condition(ev.conditions, condition("Failed", True, reason, message))}
+    if pods and (link := log_link(namespace, name, ev, pods[-1])):
+        values["logUrl"] = link
     if (ev.progress or {}).get("test"):  # how far it got stays; no test is being run any more
         values["progress"] = {"test": None}
     if logs:
