@@ -24,7 +24,10 @@ FINAL = ("Succeeded", "Failed", "Canceled")
 # the offline cluster: images loaded by hand, never pulled; small CPU requests on 2 cores
 VALUES = ["storage.bundled.enabled=true", "runner.pullPolicy=Never", "operator.image.pullPolicy=Never",
           "storage.bundled.image.pullPolicy=Never", "runner.cpu=100m", "runner.cpuLimit=1",
-          "runner.memoryOverheadMi=128", "operator.logFormat=plain", "concurrency.maxRunning=8"]
+          "runner.memoryOverheadMi=128", "operator.logFormat=plain", "concurrency.maxRunning=8",
+          # links a person can open (issue 20): what status.logUrl and status.outputsUrl are rendered from
+          "links.logUrlTemplate=https://logs.example.com/{namespace}/{pod}",
+          "links.outputsUrlTemplate=https://console.example.com/browser/{bucket}/{prefix}/"]
 
 
 class Helm:

@@ -17,8 +17,14 @@ def _table(obj: dict) -> str:
     for t in st.get("tests") or []:
         rows.append(f"  {t['name']:<12} {t['verdict']:<20} {t.get('cpuTimeMs', 0):>6} ms {t.get('memoryKb', 0):>8} kB"
                     f"  {t.get('message', '')}"[:160])
+    if (pr := st.get("progress") or {}).get("summary") and st.get("phase") == "Running":
+        rows.append(f"  progress {pr['summary']}" + (f", running test {pr['test']}" if pr.get("test") else "")
+                    + "".join(f", {v} {n}" for v, n in (pr.get("verdicts") or {}).items()))
     if st.get("message"):
         rows.append(f"  {st['message']}"[:500])
+    for field in ("logUrl", "outputsUrl"):
+        if st.get(field):
+            rows.append(f"  {field}: {st[field]}")
     for key, where in (st.get("locations") or {}).items():
         if key != "links":
             rows.append(f"  {key}: {where}")
@@ -56,6 +62,18 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps(obj.get("status") or {}, indent=2) if args.json else _table(obj))
         return 0
     obj = client.get(args.namespace, args.name)
+    if args.url:  # links to hand on, printed only: never written anywhere
+        try:
+            links = client.signed_links(storage, obj, args.expires)
+        except (client.NotItsOwn, ValueError) as err:
+            print(f"gavel fetch: {err}", file=sys.stderr)
+            return 1
+        for name, url in links.items():
+            print(f"{name}\t{url}")
+        return 0
+    if not args.output_dir:
+        print("gavel fetch: give --output-dir DIR, or --url", file=sys.stderr)
+        return 2
     for path in client.fetch(storage, obj, Path(args.output_dir)):
         print(path)
     return 0

@@ -117,19 +117,77 @@ def wait(namespace: str, name: str, timeout: float = 600, on_change=None) -> dic
     return obj
 
 
-def fetch(storage: Storage, evaluation: dict, out_dir: Path) -> list[Path]:
-    """Download result.json, compile.txt, runner.log and every test's stdout, stderr and diff."""
+RESULTS_MARKER = ".gavel-evaluation"  # the operator's claim on a results prefix: the owner's uid
+
+
+def outputs_of(evaluation: dict) -> tuple[str, str] | None:
+    """(bucket, prefix/) of the Evaluation's outputs, from status.locations; None before any."""
     loc = (evaluation.get("status") or {}).get("locations") or {}
     outputs = loc.get("outputs") or loc.get("logs", "").rsplit("/", 1)[0] + "/"
-    if not outputs.startswith("s3://"):
-        return []
+    if not outputs.startswith("s3://") or "/" not in outputs.removeprefix("s3://"):
+        return None
     bucket, prefix = outputs.removeprefix("s3://").split("/", 1)
+    return bucket, prefix
+
+
+def output_names(storage: Storage, evaluation: dict) -> tuple[str, str, list[str]]:
+    """The bucket, prefix and object names of an Evaluation's outputs (its claim marker left out)."""
+    where = outputs_of(evaluation)
+    if where is None:
+        return "", "", []
+    bucket, prefix = where
+    names = [o.object_name for o in storage.client().list_objects(bucket, prefix=prefix, recursive=True)
+             if o.object_name[len(prefix):] != RESULTS_MARKER]
+    return bucket, prefix, names
+
+
+def fetch(storage: Storage, evaluation: dict, out_dir: Path) -> list[Path]:
+    """Download result.json, compile.txt, runner.log and every test's stdout, stderr and diff."""
+    bucket, prefix, names = output_names(storage, evaluation)
     client, got = storage.client(), []
     out_dir.mkdir(parents=True, exist_ok=True)
-    for obj in client.list_objects(bucket, prefix=prefix, recursive=True):
-        if obj.object_name[len(prefix):] == ".gavel-evaluation":  # the operator's claim on the prefix
-            continue
-        target = out_dir / obj.object_name[len(prefix):]
-        client.fget_object(bucket, obj.object_name, str(target))
+    for name in names:
+        target = out_dir / name[len(prefix):]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        client.fget_object(bucket, name, str(target))
         got.append(target)
     return got
+
+
+MAX_LINK_SECONDS = 7 * 86_400  # what S3 allows a presigned URL
+
+
+class NotItsOwn(RuntimeError):
+    """The results prefix is not claimed by this Evaluation: no link is signed for it."""
+
+
+def signed_links(storage: Storage, evaluation: dict, seconds: int = 900) -> dict[str, str]:
+    """Short-lived links a platform can hand to its user: one presigned GET per object of this
+    Evaluation's outputs (relative name -> URL), each signed for that object alone, and only when
+    the results prefix is this Evaluation's own (its claim marker holds the Evaluation's uid: not a
+    prefix shared with others, nor one another Evaluation holds). Printed, never stored: they are
+    credentials for `seconds`, and status is read by anyone who can read the Evaluation."""
+    from datetime import timedelta
+
+    if not 1 <= seconds <= MAX_LINK_SECONDS:
+        raise ValueError(f"a link lives 1 to {MAX_LINK_SECONDS} seconds, not {seconds}")
+    where = outputs_of(evaluation)
+    if where is None:
+        return {}
+    bucket, prefix = where
+    client, uid = storage.client(), evaluation["metadata"]["uid"]
+    try:
+        resp = client.get_object(bucket, prefix + RESULTS_MARKER)
+        try:
+            owner = resp.read(256).decode(errors="replace")
+        finally:
+            resp.close()
+            resp.release_conn()
+    except Exception as err:  # noqa: BLE001 - absent (a shared prefix), unreadable: no link
+        raise NotItsOwn(f"s3://{bucket}/{prefix} is not claimed by this Evaluation ({err}); "
+                        "no link is signed for a prefix it may share") from None
+    if owner != uid:
+        raise NotItsOwn(f"s3://{bucket}/{prefix} is claimed by another Evaluation (uid {owner}), not {uid}")
+    _, _, names = output_names(storage, evaluation)
+    return {name[len(prefix):]: client.presigned_get_object(bucket, name, expires=timedelta(seconds=seconds))
+            for name in names}

@@ -2,6 +2,6 @@
 
 from .models import (  # noqa: F401
     CHECKER_LIMITS, RESULT_API, SUMMARY_MAX_BYTES, TASK_API, VERDICT_CODES, Checker, CheckerKind, CheckerProtocol,
-    EgressCheck, FileIO, Group, GroupResult, GroupScoring, Interactor, Language, LanguageVersion, Limits, MemoryModel, Order,
+    EgressCheck, FileIO, PROGRESS_API, PROGRESS_MAX_BYTES, Progress, Stage, Group, GroupResult, GroupScoring, Interactor, Language, LanguageVersion, Limits, MemoryModel, Order,
     Result, SECRET_TASK_MAX_BYTES, TASKREF_API, SupportFile, Task, TaskRef, TestCase, TestResult, TestVerdict, Verdict,
 )

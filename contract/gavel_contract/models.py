@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 TASK_API = "gavel.dev/task/v1"
 RESULT_API = "gavel.dev/result/v1"
+PROGRESS_API = "gavel.dev/progress/v1"
+PROGRESS_MAX_BYTES = 4096  # what the operator reads of a progress object, at most
 SUMMARY_MAX_BYTES = 4096
 
 # An object location: a presigned http(s) URL (what a pod gets) or a local path
@@ -300,6 +302,11 @@ class Task(Strict):
     groups: list[Group] = Field(default_factory=list, description="groups tests belong to, by name, in order")
     file_io: FileIO | None = Field(None, alias="fileIO")
     interactor: Interactor | None = Field(None, description="interactive problem: the program the submission talks with")
+    progress: Location | None = Field(
+        None, description="where the runner overwrites its progress (gavel.dev/progress/v1) while it judges: a "
+                          "presigned PUT URL the operator reads back for running Evaluations only")
+    progress_seconds: int = Field(2, ge=1, le=60, alias="progressSeconds",
+                                  description="at most one progress write this often (only when it changed)")
     node_cache: str | None = Field(
         None, alias="nodeCache", pattern=r"^http://[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
         description="http://host:port of the node cache (the chart's cache DaemonSet, node-local): inputs and "
@@ -319,7 +326,7 @@ class Task(Strict):
         a runner image older than the operator still judges every task that does not use them."""
         doc = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         doc["language"].pop("aliases", None)  # names for people choosing a version: the runner is given one
-        _drop_defaults(doc, {"groups": [], "fileIO": None})
+        _drop_defaults(doc, {"groups": [], "fileIO": None, "progressSeconds": 2})
         _drop_defaults(doc.get("checker", {}), {"ignoreCase": False, "order": "as-given", "protocol": "testlib",
                                                 "files": []})
         for test in doc["tests"]:
@@ -376,6 +383,49 @@ class TestResult(Strict):
     diff: str | None = None
     score: float | None = Field(None, description="fraction of its points it earned, 0..1 (scored tasks)")
     points: float | None = Field(None, description="points it earned (tests scored alone)")
+
+
+class Stage(str, Enum):
+    """Where a judgement is: fetching its files, compiling, running tests, done."""
+
+    PREPARING = "preparing"
+    COMPILING = "compiling"
+    JUDGING = "judging"
+    DONE = "done"
+
+
+TestName = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class Progress(Strict):
+    """How far a judgement got, which the runner overwrites while it works (task.progress). Written
+    by the runner, beside the submission it runs: whoever reads it (the operator) treats it as
+    untrusted input, at most PROGRESS_MAX_BYTES, checked against what it knows (the number of tests),
+    and never takes a verdict from it: the verdict is the result's."""
+
+    api_version: Literal["gavel.dev/progress/v1"] = Field(PROGRESS_API, alias="apiVersion")
+    stage: Stage = Stage.PREPARING
+    judged: int = Field(0, ge=0, le=1000, description="tests decided so far (run, or Skipped)")
+    total: int = Field(0, ge=0, le=1000, description="tests in all")
+    test: TestName | None = Field(None, description="the test being run now")
+    verdicts: dict[TestVerdict, Annotated[int, Field(ge=0, le=1000)]] = Field(
+        default_factory=dict, description="test verdicts so far, counted (Passed: 36, WrongAnswer: 1)")
+    score: float | None = Field(None, ge=0, le=1e12, description="points earned so far")
+    max_score: float | None = Field(None, ge=0, le=1e12, alias="maxScore", description="points in all")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Progress":
+        if self.judged > self.total:
+            raise ValueError(f"judged {self.judged} exceeds total {self.total}")
+        if sum(self.verdicts.values()) != self.judged:
+            raise ValueError("the verdicts counted are not the tests judged")
+        if self.score is not None and self.max_score is not None and self.score > self.max_score + 1e-6:
+            raise ValueError("score exceeds maxScore")
+        return self
+
+    def summary(self) -> str:
+        """What `kubectl get evaluations` shows: judged/total, e.g. 37/100."""
+        return f"{self.judged}/{self.total}"
 
 
 class GroupResult(Strict):

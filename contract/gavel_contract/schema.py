@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .models import Language, Result, Task, TaskRef
+from .models import Language, Progress, Result, Task, TaskRef
 from .problem import Problem
 
 
@@ -15,6 +15,7 @@ def schemas() -> dict[str, dict]:
         "task.schema.json": Task.model_json_schema(by_alias=True),
         "taskref.schema.json": TaskRef.model_json_schema(by_alias=True),
         "result.schema.json": Result.model_json_schema(by_alias=True),
+        "progress.schema.json": Progress.model_json_schema(by_alias=True),
         "language.schema.json": Language.model_json_schema(by_alias=True),
         "problem.schema.json": Problem.model_json_schema(by_alias=True),
     }

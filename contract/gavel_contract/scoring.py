@@ -104,3 +104,32 @@ class Scorer:
             total += score
             most += best
         return round(total, 6), most, groups
+
+
+def max_score(groups: Sequence[Group], tests: Sequence[TestCase]) -> float:
+    """The most a task can score: its ungrouped tests' points, each all or min group's points, each
+    sum group's tests' points (what Scorer.finish reports as the maximum)."""
+    most = sum(t.points for t in tests if t.group is None)
+    for g in groups:
+        most += sum(t.points for t in tests if t.group == g.name) if g.scoring == GroupScoring.SUM else g.points
+    return most
+
+
+def score_so_far(groups: Sequence[Group], tests: Sequence[TestCase], results: Sequence[TestResult]) -> float:
+    """Points earned by the tests decided so far (`results`, in the task's order): a test scored
+    alone or in a sum group counts as soon as it is decided; an all or min group once all its tests
+    are. Never more than the final score (Scorer.finish) of the same judgement."""
+    by_name = {g.name: g for g in groups}
+    got = {r.name: fraction(r) for r in results}
+    total = 0.0
+    for t in tests:
+        if t.name in got and (t.group is None or by_name[t.group].scoring == GroupScoring.SUM):
+            total += t.points * got[t.name]
+    for g in groups:
+        if g.scoring == GroupScoring.SUM:
+            continue
+        members = [t.name for t in tests if t.group == g.name]
+        if members and all(m in got for m in members):
+            fractions = [got[m] for m in members]
+            total += g.points * (min(fractions) if g.scoring == GroupScoring.MIN else float(all(f >= 1 for f in fractions)))
+    return round(total, 6)

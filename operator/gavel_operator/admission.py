@@ -96,7 +96,11 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
             await write_status_held(namespace, name, body["metadata"]["uid"], values,
                                     final=values["phase"] == Phase.FAILED.value)
         else:
-            patch.status.update(phase=Phase.QUEUED.value, queuedAt=now(), message="waiting for a free slot",
+            # where it stands when admitted (from the ledger's counts, not a scan of the queue); kept
+            # current, it would cost a write to every queued Evaluation each time one starts
+            ahead = STATE.ledger.waiting_ahead(parsed.queue, parsed.priority)
+            waiting = f"waiting for a free slot: position {ahead + 1} in queue {parsed.queue} when admitted"
+            patch.status.update(phase=Phase.QUEUED.value, queuedAt=now(), message=waiting,
                                 conditions=[condition("Queued", True, "ConcurrencyLimit", why)])
             kopf.info(body, reason="Queued", message=f"{why}; waiting")
 

@@ -51,12 +51,14 @@ def pool_of(namespace: str, spec: dict) -> str:
 def entry_of(namespace: str, name: str, uid: str, spec: dict, status: dict, created: str) -> Entry:
     results = spec.get("results") or {}
     where = jobs.results_placement(results.get("bucket"), results.get("prefix"), namespace, name, uid, STATE.settings)
+    progress = status.get("progress") or None
     return Entry(uid=uid, phase=status.get("phase"), queue=spec.get("queue", "default"),
                  priority=spec.get("priority", 0), created=created or "", cancel=bool(spec.get("cancel")),
                  job=status.get("jobName"), attempt=status.get("attempts") or 1, bucket=where.bucket,
                  prefix=where.prefix, retries=spec.get("retries", EvaluationSpec.model_fields["retries"].default),
                  pool=pool_of(namespace, spec), conditions=list(status.get("conditions") or []),
-                 message=status.get("message") or "")
+                 message=status.get("message") or "", progress=progress, log_url=status.get("logUrl") or "",
+                 tests=(progress or {}).get("total") or len(spec.get("tests") or []))
 
 
 # ---- the dispatcher task -----------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from gavel_contract import Result
 
-from . import jobs, metrics, taskdocs, tenancy
+from . import jobs, launch, metrics, progress, taskdocs, tenancy
 from .ledger import Entry
 from .kube import ApiError
 from .objectstore import without_signatures
@@ -64,8 +64,11 @@ def job_condition(job_status: dict, type_: str) -> dict | None:
                                                "app.kubernetes.io/managed-by": "gavel-operator"})
 async def job_event(event, body, namespace, labels, **_):
     if event["type"] == "DELETED":  # with its Evaluation, or past its TTL: its stored task goes too
-        if stored_task(body) and (uid := owner_uid(body)):
+        uid = owner_uid(body)
+        if stored_task(body) and uid:
             await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, uid, body["metadata"]["name"])
+        if uid and is_final(STATE.ledger.get((namespace, evaluation_of(body, labels)))):
+            await progress.forget(STATE.store, STATE.settings.results_bucket_name, uid)  # deleted while it ran
         return
     key = (namespace, evaluation_of(body, labels))
     ev = STATE.ledger.get(key)
@@ -121,6 +124,8 @@ async def pod_event(event, body, namespace, labels, **_):
         return
     if waiting is not None:
         await say_waiting(namespace, evaluation_of(body, labels), waiting)
+    if STATE.settings.log_url_template and (body.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed"):
+        await link_log(namespace, evaluation_of(body, labels), body)
     if node := await lost_node(body):
         await release_from_lost_node(body, namespace, node, STATE.ledger.get((namespace, evaluation_of(body, labels))))
         return
@@ -162,6 +167,27 @@ def no_node_yet(pod: dict) -> str | None:
 
 
 WAITING = "waiting for a node: "
+
+
+def log_link(namespace: str, name: str, ev: Entry, pod: dict) -> str | None:
+    """status.logUrl for this runner pod (links.log_url_template), or None: no template, or
+    status holds it already."""
+    if not STATE.settings.log_url_template or pod["metadata"]["name"] in ev.log_url:
+        return None
+    job = (pod["metadata"].get("labels") or {}).get("job-name") or ev.job or ""
+    link = launch.rendered_links(namespace, name, ev.uid, placement_of(ev), job, pod["metadata"]["name"]).get("logUrl")
+    return None if link == ev.log_url else link
+
+
+async def link_log(namespace: str, name: str, pod: dict) -> None:
+    """status.logUrl, once the runner pod runs (a template naming {pod}): once a pod, not at each of
+    its events; a retry's pod takes it over (and the verdict's write names the last pod whatever
+    events were seen: finish, fail)."""
+    ev = STATE.ledger.get((namespace, name))
+    if is_final(ev) or (link := log_link(namespace, name, ev, pod)) is None:
+        return
+    ev.log_url = link  # until the watch brings it back
+    await write_status(namespace, name, ev.uid, {"logUrl": link}, final=False)
 
 
 async def say_waiting(namespace: str, name: str, words: str) -> None:
@@ -382,12 +408,17 @@ async def finish(key, ev: Entry, job: dict) -> None:
     logs = await save_logs(namespace, job["metadata"]["name"], where, pods)
     if stored_task(job):  # the Job is done with it: its presigned URLs must not outlive the verdict
         await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, ev.uid)
+    await progress.forget(STATE.store, STATE.settings.results_bucket_name, ev.uid)  # the result says it now
     if result is None:
         await fail(key, ev, job, "NoResult", "the runner finished without a result", saved=logs)
         return
     values = judged(result, store=store or STATE.store, bucket=where.bucket, prefix=where.prefix,
                            conditions=ev.conditions, logs_saved=logs)
     values["attempts"], values["jobName"] = attempt, job["metadata"]["name"]
+    if pods and (link := log_link(namespace, name, ev, pods[-1])):
+        values["logUrl"] = link
+    # how far it got, as the result says (never as the runner's progress object said)
+    values["progress"] = progress.replacing(progress.final(result, ev.tests))
     if not await write_status(namespace, name, ev.uid, values):
         return
     owner = ref_of(namespace, name, ev.uid)
@@ -409,10 +440,15 @@ async def fail(key, ev: Entry, job: dict, reason: str, message: str, pod: dict |
     logs = saved if saved is not None else await save_logs(namespace, job_name, where, pods)
     if stored_task(job):  # (a pod that cannot start: its Job is deleted next, and that deletes it)
         await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, ev.uid)
+    await progress.forget(STATE.store, STATE.settings.results_bucket_name, ev.uid)
     full = f"could not be judged ({reason}): {message}"
     values = {"phase": Phase.FAILED.value, "message": full[:1000], "finishedAt": now(),
               "attempts": jobs.attempt_of(job), "jobName": job_name,
               "conditions": with_condition(ev.conditions, condition("Failed", True, reason, message))}
+    if pods and (link := log_link(namespace, name, ev, pods[-1])):
+        values["logUrl"] = link
+    if (ev.progress or {}).get("test"):  # how far it got stays; no test is being run any more
+        values["progress"] = {"test": None}
     if logs:
         values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
     if not await write_status(namespace, name, ev.uid, values):
@@ -472,6 +508,7 @@ async def cancel(body, namespace, name, status, **_):
             await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job['metadata']['name']}",
                                 propagation="Foreground")
         await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, uid)
+        await progress.forget(STATE.store, STATE.settings.results_bucket_name, uid)
         if not await write_status_held(namespace, name, uid, values):
             return
     kopf.info(body, reason="Canceled", message="stopped at the request of spec.cancel")

@@ -21,7 +21,7 @@ import time
 import kopf
 
 from . import callbacks, jobs, metrics, retention
-from . import admission, dispatch, following, launch, problems
+from . import admission, dispatch, following, launch, problems, progress
 from .objectstore import ObjectStore
 from .resources import GROUP, VERSION, EvaluationSpec
 from .settings import Settings
@@ -40,6 +40,7 @@ async def startup(settings: kopf.OperatorSettings, **_):
     STATE.ledger = dispatch.make_ledger()
     STATE.wake = asyncio.Event()
     STATE.dispatcher = asyncio.get_running_loop().create_task(dispatch.dispatcher())
+    STATE.progress = asyncio.get_running_loop().create_task(progress.poll_forever(STATE))
     STATE.tenant_stores = {}
     STATE.problems = {}
     STATE.started = time.monotonic()
@@ -85,6 +86,8 @@ async def cleanup(**_):
     await callbacks.stop()
     if STATE.dispatcher:
         STATE.dispatcher.cancel()
+    if STATE.progress:
+        STATE.progress.cancel()
     if STATE.sweeper:
         STATE.sweeper.cancel()
     if STATE.kube:

@@ -17,7 +17,7 @@ from gavel_contract import (
 from .objectstore import ObjectStore
 from .resources import EvaluationSpec
 from .settings import Settings
-from .tenancy import TenantPolicy, pod_placement
+from .tenancy import OPERATOR_PREFIX, TenantPolicy, pod_placement
 
 LABEL_EVALUATION = "gavel.dev/evaluation"  # the Evaluation's name, shortened to a label value if need be
 ANNOTATION_EVALUATION = "gavel.dev/evaluation-name"  # its whole name (up to 253 characters)
@@ -107,6 +107,17 @@ def results_placement(bucket: str | None, prefix: str | None, namespace: str, na
     return Placement(bucket or settings.results_bucket_name, (prefix or f"{namespace}/{name}/{uid}").strip("/"))
 
 
+PROGRESS_PREFIX = f"{OPERATOR_PREFIX}progress/"
+
+
+def progress_key(uid: str) -> str:
+    """Where the runner overwrites its progress and the operator reads it (progress.py), in the
+    operator's results bucket with its own credentials: under the operator's prefix, which no
+    namespace may be given (tenancy.OPERATOR_PREFIX), never in the Evaluation's results prefix (no
+    listing, `gavel fetch` or status.locations shows it; reading it needs no tenant's Secret)."""
+    return f"{PROGRESS_PREFIX}{uid}.json"
+
+
 def resolve_limits(version: LanguageVersion, spec: EvaluationSpec, test) -> Limits:
     """Language defaults, then the Evaluation's limits, then the test's own."""
     values = version.default_limits.model_dump(by_alias=True)
@@ -147,11 +158,13 @@ def url_lifetime(deadline: int, settings: Settings) -> timedelta:
 
 
 def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: LanguageVersion,
-               where: Placement, store: ObjectStore, settings: Settings, expiry: timedelta) -> Task:
+               where: Placement, store: ObjectStore, settings: Settings, expiry: timedelta,
+               progress: str | None = None) -> Task:
     """The task a Job is given: presigned URLs for exactly this Evaluation's objects; `where` is
     the attempt's own prefix (Placement.attempt), the only place its PUT URLs name. The task does
     not say which attempt it is (the runner needs not know, and a runner image older than the
-    operator must still judge it): its URLs do."""
+    operator must still judge it): its URLs do. `progress`: the presigned PUT of its progress
+    object, signed by the operator's own store (progress_key)."""
     src_bucket = settings.bucket
     get = lambda ref: store.get_url(ref.bucket or src_bucket, ref.key, expiry)  # noqa: E731
     put = lambda name: store.put_url(where.bucket, where.key(name), expiry)  # noqa: E731
@@ -170,7 +183,8 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
     return Task(id=eval_id, language=version, languageName=language.name, submission=get(spec.submission),
                 tests=tests, checker=checker, result=put("result.json"), compileOutput=put("compile.txt"),
                 failFast=spec.fail_fast, egressCheck=egress, groups=spec.groups, fileIO=spec.file_io,
-                nodeCache=settings.node_cache,
+                nodeCache=settings.node_cache, progressSeconds=settings.progress_seconds,
+                progress=progress,
                 interactor=Interactor(program=get(spec.interactor.program), language=spec.interactor.language,
                                       files=[SupportFile(name=f.name, location=get(f)) for f in spec.interactor.files])
                 if spec.interactor else None)

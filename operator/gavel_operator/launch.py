@@ -10,7 +10,7 @@ import kopf
 
 from gavel_contract import Language
 
-from . import jobs, metrics, taskdocs
+from . import jobs, links, metrics, progress, taskdocs
 from .kube import ApiError
 from .resources import EvaluationSpec, Phase
 from .state import STATE, kube, log, ref, store_for
@@ -36,7 +36,9 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
     limits = [jobs.resolve_limits(version, spec, t) for t in spec.tests]
     deadline = jobs.job_deadline_seconds(jobs.deadline_seconds(spec, limits, settings), settings)
     expiry = jobs.url_lifetime(deadline, settings)
-    task = jobs.build_task(f"{namespace}/{name}", spec, lang, version, where, store, settings, expiry)
+    progress_url = STATE.store.put_url(settings.results_bucket_name, jobs.progress_key(uid), expiry)
+    task = jobs.build_task(f"{namespace}/{name}", spec, lang, version, where, store, settings, expiry,
+                           progress=progress_url)
     jname = jobs.job_name(name, uid, attempt)
     owner = ref(body)
     stored = (document := jobs.task_document(task)) is not None
@@ -79,9 +81,22 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
         kopf.info(owner, reason="JobCreated", message=f"Job {jname} judges {lang.name}:{version.version} "
                                                       f"on {len(spec.tests)} tests")
         log.info("started %s/%s as Job %s", namespace, name, jname)
-    return {"phase": Phase.PENDING.value, "jobName": jname, "attempts": attempt, "message": "Job created",
-            "language": f"{lang.name}:{version.version}",
-            "conditions": [condition("Running", False, "JobCreated", f"Job {jname}")]}
+    values = {"phase": Phase.PENDING.value, "jobName": jname, "attempts": attempt, "message": "Job created",
+              "language": f"{lang.name}:{version.version}", "progress": progress.starting(len(spec.tests)),
+              "conditions": [condition("Running", False, "JobCreated", f"Job {jname}")]}
+    return {**values, **rendered_links(namespace, name, uid, where, jname)}
+
+
+def rendered_links(namespace: str, name: str, uid: str, where: jobs.Placement, job: str, pod: str = "") -> dict:
+    """status.outputsUrl and status.logUrl from the settings' templates (links.py), those that can be
+    rendered now (a log link naming {pod} waits for the pod: following.pod_event)."""
+    settings, out = STATE.settings, {}
+    values = {"namespace": namespace, "name": name, "uid": uid, "job": job, "pod": pod, "bucket": where.bucket,
+              "prefix": where.prefix}
+    for field, template in (("outputsUrl", settings.outputs_url_template), ("logUrl", settings.log_url_template)):
+        if (link := links.render(template, **values)) is not None:
+            out[field] = link
+    return out
 
 
 async def ensure_network_policy(namespace: str) -> None:

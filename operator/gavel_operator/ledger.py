@@ -39,6 +39,9 @@ class Entry:
     pool: str = ""  # digest of the runner pod's placement (nodeSelector, tolerations, runtime class)
     conditions: list = field(default_factory=list)
     message: str = ""
+    tests: int = 0  # how many tests it has (status.progress.total once started; 0: not known yet)
+    progress: dict | None = None  # status.progress as last written
+    log_url: str = ""  # status.logUrl as last written
 
 
 @dataclass
@@ -62,6 +65,7 @@ class Ledger:
         self._waiting: dict[Key, tuple] = {}  # key -> its live heap item (others are stale)
         self._stale = 0
         self.by_phase: Counter = Counter()
+        self._waiting_by_rank: Counter = Counter()  # (queue, priority) -> how many wait
 
     # ---- the watch -------------------------------------------------------------------------
     def observe(self, key: Key, entry: Entry) -> None:
@@ -123,6 +127,17 @@ class Ledger:
     @property
     def queued(self) -> int:
         return len(self._waiting)
+
+    def running_keys(self) -> list[Key]:
+        """The Evaluations holding a slot (being started, Pending with a Job, Running): at most
+        max_running of them without Kueue, however many wait."""
+        return list(self._running)
+
+    def waiting_ahead(self, queue: str, priority: int) -> int:
+        """How many wait in this queue that start before a new one of this priority (those of its
+        priority or higher, all older): its position, less one, as the queue stands now. O(the
+        priorities in use), never O(queued)."""
+        return sum(n for (q, p), n in self._waiting_by_rank.items() if q == queue and p >= priority)
 
     def namespace_full(self, namespace: str) -> bool:
         cap = self.namespace_cap(namespace)
@@ -210,15 +225,24 @@ class Ledger:
             if item is None or item != new:
                 if item is not None:
                     self._stale += 1
+                    self._count_waiting(item, -1)
+                self._count_waiting(new, 1)
                 self._waiting[key] = new
                 heapq.heappush(self._heaps.setdefault((entry.queue, namespace, entry.pool), []), new)
                 self._compact()
         elif item is not None:
             del self._waiting[key]
+            self._count_waiting(item, -1)
             self._stale += 1
             self._compact()
         if (was is not None and running is None) or (wants and item is None):
             self.on_room()  # a slot freed, or one more waits: dispatch may start something
+
+    def _count_waiting(self, item: tuple, n: int) -> None:
+        rank = (item[4], -item[0])  # (queue, priority) of a heap item
+        self._waiting_by_rank[rank] += n
+        if not self._waiting_by_rank[rank]:
+            del self._waiting_by_rank[rank]
 
     def _compact(self) -> None:
         """Drop stale heap items once they outnumber the live ones (amortized O(1) per change)."""

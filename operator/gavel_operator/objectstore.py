@@ -140,6 +140,10 @@ class ObjectStore:
             self.client.remove_object(bucket, name)
         return len(names)
 
+    def remove(self, bucket: str, key: str) -> None:
+        """Delete one object (absent: nothing to do)."""
+        self.client.remove_object(bucket, key)
+
     def write(self, bucket: str, key: str, data: bytes, content_type: str = "text/plain") -> None:
         self.client.put_object(bucket, key, io.BytesIO(data), len(data), content_type=content_type)
 

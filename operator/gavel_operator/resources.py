@@ -269,6 +269,25 @@ class Locations(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
+class ProgressStatus(BaseModel):
+    """How far the judgement got. While it runs, from what the runner reports every couple of seconds
+    (an object it overwrites in storage, which the operator reads for Running Evaluations only and
+    checks: it never sets the phase or the verdict); with the verdict, from the result."""
+
+    stage: str | None = Field(None, description="preparing (fetching the files), compiling, judging, or done "
+                                                "(the verdict is in)")
+    judged: int | None = Field(None, description="tests decided so far: run, or Skipped")
+    total: int | None = Field(None, description="tests in all")
+    summary: str | None = Field(None, description="judged/total, e.g. 37/100: the Progress column")
+    test: str | None = Field(None, description="the test being run now")
+    verdicts: dict[str, int] | None = Field(None, description="test verdicts so far, counted, e.g. "
+                                                              "{Passed: 36, WrongAnswer: 1}")
+    score: float | None = Field(None, description="points earned so far (a group counts once all its tests are "
+                                                  "decided)")
+    max_score: float | None = Field(None, alias="maxScore", description="points in all")
+    model_config = ConfigDict(populate_by_name=True)
+
+
 class EvaluationStatus(BaseModel):
     phase: Phase | None = None
     verdict: Verdict | None = None
@@ -288,6 +307,12 @@ class EvaluationStatus(BaseModel):
     compile_output: str | None = Field(None, alias="compileOutput", description="excerpt of the compiler output")
     tests: list[TestStatus] | None = None
     locations: Locations | None = None
+    progress: ProgressStatus | None = None
+    log_url: str | None = Field(None, alias="logUrl", description="the runner's log in your log viewer: the "
+                                "operator's links.logUrlTemplate rendered (no signature; absent without one)")
+    outputs_url: str | None = Field(None, alias="outputsUrl", description="the outputs in your storage console: "
+                                    "links.outputsUrlTemplate rendered (no signature). Short-lived signed links "
+                                    "to each output: `gavel fetch NAME --url`")
     conditions: list[Condition] | None = None
     observed_generation: int | None = Field(None, alias="observedGeneration")
     problem_digest: str | None = Field(None, alias="problemDigest", description="spec.problem's digest at admission")
@@ -339,6 +364,8 @@ EVALUATION_RULES: dict[str, list[dict[str, Any]]] = {
 # `kubectl get evaluations` columns.
 EVALUATION_COLUMNS = [
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+    {"name": "Progress", "type": "string", "jsonPath": ".status.progress.summary",
+     "description": "tests judged of all, while it runs and after"},
     {"name": "Verdict", "type": "string", "jsonPath": ".status.verdict"},
     {"name": "Passed", "type": "string", "jsonPath": ".status.passed"},
     {"name": "Score", "type": "number", "jsonPath": ".status.score"},

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from .ceilings import DEFAULT as DEFAULT_CEILINGS
 from .ceilings import Ceilings
+from .links import check_template
 from .tenancy import TenantPolicy
 
 
@@ -96,9 +97,24 @@ class Settings(BaseModel):
     # once per node (runner-image/gavel_runner/nodecache.py). None: each pod fetches from storage.
     node_cache: str | None = Field(None, description="http://host:port of the node cache's node-local Service")
 
+    # Progress (progress.py): each runner overwrites a small object at most this often while it judges;
+    # one task of the operator reads those of the Running Evaluations this often, this many at once.
+    progress_seconds: int = Field(2, ge=1, le=60, description="how often progress is written and read")
+    progress_concurrency: int = Field(8, ge=1, le=64, description="progress objects read at once")
+
+    # Links a person can open (links.py): templates with {namespace}, {name}, {uid}, {pod}, {job},
+    # {bucket}, {prefix}, rendered into status.logUrl and status.outputsUrl. Empty: no link.
+    log_url_template: str = Field("", description="e.g. https://logs.example.com/?pod={namespace}/{pod}")
+    outputs_url_template: str = Field("", description="e.g. https://console.example.com/browser/{bucket}/{prefix}/")
+
     metrics_port: int = 8080
     leader_lease: str = Field("", description="namespace/name of the Lease that elects the one active replica "
                                              "(leader.py); empty: no election, this process is the only one")
+
+    @field_validator("log_url_template", "outputs_url_template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        return check_template(value)
 
     def ceilings_for(self, namespace: str) -> Ceilings:
         """The namespace's own ceilings laid over the default ones."""

@@ -38,6 +38,7 @@ class State:
     credentials: kopf.ConnectionInfo | None = None
     sweeper: asyncio.Task | None = None  # deletes finished Evaluations past their TTL
     dispatcher: asyncio.Task | None = None  # starts Queued Evaluations (dispatch.dispatcher)
+    progress: asyncio.Task | None = None  # reads Running Evaluations' progress (progress.poll_forever)
     tenant_stores: dict[tuple[str, str], ObjectStore]  # by the tenant's (access key, secret key)
     problems: dict[tuple[str, str], Any]  # checked Problems by (namespace, name): problems.Resolved
     started: float = 0.0  # time.monotonic() at start-up

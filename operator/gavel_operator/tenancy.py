@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 RESULTS_MARKER = ".gavel-evaluation"  # in every results prefix: which Evaluation owns it
-# The operator's own objects (stored tasks: taskdocs.py) in its results bucket: refused to every
+# The operator's own objects (stored tasks: taskdocs.py; runners' progress: progress.py) in its results bucket: refused to every
 # Evaluation and Problem whatever its policy says (no namespace is named `.gavel`).
 OPERATOR_PREFIX = ".gavel/"
 

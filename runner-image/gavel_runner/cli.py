@@ -388,7 +388,12 @@ def _client_commands(sub) -> None:
             p.add_argument("--wait", "-w", action="store_true")
             p.add_argument("--json", action="store_true")
         else:
-            p.add_argument("--output-dir", "-o", required=True)
+            p.add_argument("--output-dir", "-o", help="download the outputs here")
+            p.add_argument("--url", action="store_true",
+                           help="print a short-lived presigned link to each output instead (NAME<TAB>URL), signed "
+                                "with your storage credentials for this Evaluation's own objects only; never "
+                                "stored in its status")
+            p.add_argument("--expires", type=int, default=900, help="with --url: seconds the links live (900)")
     for p in (s, sub.choices["status"], sub.choices["fetch"]):
         p.add_argument("--namespace", "-n", default="default")
         p.add_argument("--s3-endpoint", help="host:port (default $GAVEL_S3_ENDPOINT)")

@@ -27,13 +27,14 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from gavel_contract import (
-    CHECKER_LIMITS, CheckerKind, CheckerProtocol, LanguageVersion, MemoryModel, Result, SupportFile, Task, TestCase,
-    TestResult, TestVerdict, Verdict,
+    CHECKER_LIMITS, CheckerKind, CheckerProtocol, LanguageVersion, MemoryModel, Result, Stage, SupportFile, Task,
+    TestCase, TestResult, TestVerdict, Verdict,
 )
 from gavel_contract.languages import UnknownLanguage, resolve
 from gavel_contract.scoring import Scorer
 
 from . import checkers, sandbox, storage
+from .progress import Reporter
 from .verdicts import classify
 from .workspace import UnsafeDirectory, chown_tree, expose, fresh_dir, seal, secure_base
 
@@ -200,8 +201,9 @@ class Judgement:
     """One task judged in two private directory trees (see workspace.py)."""
 
     def __init__(self, task: Task, work: Path, box_root: Path, box: sandbox.Server,
-                 interactor_box: sandbox.Server | None = None):
+                 interactor_box: sandbox.Server | None = None, progress: Reporter | None = None):
         self.task = task
+        self.progress = progress or Reporter(task.model_copy(update={"progress": None}))
         self.box = box
         self.interactor_box = interactor_box  # a second sandbox server: the interactor runs beside the program
         self.lang: LanguageVersion = task.language
@@ -635,8 +637,10 @@ def judge(task: Task, workdir: str | None = None, boxdir: str | None = None) -> 
             stack.enter_context(tempfile.TemporaryDirectory(prefix="gavel-", dir=box_base)))
         box = stack.enter_context(sandbox.Server())
         ibox = stack.enter_context(sandbox.Server()) if task.interactor else None
-        j = Judgement(task, work, box_root, box, ibox)
+        progress = stack.enter_context(_reporting(task))
+        j = Judgement(task, work, box_root, box, ibox, progress)
         result = _judge(j)
+        progress.close(result.tests)
         result.warnings = j.warnings + result.warnings
         if j.private.exists():
             j.deliver_compile_output(result)
@@ -646,8 +650,23 @@ def judge(task: Task, workdir: str | None = None, boxdir: str | None = None) -> 
         return result
 
 
+class _reporting:
+    """The task's progress reporter, stopped however the judgement ends."""
+
+    def __init__(self, task: Task):
+        self.reporter = Reporter(task)
+
+    def __enter__(self) -> Reporter:
+        self.reporter.update(Stage.PREPARING, [])
+        return self.reporter
+
+    def __exit__(self, *exc) -> None:
+        self.reporter.close()
+
+
 def _judge(j: Judgement) -> Result:
     task = j.task
+    progress = j.progress
     try:
         checkers.validate(task.checker)
         j.prepare()
@@ -658,6 +677,7 @@ def _judge(j: Judgement) -> Result:
     except sandbox.SandboxError as err:  # compiling the checker or interactor
         return Result(id=task.id, verdict=Verdict.INTERNAL_ERROR, message=f"sandbox failed: {err}")
     try:
+        progress.update(Stage.COMPILING, [])
         ok, output = j.compile()
         if not ok:
             first = output[:COMPILE_OUTPUT_SHOWN] + ("…" if len(output) > COMPILE_OUTPUT_SHOWN else "")
@@ -671,11 +691,13 @@ def _judge(j: Judgement) -> Result:
             if (why := scorer.skip_reason(test)) is not None:
                 results.append(TestResult(name=test.name, verdict=TestVerdict.SKIPPED, message=why))
                 continue
+            progress.update(Stage.JUDGING, results, test.name)
             try:
                 results.append(j.run_test(test))
             except sandbox.SandboxError as err:  # the judgement cannot go on without its sandbox
                 raise sandbox.SandboxError(f"on test {test.name}: {err}") from None
             scorer.record(results[-1])
+            progress.update(Stage.JUDGING, results)
     except CheckerFailure as err:
         return Result(id=task.id, verdict=Verdict.INTERNAL_ERROR, message=str(err))
     except sandbox.SandboxError as err:

@@ -161,7 +161,7 @@ def _realpath(path: str, dirs: dict[str, str] | None) -> str:
     return os.path.realpath(full) if not name or os.path.islink(full) else full
 
 
-def store(location: str, src: Path | bytes) -> None:
+def store(location: str, src: Path | bytes, timeout: float = TIMEOUT_S) -> None:
     """Upload or copy `src` (a file, never followed through a link, or bytes) to `location`;
     a local file appears whole or not at all."""
     try:
@@ -174,7 +174,7 @@ def store(location: str, src: Path | bytes) -> None:
             if is_url(location):
                 req = urllib.request.Request(location, data=body, method="PUT",
                                              headers={"Content-Length": str(size)})
-                with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
+                with urllib.request.urlopen(req, timeout=timeout) as resp:
                     resp.read()
             else:
                 target = Path(location)

@@ -84,6 +84,15 @@ def test_every_verdict_in_every_default_language(kube, namespace, storage):
               "mle": first == "MemoryLimitExceeded"}[kind]
         if not ok:
             wrong[name] = (st.get("phase"), st.get("verdict"), first, st.get("message", "")[:200])
+        # progress with the verdict, from the result; links from the chart's templates (chart.VALUES):
+        # the log's names the runner pod (the Job's, NAME-xxxxx), the outputs' the results prefix
+        judged = 0 if kind == "compile" else 2
+        if st.get("progress", {}).get("summary") != f"{judged}/2" or st["progress"].get("stage") != "done":
+            wrong[name] = ("progress", st.get("progress"))
+        prefix = (st.get("locations") or {}).get("outputs", "").removeprefix("s3://gavel/")
+        if not (st.get("logUrl", "").startswith(f"https://logs.example.com/{namespace}/{st.get('jobName')}-")
+                and st.get("outputsUrl") == f"https://console.example.com/browser/gavel/{prefix}"):
+            wrong[name] = ("links", st.get("logUrl"), st.get("outputsUrl"), prefix)
     assert not wrong, json.dumps(wrong, indent=1)
 
 

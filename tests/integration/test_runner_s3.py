@@ -195,3 +195,64 @@ def test_custom_checker_and_float_checker(s3, tmp_path, judge_source):
     assert res.verdict == Verdict.ACCEPTED
     res = judge_source("print('%.3f' % (1/3))\n", "python", {"1": ("", "0.333333333\n")}, checker="float:1e-6")
     assert res.verdict == Verdict.TEST_FAILED
+
+
+SLOW_SUM = ('#include <stdio.h>\n#include <unistd.h>\n'
+            'int main(){long a,b;scanf("%ld %ld",&a,&b);usleep(300000);printf("%ld\\n",a+b);}\n')
+
+
+def test_progress_is_overwritten_through_its_presigned_url_while_judging(s3, tmp_path):
+    """Issue 20: the runner's progress object, written as the tests go, ending with the result's counts."""
+    task, run = make_task(s3, source=SLOW_SUM, tests={str(i): (f"{i} 1\n", f"{i + 1}\n") for i in range(1, 11)})
+    client = s3.client()
+    task["progress"] = client.presigned_put_object("results", f"{run}/progress.json", expires=HOUR)
+    task["progressSeconds"] = 1
+    seen, stop = [], False
+
+    def watch():
+        while not stop:
+            try:
+                doc = json.loads(get(client, "results", f"{run}/progress.json"))
+            except Exception:  # noqa: BLE001 - not written yet
+                doc = None
+            if doc and (not seen or seen[-1] != doc):
+                seen.append(doc)
+            time.sleep(0.1)
+
+    import threading
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    code, stderr, summary = run_runner(tmp_path, task)
+    time.sleep(0.3)
+    stop = True
+    watcher.join(5)
+    assert code == 0 and summary["verdict"] == "Accepted", summary
+    judged = [d["judged"] for d in seen]
+    assert judged == sorted(judged) and len(set(j for j in judged if 0 < j < 10)) >= 2, seen
+    assert seen[-1] == {"apiVersion": "gavel.dev/progress/v1", "stage": "done", "judged": 10, "total": 10,
+                        "verdicts": {"Passed": 10}, "score": 10.0, "maxScore": 10.0}
+    assert {d["stage"] for d in seen} >= {"judging", "done"}
+    assert "X-Amz" not in stderr
+
+
+def test_gavel_fetch_url_signs_only_the_evaluations_own_prefix(s3, tmp_path):
+    from gavel_client.client import NotItsOwn, Storage, signed_links
+
+    client, prefix = s3.client(), f"ns/e/{uuid.uuid4()}"
+    put(client, "results", f"{prefix}/.gavel-evaluation", "uid-1")
+    put(client, "results", f"{prefix}/result.json", '{"verdict": "Accepted"}')
+    put(client, "results", f"{prefix}/1.stdout", "3\n")
+    storage = Storage(s3.endpoint, s3.access_key, s3.secret_key, bucket="results")
+    ev = {"metadata": {"uid": "uid-1"}, "status": {"locations": {"outputs": f"s3://results/{prefix}/"}}}
+    links = signed_links(storage, ev, seconds=60)
+    assert set(links) == {"result.json", "1.stdout"}  # the claim marker is no output
+    import urllib.request
+    assert urllib.request.urlopen(links["1.stdout"], timeout=10).read() == b"3\n"
+    assert "X-Amz-Expires=60" in links["1.stdout"]
+    with pytest.raises(NotItsOwn):  # another Evaluation's prefix
+        signed_links(storage, {**ev, "metadata": {"uid": "uid-2"}})
+    put(client, "results", "shared/result.json", "{}")
+    with pytest.raises(NotItsOwn):  # a prefix nobody claimed (shared results)
+        signed_links(storage, {**ev, "status": {"locations": {"outputs": "s3://results/shared/"}}})
+    with pytest.raises(ValueError):
+        signed_links(storage, ev, seconds=8 * 86_400)

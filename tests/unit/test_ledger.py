@@ -154,6 +154,11 @@ def test_agrees_with_a_full_scan_under_random_events():
         waiting = [k for k, v in ledger.entries.items() if v.phase == "Queued" and not v.cancel
                    and k not in ledger.starting and not v.job]
         assert ledger.queued == len(waiting)
+        for q in ("default", "q1"):  # the Queued message's position, from counts, as a scan would give it
+            for p in (-1, 0, 5, 6):
+                assert ledger.waiting_ahead(q, p) == sum(1 for k in waiting if ledger.entries[k].queue == q
+                                                         and ledger.entries[k].priority >= p), step
+        assert set(ledger.running_keys()) == set(run), step
 
         def room(k):
             v = ledger.entries[k]
@@ -191,3 +196,14 @@ def test_a_retry_keeps_its_slot_and_takes_no_other():
     assert ledger.next_startable() is None
     ledger.observe(key, Entry(uid="ua", phase="Succeeded", job="gavel-a-ua-a2", attempt=2))
     assert ledger.running == 0 and woken and ledger.next_startable() == ("ns", "b")
+
+
+def test_position_in_the_queue_counts_those_that_start_first():
+    ledger = Ledger(max_running=0)
+    for i, (priority, queue) in enumerate([(0, "default"), (0, "default"), (5, "default"), (0, "other")]):
+        ledger.observe(("ns", f"e{i}"), queued(f"u{i}", priority=priority, queue=queue))
+    assert ledger.waiting_ahead("default", 0) == 3  # a new one of priority 0 is fourth
+    assert ledger.waiting_ahead("default", 5) == 1 and ledger.waiting_ahead("default", 9) == 0
+    assert ledger.waiting_ahead("other", 0) == 1 and ledger.waiting_ahead("none", 0) == 0
+    ledger.observe(("ns", "e2"), Entry(uid="u2", phase="Canceled"))
+    assert ledger.waiting_ahead("default", 0) == 2 and ledger.running_keys() == []
