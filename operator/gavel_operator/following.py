@@ -175,7 +175,8 @@ def log_link(namespace: str, name: str, ev: Entry, pod: dict) -> str | None:
     if not STATE.settings.log_url_template or pod["metadata"]["name"] in ev.log_url:
         return None
     job = (pod["metadata"].get("labels") or {}).get("job-name") or ev.job or ""
-    link = launch.rendered_links(namespace, name, ev.uid, placement_of(ev), job, pod["metadata"]["name"]).get("logUrl")
+    where = jobs.Placement(ev.bucket, ev.prefix).attempt(jobs.attempt_of(pod))  # its pod's attempt label, as its Job's
+    link = launch.rendered_links(namespace, name, ev.uid, where, job, pod["metadata"]["name"]).get("logUrl")
     return None if link == ev.log_url else link
 
 
