@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -118,6 +119,7 @@ def wait(namespace: str, name: str, timeout: float = 600, on_change=None) -> dic
 
 
 RESULTS_MARKER = ".gavel-evaluation"  # the operator's claim on a results prefix: the owner's uid
+ATTEMPT_PREFIX = re.compile(r"(.*/)attempt-[1-9][0-9]*/")
 
 
 def outputs_of(evaluation: dict) -> tuple[str, str] | None:
@@ -176,18 +178,21 @@ def signed_links(storage: Storage, evaluation: dict, seconds: int = 900) -> dict
         return {}
     bucket, prefix = where
     client, uid = storage.client(), evaluation["metadata"]["uid"]
+    # an attempt's outputs (PREFIX/attempt-N/: docs/attempts.md) are under the Evaluation's prefix,
+    # where the operator's claim is
+    claimed = m.group(1) if (m := ATTEMPT_PREFIX.fullmatch(prefix)) else prefix
     try:
-        resp = client.get_object(bucket, prefix + RESULTS_MARKER)
+        resp = client.get_object(bucket, claimed + RESULTS_MARKER)
         try:
             owner = resp.read(256).decode(errors="replace")
         finally:
             resp.close()
             resp.release_conn()
     except Exception as err:  # noqa: BLE001 - absent (a shared prefix), unreadable: no link
-        raise NotItsOwn(f"s3://{bucket}/{prefix} is not claimed by this Evaluation ({err}); "
+        raise NotItsOwn(f"s3://{bucket}/{claimed} is not claimed by this Evaluation ({err}); "
                         "no link is signed for a prefix it may share") from None
     if owner != uid:
-        raise NotItsOwn(f"s3://{bucket}/{prefix} is claimed by another Evaluation (uid {owner}), not {uid}")
+        raise NotItsOwn(f"s3://{bucket}/{claimed} is claimed by another Evaluation (uid {owner}), not {uid}")
     _, _, names = output_names(storage, evaluation)
     return {name[len(prefix):]: client.presigned_get_object(bucket, name, expires=timedelta(seconds=seconds))
             for name in names}
