@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import time
 
 import pytest
-import time
 
 from conftest import BUCKET, apply, describe, wait_phase
 from s3server import read_all
