@@ -79,3 +79,13 @@ KIND_DOCKER_POOL=172.30.0.0/16
 # kube-router/kube-proxy rules would otherwise match the kind pods' packets.
 KIND_POD_SUBNET=10.250.0.0/16
 KIND_SERVICE_SUBNET=10.251.0.0/16
+
+# A daemon started in the background must not keep a descriptor the caller inherited: run under
+# `flock /work/cluster.lock …`, etcd, the API server and the kubelet held that lock for as long as
+# they ran (every later `flock` waited forever). Call in the subshell that execs the daemon.
+close_inherited_fds() {
+  local fd
+  for fd in $(ls "/proc/$BASHPID/fd"); do
+    if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
