@@ -77,9 +77,9 @@ host_routes() {
 # image into every node loads the control plane's disk too; a CI run once met a reset connection
 # right after it, so every `up` and every load ends here. On a timeout, say what the node saw.
 wait_api() {
-  local kubectl ok=0 i
+  local kubectl ok=0 i within=${1:-180}
   kubectl=$("$CLUSTER_DIR/cluster.sh" kubectl)
-  for ((i = 0; i < 180; i++)); do
+  for ((i = 0; i < within; i++)); do
     if "$kubectl" --kubeconfig "$KUBECONFIG_PATH" get --raw=/readyz >/dev/null 2>&1; then
       ((++ok >= 3)) && return 0
     else
@@ -87,8 +87,9 @@ wait_api() {
     fi
     sleep 1
   done
+  [[ ${2:-} == quiet ]] && return 1
   docker exec "$KIND_CLUSTER-control-plane" crictl ps -a 2>&1 | grep -E 'kube-apiserver|etcd' >&2 || true
-  die "the API server at $(grep -m1 server: "$KUBECONFIG_PATH") did not answer /readyz for 3 s in a row within 180 s"
+  die "the API server at $(awk '/server:/ {print $2; exit}' "$KUBECONFIG_PATH") did not answer /readyz for 3 s in a row within $within s"
 }
 
 case ${1:-} in
@@ -100,10 +101,20 @@ case ${1:-} in
       "$CLUSTER_DIR/kind-image.sh" build
       image=$KIND_OFFLINE_IMAGE
     fi
+    # A cluster left from before a restart of the machine or of kind's dockerd has its
+    # containers back but not its API server (CI stop 22: "connection refused" for 180 s):
+    # one that does not answer within a minute is deleted and made again.
     if "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER"; then
-      log "kind cluster $KIND_CLUSTER already running"
       "$KIND" get kubeconfig --name "$KIND_CLUSTER" >"$KUBECONFIG_PATH"
-    else
+      if wait_api 60 quiet; then
+        log "kind cluster $KIND_CLUSTER already running"
+      else
+        log "kind cluster $KIND_CLUSTER exists but its API server does not answer: deleting it"
+        "$KIND" delete cluster --name "$KIND_CLUSTER"
+        rm -rf "$GAVEL_STATE/loaded"
+      fi
+    fi
+    if ! "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER"; then
       kind_config >"$GAVEL_STATE/kind-config.yaml"
       log "kind create cluster $KIND_CLUSTER ($KIND_NODES node(s), $image)"
       "$KIND" create cluster --name "$KIND_CLUSTER" --image "$image" --config "$GAVEL_STATE/kind-config.yaml" \
