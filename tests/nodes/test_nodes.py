@@ -11,7 +11,7 @@ import collections
 import pytest
 
 from chart import apply, wait_all
-from conftest import Clock, docker, judging_on, lease_holder, operator_pod, runner_pods, wait_nodes_ready
+from conftest import Clock, docker, judging_on, lease_holder, operator_pod, operators_apart, runner_pods, wait_nodes_ready
 
 SUM = {"1": ("1 2\n", "3\n"), "2": ("40 2\n", "42\n")}
 
@@ -137,7 +137,7 @@ def test_the_operators_node_killed(kube, namespace, storage, workers):
     standby replica (on the other worker: the chart's anti-affinity) takes the Lease once it goes
     unrenewed (10 s) and takes over every Evaluation in flight, the runners stranded on the dead node
     too; a new Evaluation created right after the kill is admitted by it."""
-    operator = operator_pod(kube)
+    operator = operators_apart(kube)
     victim, old_operator = operator["spec"]["nodeName"], operator["metadata"]["name"]
     names = submit(kube, namespace, storage, "k", 6, 15)
     moved = judging(kube, namespace, victim)
