@@ -1,0 +1,60 @@
+"""A burst of Evaluations on simulated nodes: every one judged exactly once, from its runner pod's
+summary, every runner pod on a simulated node; what it cost is printed (make bench-scale measures
+1k, 5k and 10k; no timing is asserted here)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import Counter
+
+import harness
+import simulated
+
+N = int(os.environ.get("GAVEL_SCALE_EVALUATIONS", "300"))
+CAP = int(os.environ.get("GAVEL_SCALE_RUNNING", "40"))
+
+
+def test_a_burst_on_simulated_nodes_is_judged_once_each(kube, namespace, s3, operator_kubeconfig, kwok, language,
+                                                        work):
+    harness.upload(s3, namespace)
+    op = harness.Operator(operator_kubeconfig, s3, work, namespaces=namespace, max_running=CAP,
+                          namespace_tenancy={namespace: simulated.imposed_placement()}).start()
+
+    async def run() -> harness.Burst:
+        api = harness.Api(kube.kubeconfig)
+        try:
+            return await harness.burst(api, kube, op, namespace, N, CAP, timeout=420, progress=print)
+        finally:
+            await api.close()
+
+    try:
+        result = asyncio.run(run())
+    finally:
+        op.stop()
+    after_done, after_verdict = result.slot_latencies()
+    print(f"\n[scale] {N} Evaluations at once, cap {CAP}, {len(kwok.names)} simulated nodes: created in "
+          f"{result.created_s:.1f} s, all admitted after {result.admitted_s:.1f} s "
+          f"({result.admissions_per_s():.1f}/s), all judged after {result.judged_s:.1f} s "
+          f"({result.judged_per_s():.2f}/s); operator RSS {result.rss_idle_kib // 1024} -> "
+          f"{result.rss_peak_kib // 1024} MiB; API requests per Evaluation: operator "
+          f"{result.api_operator / N:.1f}, all clients {result.api_all / N:.1f}; objects {result.objects}; "
+          f"Job done -> next Job p50 {harness.percentile(after_done, 50)} s p99 {harness.percentile(after_done, 99)} s")
+    assert result.create_errors == 0
+    assert not result.timed_out, (f"{result.judged} of {N} judged in 420 s\n--- operator log\n{op.log_tail()}"
+                                  f"\n--- kwok log\n{kwok.log_tail()}")
+    verdicts = Counter((phase, verdict, passed) for phase, verdict, passed in result.seen.verdicts.values())
+    assert verdicts == {("Succeeded", "Accepted", "1/1"): N}, verdicts
+    # exactly one Job each, each with one pod, every pod on a simulated node
+    jobs = kube.json("-n", namespace, "get", "jobs")["items"]
+    per_eval = Counter(j["metadata"]["annotations"]["gavel.dev/evaluation-name"] for j in jobs)
+    assert len(per_eval) == N and set(per_eval.values()) == {1}, {k: v for k, v in per_eval.items() if v != 1}
+    pods = kube.json("-n", namespace, "get", "pods")["items"]
+    assert len(pods) == N, len(pods)
+    nodes = Counter(p["spec"].get("nodeName") for p in pods)
+    assert set(nodes) <= set(kwok.names), nodes
+    assert len(nodes) > 1, nodes  # spread over the simulated nodes
+    # the status came from the summary (no result.json in storage): per-test detail is the summary's
+    sample = kube.json("-n", namespace, "get", "evaluation", "s00000")["status"]
+    assert [t["verdict"] for t in sample["tests"]] == ["Passed"] and "kwok" in sample["message"], sample
+    assert result.objects["Job"] == N and result.objects["Secret"] == N
