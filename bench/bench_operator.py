@@ -29,6 +29,7 @@ import kubectl  # noqa: E402  (the tests' kubectl wrapper: one kubeconfig, JSON 
 N = int(os.environ.get("BENCH_EVALUATIONS", "12"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 NS = "gavel-bench"
+METRICS_PORT = 8080  # the chart's operator.metricsPort
 RELEASE, RELEASE_NS = os.environ.get("BENCH_RELEASE", "gavel"), os.environ.get("BENCH_RELEASE_NAMESPACE",
                                                                                  "gavel-system")
 INPUTS = ["1 2", "40 2", "-5 5", "1000000000 1000000000"]  # examples/problems/sum/tests/*.in
@@ -104,7 +105,10 @@ def seconds(a: str, b: str) -> float:
 
 
 def operator_rss_mb(kube: kubectl.Kube) -> float | None:
-    path = f"/api/v1/namespaces/{RELEASE_NS}/services/{RELEASE}-operator-metrics:metrics/proxy/metrics"
+    holder = kube.run("-n", RELEASE_NS, "get", "lease", f"{RELEASE}-operator", "-o",
+                      "jsonpath={.spec.holderIdentity}", check=False).stdout.strip().rsplit("_", 1)[0]
+    # the active replica's own metrics (the Service may reach the standby)
+    path = f"/api/v1/namespaces/{RELEASE_NS}/pods/{holder}:{METRICS_PORT}/proxy/metrics"
     out = kube.run("get", "--raw", path, check=False)
     for line in out.stdout.splitlines() if out.returncode == 0 else []:
         if line.startswith("process_resident_memory_bytes"):

@@ -33,3 +33,9 @@ bench-operator: demo ## benchmark: Evaluations through the installed chart vs ba
 	@echo "[bench] operator: $${BENCH_EVALUATIONS:-12} Evaluations vs as many bare Jobs, $${BENCH_ROUNDS:-3} rounds"
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
 		$(VENV)/bin/python bench/bench_operator.py
+
+.PHONY: bench-burst
+bench-burst: demo ## benchmark: a contest's last minutes on the demo install (BENCH_BURST Evaluations, default 1,000, at once)
+	@echo "[bench] burst: $${BENCH_BURST:-1000} Evaluations created at once; progress every 10 s until all are final"
+	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
+		$(VENV)/bin/python bench/bench_burst.py

@@ -47,7 +47,9 @@ class Helm:
 
 
 def operator_log(kube, lines: int = 80) -> str:
-    out = kube.run("-n", NAMESPACE, "logs", "deploy/gavel-e2e-operator", f"--tail={lines}", check=False)
+    # both replicas: the active one and the standby (which says only that it waits)
+    out = kube.run("-n", NAMESPACE, "logs", "-l", "app.kubernetes.io/name=gavel-operator", "--prefix",
+                   f"--tail={lines}", check=False)
     return f"--- operator log\n{out.stdout}{out.stderr}"
 
 

@@ -1,9 +1,12 @@
-"""`python -m gavel_operator`: run the operator (kopf) with Gavel's handlers."""
+"""`python -m gavel_operator`: run the operator (kopf) with Gavel's handlers; with
+GAVEL_LEADER_LEASE (namespace/name), only once this replica holds that Lease (leader.py)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from urllib.parse import urlsplit
 
 
 def main() -> None:
@@ -11,14 +14,25 @@ def main() -> None:
 
     from .settings import Settings
 
+    settings = Settings.from_env()
     # GAVEL_NAMESPACES (comma-separated) confines it to those namespaces; default: all of them
-    namespaces = Settings.from_env().namespace_list
-    scope = [arg for n in namespaces for arg in ("--namespace", n)] or ["--all-namespaces"]
-    args = ["run", "--standalone", *scope, "-m", "gavel_operator.handlers",
-            "--liveness", os.environ.get("GAVEL_LIVENESS", "http://0.0.0.0:8081/healthz"),
+    scope = [arg for n in settings.namespace_list for arg in ("--namespace", n)] or ["--all-namespaces"]
+    liveness = os.environ.get("GAVEL_LIVENESS", "http://0.0.0.0:8081/healthz")
+    args = ["run", "--standalone", *scope, "-m", "gavel_operator.handlers", "--liveness", liveness,
             "--log-format", os.environ.get("GAVEL_LOG_FORMAT", "json"), *sys.argv[1:]]
     sys.argv = ["kopf", *args]
-    kopf_main()
+    if not settings.leader_lease:
+        kopf_main()
+        return
+    import kopf
+
+    from .leader import lead
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    kopf_settings = kopf.OperatorSettings()
+    info = kopf.login_with_service_account(settings=kopf_settings) or \
+        kopf.login_with_kubeconfig(settings=kopf_settings)
+    lead(info, settings.leader_lease, urlsplit(liveness).port, settings.metrics_port, kopf_main)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from gavel_contract.languages import supported
 from gavel_contract.scoring import group_errors
 
 from . import ceilings, jobs, metrics, tenancy
-from .dispatch import active, namespace_full, room_for
+from .dispatch import indexed, pool_of
 from .kube import ApiError
 from .launch import not_started, start
 from .problems import ProblemUnavailable, expand
@@ -24,8 +24,8 @@ from .status import condition, now
 
 
 @kopf.on.create(GROUP, VERSION, "evaluations")
-async def admit(body, spec, namespace, name, status, patch, retry, language_index, evaluation_index, **_):
-    STATE.evaluations = evaluation_index
+async def admit(body, spec, namespace, name, status, patch, retry, language_index, **_):
+    indexed(language_index)
     if status.get("jobName") or status.get("phase") not in (None, Phase.PENDING.value):
         return  # admitted before a restart (Pending without a Job: retrying while storage was down)
     try:
@@ -69,7 +69,7 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
             patch.status.update(phase=Phase.FAILED.value, message=message, finishedAt=now(),
                                 conditions=[condition("Failed", True, "StorageUnreachable", message)])
             kopf.warn(body, reason="StorageUnreachable", message=message)
-            metrics.failed("StorageUnreachable", body)
+            metrics.failed("StorageUnreachable")
             return
         patch.status["phase"] = Phase.PENDING.value
         patch.status["message"] = message
@@ -77,8 +77,8 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
         raise kopf.TemporaryError(message, delay=min(60.0, STATE.settings.storage_retry_delay_seconds * 2 ** retry))
     log.info("admitted %s/%s (%s)", namespace, name, label)
     async with STATE.lock:
-        key = (namespace, name)
-        if room_for(parsed.queue, evaluation_index, namespace, exclude=key):
+        pool = pool_of(namespace, dict(spec))
+        if STATE.ledger.room_for(parsed.queue, namespace, pool):
             # written here, under the lock: kopf's own patch lands after the handler returns, and a Job
             # left by a killed operator may be finished (and its verdict written) by then
             try:
@@ -94,9 +94,7 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
             await write_status_held(namespace, name, body["metadata"]["uid"], values,
                                     final=values["phase"] == Phase.FAILED.value)
         else:
-            cap = STATE.settings.ceilings_for(namespace).max_running
-            why = (f"namespace {namespace} is at its ceiling of {cap} running (ceilings.maxRunning)"
-                   if namespace_full(namespace, active(evaluation_index)) else f"queue {parsed.queue} is at its cap")
+            why = STATE.ledger.why_queued(parsed.queue, namespace, pool)
             patch.status.update(phase=Phase.QUEUED.value, queuedAt=now(), message="waiting for a free slot",
                                 conditions=[condition("Queued", True, "ConcurrencyLimit", why)])
             kopf.info(body, reason="Queued", message=f"{why}; waiting")
@@ -112,7 +110,7 @@ def reject(patch, body, verdict: Verdict, message: str) -> None:
                         finishedAt=now(),
                         conditions=[condition("Complete", True, verdict.value, message)])
     kopf.warn(body, reason=verdict.value, message=message)
-    metrics.judged(verdict.value, body)
+    metrics.judged(verdict.value, body["metadata"].get("creationTimestamp"))
 
 
 def tenancy_violation(spec: EvaluationSpec, namespace: str, name: str, uid: str) -> str | None:

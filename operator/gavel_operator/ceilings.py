@@ -21,7 +21,8 @@ class Ceilings(BaseModel):
     max_memory_kb: int | None = Field(None, ge=1024, alias="maxMemoryKb")
     max_output_kb: int | None = Field(None, ge=1, alias="maxOutputKb")
     max_deadline_seconds: int | None = Field(None, ge=10, alias="maxDeadlineSeconds",
-                                             description="the Job's activeDeadlineSeconds, given or derived")
+                                             description="one attempt's deadline (the runner pod's "
+                                             "activeDeadlineSeconds), given or derived")
     max_running: int | None = Field(None, ge=1, alias="maxRunning", description="Evaluations with a Job at once")
 
     def over(self, other: "Ceilings | None") -> "Ceilings":

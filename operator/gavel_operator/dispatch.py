@@ -1,124 +1,170 @@
-"""The queue: what is running (from kopf's index, plus what this process is starting), the caps
-(in all, per queue, per namespace), and starting Queued Evaluations by priority then age as slots
-free up."""
+"""The queue: one dispatcher task starts Queued Evaluations, by priority then age, as slots free
+up. Slots and the queue are the ledger's (ledger.py), kept from the watch; the ledger wakes the
+dispatcher when a slot frees or one more waits, so a burst of events makes one pass, not one
+scan of the queue per event. Starting one costs a GET of it (the ledger holds no bodies) and
+what launch.start creates."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import kopf
 
 from gavel_contract import Verdict
 
-from . import callbacks, retention
+from . import callbacks, jobs, retention
+from .kube import ApiError
 from .launch import start
+from .ledger import Entry, Ledger
 from .problems import ProblemUnavailable, expand
 from .resources import GROUP, VERSION, EvaluationSpec, Phase
-from .state import FINAL_VALUES, STATE, languages, one, patch_evaluation, write_status_held
+from .state import FINAL_VALUES, STATE, eval_path, kube, languages, log, patch_evaluation, write_status_held
 from .status import condition, now
-
+from .tenancy import pod_placement
 
 PROBLEM_GRACE_SECONDS = 120  # after a start, a queued Evaluation's Problem may not be read again yet
+RETRY_SECONDS = 5  # the API server refused a start for its own reasons: the dispatcher tries again
 
 
-def active(evaluation_index) -> dict[tuple[str, str], str]:
-    """Running or about to run, by key -> queue."""
-    out = {}
-    for key, values in evaluation_index.items():
-        for v in values:
-            if v["phase"] in (Phase.PENDING.value, Phase.RUNNING.value) and not v["cancel"] \
-                    and v["uid"] not in STATE.finished:  # finished here, the index not caught up yet
-                out[key] = v["queue"]
-    for key, queue in STATE.starting.items():
-        out[key] = queue
-    return out
+def make_ledger() -> Ledger:
+    settings = STATE.settings
+    caps: dict[str, int | None] = {}
+
+    def namespace_cap(namespace: str) -> int | None:
+        if namespace not in caps:  # settings do not change while the process runs
+            caps[namespace] = settings.ceilings_for(namespace).max_running
+        return caps[namespace]
+
+    return Ledger(max_running=settings.max_running, queue_limits=dict(settings.queue_limits),
+                  namespace_cap=namespace_cap, kueue=settings.kueue, on_room=kick)
 
 
-def namespace_full(namespace: str, running: dict) -> bool:
-    """The namespace has as many running as its ceiling allows (ceilings.maxRunning)."""
-    cap = STATE.settings.ceilings_for(namespace).max_running
-    return cap is not None and sum(key[0] == namespace for key in running) >= cap
+def pool_of(namespace: str, spec: dict) -> str:
+    """A digest of where the runner pod may go (jobs.job_manifest labels the pod with it): pods of
+    one pool wait for the same nodes."""
+    placement = pod_placement(STATE.tenancy_of(namespace), spec.get("runtimeClassName"), spec.get("nodeSelector"),
+                              spec.get("tolerations"))
+    return jobs.pool_label(placement)
 
 
-def room_for(queue: str, evaluation_index, namespace: str, exclude=None) -> bool:
-    running = active(evaluation_index)
-    running.pop(exclude, None)
-    if namespace_full(namespace, running):  # the namespace's ceiling holds with Kueue too
-        return False
-    if STATE.settings.kueue:
-        return True  # Kueue admits suspended Jobs
-    if len(running) >= STATE.settings.max_running:
-        return False
-    cap = STATE.settings.queue_limits.get(queue)
-    return cap is None or sum(q == queue for q in running.values()) < cap
+def entry_of(namespace: str, name: str, uid: str, spec: dict, status: dict, created: str) -> Entry:
+    results = spec.get("results") or {}
+    return Entry(uid=uid, phase=status.get("phase"), queue=spec.get("queue", "default"),
+                 priority=spec.get("priority", 0), created=created or "", cancel=bool(spec.get("cancel")),
+                 job=status.get("jobName"),
+                 bucket=results.get("bucket") or STATE.settings.results_bucket_name,
+                 prefix=(results.get("prefix") or f"{namespace}/{name}/{uid}").strip("/"),
+                 pool=pool_of(namespace, spec), conditions=list(status.get("conditions") or []),
+                 message=status.get("message") or "")
 
 
-async def dispatch(evaluation_index, language_index) -> None:
-    """Start queued Evaluations, by priority then age, while there is room."""
-    STATE.evaluations = evaluation_index
+# ---- the dispatcher task -----------------------------------------------------------------------
+
+def kick() -> None:
+    """Something may start: wake the dispatcher (many kicks before it runs make one pass)."""
+    if STATE.wake is not None:
+        STATE.wake.set()
+
+
+def indexed(language_index) -> None:
+    """Called by handlers: kopf runs them only once its indexes hold the whole initial listing,
+    so from now on the ledger is whole and the dispatcher may start what waits."""
+    if STATE.language_index is None:
+        STATE.language_index = language_index
+        kick()
+
+
+async def dispatcher() -> None:
+    while True:
+        await STATE.wake.wait()
+        STATE.wake.clear()
+        if STATE.language_index is None:
+            continue  # still indexing: a handler's indexed() kicks again
+        try:
+            await dispatch()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the queue must keep moving: said, and tried again
+            log.exception("dispatch stopped; trying again in %d s", RETRY_SECONDS)
+            asyncio.get_running_loop().call_later(RETRY_SECONDS, kick)
+
+
+async def dispatch() -> None:
+    """Start queued Evaluations while there is room (ledger.next_startable)."""
+    ledger = STATE.ledger
     async with STATE.lock:
-        for key in [k for k, v in STATE.starting.items()]:
-            seen = one(evaluation_index, key)
-            if seen is None or seen["phase"] != Phase.QUEUED.value:
-                STATE.starting.pop(key, None)
-        queued = []
-        for key, values in evaluation_index.items():
-            for v in values:
-                if v["phase"] == Phase.QUEUED.value and not v["cancel"] and key not in STATE.starting \
-                        and v["uid"] not in STATE.finished:  # judged from a Job a killed operator left
-                    queued.append((-v["priority"], v["created"] or "", key, v))
-        for _, _, key, v in sorted(queued, key=lambda item: item[:3]):
-            if not room_for(v["queue"], evaluation_index, key[0]):
-                continue
-            namespace, name = key
-            body = v["body"]
-            spec = EvaluationSpec.model_validate(dict(body["spec"]))
-            lang = languages(language_index).get(spec.language)
-            version = lang.get(spec.version) if lang else None
-            message = None
-            if spec.problem:
-                if (namespace, spec.problem) not in STATE.problems and \
-                        time.monotonic() - STATE.started < PROBLEM_GRACE_SECONDS:
-                    continue  # the operator is starting: its Problems are being read again
-                try:
-                    spec, digest = expand(spec, namespace, spec.language)
-                    if digest != (body.get("status") or {}).get("problemDigest"):
-                        message = (f"problem {spec.problem} changed while this Evaluation waited (digest "
-                                   f"{digest[:12]}, admitted with another): create it again to be judged on it")
-                except ProblemUnavailable as err:
-                    message = f"{err}; it was when this Evaluation was admitted"
-            STATE.starting[key] = spec.queue
-            if version is None:  # the Language went away while it waited
-                message = f"language {spec.language}:{spec.version or ''} is no longer defined in this cluster"
-            if message:
-                await write_status_held(namespace, name, v["uid"], {
-                    "phase": Phase.SUCCEEDED.value, "verdict": Verdict.INITIALIZATION_ERROR.value,
-                    "message": message, "finishedAt": now(),
-                    "conditions": [condition("Complete", True, "InitializationError", message)]})
-                continue
-            values = await start(namespace, name, v["uid"], spec, lang, version, body, attempt=1)
-            await write_status_held(namespace, name, v["uid"], values, final=values["phase"] == Phase.FAILED.value)
+        while (key := ledger.next_startable()) is not None:
+            entry = ledger.get(key)
+            ledger.mark_starting(key, entry.queue)
+            try:
+                outcome = await start_queued(key, entry)
+            except (ApiError, OSError, asyncio.TimeoutError) as err:
+                ledger.unmark_starting(key)
+                log.warning("could not start %s/%s (trying again in %d s): %s", *key, RETRY_SECONDS, err)
+                asyncio.get_running_loop().call_later(RETRY_SECONDS, kick)
+                return
+            if outcome == "later":  # its Problem is being read again after a restart: keep the order
+                ledger.unmark_starting(key)
+                asyncio.get_running_loop().call_later(2, kick)
+                return
+            if outcome == "skip":  # deleted, canceled or changed meanwhile: the watch says what it is
+                ledger.unmark_starting(key)
 
 
-@kopf.on.resume(GROUP, VERSION, "evaluations", when=lambda status, **_: status.get("phase") == Phase.QUEUED.value)
-async def resume(evaluation_index, language_index, **_):
-    """After a restart, Queued Evaluations start again as room allows."""
-    await dispatch(evaluation_index, language_index)
+async def start_queued(key, entry: Entry) -> str:
+    namespace, name = key
+    try:
+        body = await kube().get(eval_path(namespace, name))
+    except ApiError as err:
+        if err.status == 404:
+            return "skip"
+        raise
+    status = body.get("status") or {}
+    if body["metadata"]["uid"] != entry.uid or status.get("phase") != Phase.QUEUED.value \
+            or (body.get("spec") or {}).get("cancel"):
+        return "skip"
+    spec = EvaluationSpec.model_validate(dict(body["spec"]))
+    lang = languages(STATE.language_index).get(spec.language)
+    version = lang.get(spec.version) if lang else None
+    message = None
+    if spec.problem:
+        if (namespace, spec.problem) not in STATE.problems and \
+                time.monotonic() - STATE.started < PROBLEM_GRACE_SECONDS:
+            return "later"
+        try:
+            spec, digest = expand(spec, namespace, spec.language)
+            if digest != status.get("problemDigest"):
+                message = (f"problem {spec.problem} changed while this Evaluation waited (digest "
+                           f"{digest[:12]}, admitted with another): create it again to be judged on it")
+        except ProblemUnavailable as err:
+            message = f"{err}; it was when this Evaluation was admitted"
+    if version is None:  # the Language went away while it waited
+        message = f"language {spec.language}:{spec.version or ''} is no longer defined in this cluster"
+    if message:
+        await write_status_held(namespace, name, entry.uid, {
+            "phase": Phase.SUCCEEDED.value, "verdict": Verdict.INITIALIZATION_ERROR.value,
+            "message": message, "finishedAt": now(),
+            "conditions": [condition("Complete", True, "InitializationError", message)]})
+        return "done"
+    values = await start(namespace, name, entry.uid, spec, lang, version, body, attempt=1)
+    await write_status_held(namespace, name, entry.uid, values, final=values["phase"] == Phase.FAILED.value)
+    return "done"
 
+
+# ---- the watch -----------------------------------------------------------------------------------
 
 @kopf.on.event(GROUP, VERSION, "evaluations")
-async def evaluation_event(event, evaluation_index, language_index, **_):
-    STATE.evaluations = evaluation_index
+async def evaluation_event(event, language_index, **_):
+    indexed(language_index)
     body = event["object"]
+    meta = body["metadata"]
     final = (body.get("status") or {}).get("phase") in FINAL_VALUES
-    # a slot may have freed: an Evaluation gone (deleted, or labelled finished), or seen final
-    if event["type"] == "DELETED" or final:
-        STATE.finished.discard(body["metadata"]["uid"])  # the index (updated before handlers) shows it now
-        await dispatch(evaluation_index, language_index)
+    if event["type"] == "DELETED":  # deleted, or labelled finished: out of the watch
+        STATE.ledger.forget((meta["namespace"], meta["name"]), meta["uid"])
     callbacks.consider(body)
     if final and event["type"] != "DELETED" and callbacks.settled(body) \
-            and retention.LABEL_FINISHED not in (body["metadata"].get("labels") or {}):
+            and retention.LABEL_FINISHED not in (meta.get("labels") or {}):
         # out of the watch from now on (a pending callback keeps it in: a restart must find it);
         # on a restart, finished ones left unlabelled get it here
-        await patch_evaluation(body["metadata"]["namespace"], body["metadata"]["name"],
-                               {"metadata": {"labels": {retention.LABEL_FINISHED: "true"}}})
+        await patch_evaluation(meta["namespace"], meta["name"], {"metadata": {"labels": {retention.LABEL_FINISHED: "true"}}})

@@ -13,10 +13,10 @@ from pydantic import ValidationError
 from gavel_contract import Result
 
 from . import jobs, metrics, tenancy
-from .dispatch import dispatch
+from .ledger import Entry
 from .kube import ApiError
 from .resources import GROUP, VERSION, EvaluationSpec, Phase
-from .state import FINAL_VALUES, STATE, kube, log, one, ref, store_after_admission, write_status
+from .state import FINAL_VALUES, STATE, kube, log, ref_of, store_after_admission, write_status
 from .status import age_seconds, condition, judged, now, result_from_summary, with_condition
 
 
@@ -31,8 +31,8 @@ def evaluation_of(body, labels) -> str:
     return (body["metadata"].get("annotations") or {}).get(jobs.ANNOTATION_EVALUATION) or labels[jobs.LABEL_EVALUATION]
 
 
-def is_final(ev: dict | None) -> bool:
-    return ev is None or ev["phase"] in FINAL_VALUES or ev["uid"] in STATE.finished
+def is_final(ev: Entry | None) -> bool:
+    return ev is None or ev.phase in FINAL_VALUES or ev.uid in STATE.ledger.finished
 
 
 def job_condition(job_status: dict, type_: str) -> dict | None:
@@ -44,40 +44,44 @@ def job_condition(job_status: dict, type_: str) -> dict | None:
 
 @kopf.on.event("batch", "v1", "jobs", labels={jobs.LABEL_EVALUATION: kopf.PRESENT,
                                                "app.kubernetes.io/managed-by": "gavel-operator"})
-async def job_event(event, body, namespace, labels, evaluation_index, language_index, **_):
+async def job_event(event, body, namespace, labels, **_):
     if event["type"] == "DELETED":
         return
     key = (namespace, evaluation_of(body, labels))
-    ev = one(evaluation_index, key)
+    ev = STATE.ledger.get(key)
     if is_final(ev):
         return
-    if body["metadata"]["name"] != (ev["body"].get("status") or {}).get("jobName", body["metadata"]["name"]):
+    if body["metadata"]["name"] != (ev.job or body["metadata"]["name"]):
         return  # an older attempt's Job
     jstatus = body.get("status") or {}
+    # a slot freed by a final status wakes the dispatcher (ledger.mark_finished)
     if job_condition(jstatus, "Complete") or job_condition(jstatus, "SuccessCriteriaMet"):
         await finish(key, ev, body)
-        await dispatch(evaluation_index, language_index)
     elif failed := job_condition(jstatus, "Failed"):
         await fail(key, ev, body, failed.get("reason", "Failed"), failed.get("message", ""))
-        await dispatch(evaluation_index, language_index)
-    elif (jstatus.get("ready") or 0) > 0 and ev["phase"] != Phase.RUNNING.value:
+    elif (jstatus.get("ready") or 0) > 0 and ev.phase != Phase.RUNNING.value:
         running = {"phase": Phase.RUNNING.value, "startedAt": now(), "message": "judging",
-                   "conditions": with_condition(ev["conditions"], condition("Running", True, "PodRunning", ""))}
-        await write_status(*key, ev["uid"], running, final=False)
-    elif body["spec"].get("suspend") and ev["phase"] != Phase.QUEUED.value:
-        await write_status(*key, ev["uid"], {"phase": Phase.QUEUED.value,
-                                             "message": "waiting for Kueue to admit the Job"}, final=False)
+                   "conditions": with_condition(ev.conditions, condition("Running", True, "PodRunning", ""))}
+        await write_status(*key, ev.uid, running, final=False)
+    elif body["spec"].get("suspend") and ev.phase != Phase.QUEUED.value:
+        await write_status(*key, ev.uid, {"phase": Phase.QUEUED.value,
+                                          "message": "waiting for Kueue to admit the Job"}, final=False)
 
 
 @kopf.on.event("", "v1", "pods", labels={jobs.LABEL_ROLE: "runner", jobs.LABEL_EVALUATION: kopf.PRESENT})
-async def pod_event(event, body, namespace, labels, evaluation_index, language_index, **_):
+async def pod_event(event, body, namespace, labels, **_):
     """A pod that cannot start its image, or that no node can ever take, never fails on its own:
     fail its attempt here. A pod evicted from a node that stopped answering never ends on its own
     either: end it here, so that its Job runs it again on another node."""
+    waiting = None if event["type"] == "DELETED" else no_node_yet(body)
+    if pool := labels.get(jobs.LABEL_POOL):  # while the scheduler cannot place it, its pool starts no Job
+        STATE.ledger.pod_unschedulable(pool, body["metadata"]["uid"], waiting is not None)
     if event["type"] == "DELETED":
         return
+    if waiting is not None:
+        await say_waiting(namespace, evaluation_of(body, labels), waiting)
     if node := await lost_node(body):
-        await release_from_lost_node(body, namespace, node, one(evaluation_index, (namespace, evaluation_of(body, labels))))
+        await release_from_lost_node(body, namespace, node, STATE.ledger.get((namespace, evaluation_of(body, labels))))
         return
     reason = message = None
     # a nodeSelector no node has (yet a policy allowed): never scheduled, whatever the other nodes' state
@@ -96,13 +100,32 @@ async def pod_event(event, body, namespace, labels, evaluation_index, language_i
     if reason is None:
         return
     key = (namespace, evaluation_of(body, labels))
-    ev = one(evaluation_index, key)
+    ev = STATE.ledger.get(key)
     if is_final(ev):
         return
     job = labels.get("job-name") or labels.get("batch.kubernetes.io/job-name")
     await fail(key, ev, {"metadata": {"name": job, "namespace": namespace}}, reason, message, pod=body)
     await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job}")
-    await dispatch(evaluation_index, language_index)
+
+
+def no_node_yet(pod: dict) -> str | None:
+    """The scheduler's words when it has found no node for the pod (yet), else None."""
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False" and cond.get("reason") == "Unschedulable":
+            return cond.get("message") or "no node fits"
+    return None
+
+
+WAITING = "waiting for a node: "
+
+
+async def say_waiting(namespace: str, name: str, words: str) -> None:
+    """Pending, and why: the scheduler's words in the message, once (not at each of its retries)."""
+    ev = STATE.ledger.get((namespace, name))
+    if ev is None or ev.phase != Phase.PENDING.value or ev.message.startswith(WAITING):
+        return
+    ev.message = WAITING + words  # until the watch brings it back: one write, not one per pod event
+    await write_status(namespace, name, ev.uid, {"message": (WAITING + words)[:1000]}, final=False)
 
 
 async def nodes_with(labels: dict[str, str]) -> bool:
@@ -133,7 +156,7 @@ async def lost_node(pod: dict) -> str | None:
     return None if ready == "True" else node
 
 
-async def release_from_lost_node(pod: dict, namespace: str, node: str, ev: dict | None) -> None:
+async def release_from_lost_node(pod: dict, namespace: str, node: str, ev: Entry | None) -> None:
     name = pod["metadata"]["name"]
     message = f"node {node} stopped answering: the runner pod is marked Failed so that its Job runs it again"
     try:
@@ -145,7 +168,8 @@ async def release_from_lost_node(pod: dict, namespace: str, node: str, ev: dict 
         raise
     log.warning("runner pod %s/%s: %s", namespace, name, message)
     if ev is not None and not is_final(ev):
-        kopf.warn(ref(ev["body"]), reason="NodeLost", message=f"{message} (pod {name})")
+        kopf.warn(ref_of(namespace, evaluation_of(pod, pod["metadata"].get("labels") or {}), ev.uid),
+                  reason="NodeLost", message=f"{message} (pod {name})")
 
 
 async def runner_pods(namespace: str, job_name: str) -> list[dict]:
@@ -153,7 +177,7 @@ async def runner_pods(namespace: str, job_name: str) -> list[dict]:
     return sorted(pods.get("items", []), key=lambda p: p["metadata"]["creationTimestamp"])
 
 
-async def save_logs(namespace: str, job_name: str, ev: dict, pods: list[dict] | None = None) -> bool:
+async def save_logs(namespace: str, job_name: str, where: jobs.Placement, pods: list[dict] | None = None) -> bool:
     """Every attempt's runner log to storage, as runner.log (as the old update worker did)."""
     pods = pods if pods is not None else await runner_pods(namespace, job_name)
     parts = []
@@ -166,8 +190,6 @@ async def save_logs(namespace: str, job_name: str, ev: dict, pods: list[dict] | 
         parts.append(f"===== pod {pname} =====\n{text}")
     if not parts or (store := await store_after_admission(namespace)) is None:
         return False
-    spec = EvaluationSpec.model_validate(dict(ev["body"]["spec"]))
-    where = jobs.placement(spec, namespace, ev["body"]["metadata"]["name"], ev["uid"], STATE.settings)
     try:
         await asyncio.to_thread(store.write, where.bucket, where.key("runner.log"), "\n".join(parts).encode())
     except Exception as err:  # logs are a courtesy: never lose a verdict for them
@@ -197,10 +219,13 @@ def termination_message(pods: list[dict]) -> str | None:
     return None
 
 
-async def finish(key, ev: dict, job: dict) -> None:
+def placement_of(ev: Entry) -> jobs.Placement:
+    return jobs.Placement(ev.bucket, ev.prefix)
+
+
+async def finish(key, ev: Entry, job: dict) -> None:
     namespace, name = key
-    spec = EvaluationSpec.model_validate(dict(ev["body"]["spec"]))
-    where = jobs.placement(spec, namespace, name, ev["uid"], STATE.settings)
+    where = placement_of(ev)
     pods = await runner_pods(namespace, job["metadata"]["name"])
     store = await store_after_admission(namespace)
     raw = None if store is None else await asyncio.to_thread(store.read, where.bucket, where.key("result.json"))
@@ -212,22 +237,22 @@ async def finish(key, ev: dict, job: dict) -> None:
             log.warning("result of %s/%s is malformed: %s", namespace, name, err)
     if result is None and (summary := termination_message(pods)):
         result = result_from_summary(summary)  # the fallback: counts, without per-test detail
-    logs = await save_logs(namespace, job["metadata"]["name"], ev, pods)
+    logs = await save_logs(namespace, job["metadata"]["name"], where, pods)
     if result is None:
         await fail(key, ev, job, "NoResult", "the runner finished without a result", saved=logs)
         return
     values = judged(result, store=store or STATE.store, bucket=where.bucket, prefix=where.prefix,
-                           conditions=ev["conditions"], logs_saved=logs)
+                           conditions=ev.conditions, logs_saved=logs)
     values["attempts"] = attempts(job, pods, succeeded=1)
-    if not await write_status(namespace, name, ev["uid"], values):
+    if not await write_status(namespace, name, ev.uid, values):
         return
-    owner = ref(ev["body"])
+    owner = ref_of(namespace, name, ev.uid)
     (kopf.info if values["phase"] == Phase.SUCCEEDED.value else kopf.warn)(
         owner, reason=result.verdict.value, message=f"{result.verdict.value}: {result.message}"[:1000])
-    metrics.judged(result.verdict.value, ev["body"])
+    metrics.judged(result.verdict.value, ev.created)
 
 
-async def fail(key, ev: dict, job: dict, reason: str, message: str, pod: dict | None = None,
+async def fail(key, ev: Entry, job: dict, reason: str, message: str, pod: dict | None = None,
                saved: bool | None = None) -> None:
     """Could not be judged: phase Failed with the reason, logs saved and linked."""
     namespace, name = key
@@ -236,19 +261,18 @@ async def fail(key, ev: dict, job: dict, reason: str, message: str, pod: dict | 
     detail = pod_failure(pods)
     if detail:
         message = f"{message}; {detail}" if message else detail
-    logs = saved if saved is not None else await save_logs(namespace, job_name, ev, pods)
-    spec = EvaluationSpec.model_validate(dict(ev["body"]["spec"]))
-    where = jobs.placement(spec, namespace, name, ev["uid"], STATE.settings)
+    where = placement_of(ev)
+    logs = saved if saved is not None else await save_logs(namespace, job_name, where, pods)
     full = f"could not be judged ({reason}): {message}"
     values = {"phase": Phase.FAILED.value, "message": full[:1000], "finishedAt": now(),
               "attempts": attempts(job, pods),
-              "conditions": with_condition(ev["conditions"], condition("Failed", True, reason, message))}
+              "conditions": with_condition(ev.conditions, condition("Failed", True, reason, message))}
     if logs:
         values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
-    if not await write_status(namespace, name, ev["uid"], values):
+    if not await write_status(namespace, name, ev.uid, values):
         return
-    kopf.warn(ref(ev["body"]), reason=reason, message=full[:1000])
-    metrics.failed(reason, ev["body"])
+    kopf.warn(ref_of(namespace, name, ev.uid), reason=reason, message=full[:1000])
+    metrics.failed(reason)
 
 
 def pod_failure(pods: list[dict]) -> str:
@@ -269,22 +293,20 @@ def pod_failure(pods: list[dict]) -> str:
 
 
 @kopf.on.field(GROUP, VERSION, "evaluations", field="spec.cancel", new=True)
-async def cancel(body, namespace, name, status, evaluation_index, language_index, **_):
+async def cancel(body, namespace, name, status, **_):
     if status.get("phase") in FINAL_VALUES:
         return
-    ev = one(evaluation_index, (namespace, name)) or {"body": body, "uid": body["metadata"]["uid"], "conditions": []}
     values = {"phase": Phase.CANCELED.value, "message": "canceled by spec.cancel", "finishedAt": now(),
               "conditions": with_condition(status.get("conditions"),
                                                   condition("Canceled", True, "Canceled", "spec.cancel"))}
     job_name = status.get("jobName")
     if job_name:
-        if await save_logs(namespace, job_name, ev):
-            spec = EvaluationSpec.model_validate(dict(body["spec"]))
-            where = jobs.placement(spec, namespace, name, body["metadata"]["uid"], STATE.settings)
+        spec = EvaluationSpec.model_validate(dict(body["spec"]))
+        where = jobs.placement(spec, namespace, name, body["metadata"]["uid"], STATE.settings)
+        if await save_logs(namespace, job_name, where):
             values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
         await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job_name}", propagation="Foreground")
     if not await write_status(namespace, name, body["metadata"]["uid"], values):
         return
     kopf.info(body, reason="Canceled", message="stopped at the request of spec.cancel")
-    metrics.failed("Canceled", body)
-    await dispatch(evaluation_index, language_index)
+    metrics.failed("Canceled")

@@ -8,8 +8,9 @@ gavel_operator.handlers`), which imports the others so that their handlers regis
 - following.py: Jobs and pods followed to the verdict or the failure, runner logs, cancel.
 
 Restart-safe by construction: Job and Secret names derive from the Evaluation, so creating
-them again is a no-op (409); what is running or queued is rebuilt from kopf's indexes, which
-kopf fills from a full list on start; a finished Job seen again finds its Evaluation final."""
+them again is a no-op (409); what is running or queued is rebuilt in the ledger from kopf's
+initial listing (the Evaluation index function feeds it; kopf runs no handler before the listing
+is whole); a finished Job seen again finds its Evaluation final."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from . import admission, dispatch, following, launch, problems
 from .objectstore import ObjectStore
 from .resources import GROUP, VERSION, EvaluationSpec
 from .settings import Settings
-from .state import FINAL_VALUES, STATE, eval_path, kube
+from .state import STATE, eval_path, kube
 
 STAGES = (admission, dispatch, following, launch, problems)  # imported so that kopf registers their handlers
 
@@ -34,9 +35,11 @@ async def startup(settings: kopf.OperatorSettings, **_):
     STATE.settings = Settings.from_env()
     STATE.store = ObjectStore(STATE.settings)
     STATE.lock = asyncio.Lock()
-    STATE.starting = {}
     STATE.policies = set()
-    STATE.finished = set()
+    STATE.tenancies = {}
+    STATE.ledger = dispatch.make_ledger()
+    STATE.wake = asyncio.Event()
+    STATE.dispatcher = asyncio.get_running_loop().create_task(dispatch.dispatcher())
     STATE.tenant_stores = {}
     STATE.problems = {}
     STATE.started = time.monotonic()
@@ -59,7 +62,7 @@ async def startup(settings: kopf.OperatorSettings, **_):
     settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
     if STATE.settings.create_buckets:
         await asyncio.to_thread(STATE.store.ensure_buckets)
-    metrics.start(STATE.settings.metrics_port, lambda: STATE.evaluations)
+    metrics.start(STATE.settings.metrics_port, lambda: STATE.ledger)
     callbacks.start(STATE)
     if STATE.settings.finished_ttl_seconds > 0:
         scopes = [f"/namespaces/{n}" for n in STATE.settings.namespace_list] or [""]
@@ -80,6 +83,8 @@ def login(**kwargs):
 @kopf.on.cleanup()
 async def cleanup(**_):
     await callbacks.stop()
+    if STATE.dispatcher:
+        STATE.dispatcher.cancel()
     if STATE.sweeper:
         STATE.sweeper.cancel()
     if STATE.kube:
@@ -97,13 +102,12 @@ def language_index(name, spec, **_):
 
 
 @kopf.index(GROUP, VERSION, "evaluations")
-def evaluation_index(namespace, name, uid, spec, status, meta, body, **_):
-    entry = {"uid": uid, "phase": status.get("phase"), "queue": spec.get("queue", "default")}
-    if entry["phase"] in FINAL_VALUES:  # never handled again, and soon out of the watch: no body kept
-        return {(namespace, name): entry}
-    entry.update(priority=spec.get("priority", 0), created=meta.get("creationTimestamp"),
-                 cancel=spec.get("cancel", False), conditions=status.get("conditions") or [], body=body)
-    return {(namespace, name): entry}
+def evaluation_index(namespace, name, uid, spec, status, meta, **_):
+    """Feeds the ledger (O(log n) an event) and keeps nothing itself: kopf registers it so that no
+    handler runs before the initial listing is whole (DELETED reaches dispatch.evaluation_event)."""
+    STATE.ledger.observe((namespace, name), dispatch.entry_of(namespace, name, uid, spec, status,
+                                                              meta.get("creationTimestamp")))
+    return None
 
 
 @kopf.on.create(GROUP, VERSION, "languages")

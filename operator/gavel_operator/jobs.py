@@ -4,6 +4,7 @@ Pure functions of their inputs, so that the manifests are unit-tested as data.""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +23,7 @@ LABEL_EVALUATION = "gavel.dev/evaluation"  # the Evaluation's name, shortened to
 ANNOTATION_EVALUATION = "gavel.dev/evaluation-name"  # its whole name (up to 253 characters)
 LABEL_ROLE = "gavel.dev/role"
 LABEL_ATTEMPT = "gavel.dev/attempt"
+LABEL_POOL = "gavel.dev/pool"  # where a runner pod may go, as a digest (pool_label): pods of a pool wait for the same nodes
 MANAGED_BY = {"app.kubernetes.io/managed-by": "gavel-operator", "app.kubernetes.io/part-of": "gavel"}
 TASK_DIR = "/etc/gavel/task"
 WORK_DIR = "/tmp"  # the runner's private tree: made root-only (0711) by the runner before anything runs
@@ -50,6 +52,11 @@ def job_name(eval_name: str, uid: str, attempt: int = 1) -> str:
     return f"gavel-{base}-{uid.replace('-', '')[:8]}-a{attempt}"
 
 
+def pool_label(placement: dict) -> str:
+    """A label value naming a runner pod's placement (runtimeClassName, nodeSelector, tolerations)."""
+    return "p-" + hashlib.sha256(json.dumps(placement, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def evaluation_label(eval_name: str) -> str:
     """A label value (63 characters) naming the Evaluation: its name, or for a longer one a prefix
     and a digest of the whole (the annotation carries the whole name)."""
@@ -74,10 +81,18 @@ def resolve_limits(version: LanguageVersion, spec: EvaluationSpec, test) -> Limi
 
 
 def deadline_seconds(spec: EvaluationSpec, limits: list[Limits], settings: Settings) -> int:
+    """One attempt's deadline: the runner pod's activeDeadlineSeconds, which counts from the pod's
+    start on a node, so waiting for a node never spends it."""
     if spec.deadline_seconds:
         return spec.deadline_seconds
     tests_ms = sum(lim.wall_limit_ms for lim in limits)
     return settings.compile_wall_seconds + tests_ms // 1000 + 1 + settings.start_grace_seconds
+
+
+def job_deadline_seconds(attempt_deadline: int, retries: int, settings: Settings) -> int:
+    """The Job's activeDeadlineSeconds, the last wall: every attempt's own deadline, plus the time
+    its pods may wait for a node in all (settings.pending_seconds)."""
+    return attempt_deadline * (retries + 1) + settings.pending_seconds
 
 
 URL_GRACE_SECONDS = 300  # clock skew, and an upload begun just before the deadline
@@ -86,9 +101,10 @@ MAX_URL_SECONDS = 7 * 86_400  # what S3 allows a presigned URL
 
 
 def url_lifetime(deadline: int, settings: Settings) -> timedelta:
-    """Presigned URLs live as long as the Job may and no longer: activeDeadlineSeconds covers every
-    retry of the Job, and a ceiling caps the deadline, so no URL outlives the ceiling's deadline
-    (with Kueue, plus the day a Job may wait suspended before its deadline starts)."""
+    """Presigned URLs live as long as the Job may and no longer: `deadline` is the Job's
+    activeDeadlineSeconds (job_deadline_seconds: every retry and the wait for nodes), whose
+    attempts a ceiling caps (with Kueue, plus the day a Job may wait suspended before its deadline
+    starts)."""
     wait = KUEUE_WAIT_SECONDS if settings.kueue else 0
     return timedelta(seconds=min(MAX_URL_SECONDS, deadline + URL_GRACE_SECONDS + wait))
 
@@ -201,8 +217,12 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
             {"name": "sandbox", "emptyDir": {"medium": "Memory", "sizeLimit": f"{settings.sandbox_size_mi}Mi"}},
         ],
     }
-    pod_spec.update(pod_placement(tenancy or TenantPolicy(), spec.runtime_class_name, spec.node_selector,
-                                  [t.model_dump(by_alias=True, exclude_none=True) for t in spec.tolerations or []]))
+    placed = pod_placement(tenancy or TenantPolicy(), spec.runtime_class_name, spec.node_selector,
+                           [t.model_dump(by_alias=True, exclude_none=True) for t in spec.tolerations or []])
+    pod_spec.update(placed)
+    # the attempt's deadline runs from the pod's start on a node: waiting for one is not running
+    attempt_deadline = deadline_seconds(spec, limits, settings)
+    pod_spec["activeDeadlineSeconds"] = attempt_deadline
     if lost := node_lost_tolerations(pod_spec.get("tolerations") or [], settings.node_lost_seconds):
         pod_spec["tolerations"] = [*(pod_spec.get("tolerations") or []), *lost]
     job = {
@@ -210,7 +230,7 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
         "metadata": {"name": name, "labels": labels, "annotations": dict(annotations)},
         "spec": {
             "backoffLimit": spec.retries,
-            "activeDeadlineSeconds": deadline_seconds(spec, limits, settings),
+            "activeDeadlineSeconds": job_deadline_seconds(attempt_deadline, spec.retries, settings),
             "ttlSecondsAfterFinished": settings.job_ttl_seconds,
             "podFailurePolicy": {"rules": [
                 # the runner's own word that the task cannot be run: retrying cannot help
@@ -220,7 +240,8 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
                 # run again (on another node) while retries remain
                 {"action": "Count", "onPodConditions": [{"type": "DisruptionTarget"}]},
             ]},
-            "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec},
+            "template": {"metadata": {"labels": {**labels, LABEL_POOL: pool_label(placed)}, "annotations": annotations},
+                         "spec": pod_spec},
         },
     }
     if settings.kueue:

@@ -24,21 +24,26 @@ class ApiError(Exception):
         self.status = status
 
 
+def auth_headers(info: kopf.ConnectionInfo) -> dict[str, str]:
+    return {"Authorization": f"{info.scheme or 'Bearer'} {info.token}"} if info.token else {}
+
+
+def ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=info.ca_path, cadata=_text(info.ca_data))
+    if info.insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if info.certificate_path or info.certificate_data:
+        with _cert_files(info) as (cert, key):
+            ctx.load_cert_chain(cert, key)
+    return ctx
+
+
 class Kube:
     def __init__(self, info: kopf.ConnectionInfo):
         self.server = info.server.rstrip("/")
-        headers = {}
-        if info.token:
-            headers["Authorization"] = f"{info.scheme or 'Bearer'} {info.token}"
-        ctx = ssl.create_default_context(cafile=info.ca_path, cadata=_text(info.ca_data))
-        if info.insecure:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        if info.certificate_path or info.certificate_data:
-            with _cert_files(info) as (cert, key):
-                ctx.load_cert_chain(cert, key)
         self._session = aiohttp.ClientSession(
-            headers=headers, connector=aiohttp.TCPConnector(ssl=ctx, limit=20),
+            headers=auth_headers(info), connector=aiohttp.TCPConnector(ssl=ssl_context(info), limit=20),
             timeout=aiohttp.ClientTimeout(total=60))
 
     async def close(self) -> None:

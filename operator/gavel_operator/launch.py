@@ -22,7 +22,7 @@ def not_started(body, reason: str, message: str) -> dict:
     write, with its Event and metric."""
     full = f"could not be judged ({reason}): {message}"[:1000]
     kopf.warn(body, reason=reason, message=full)
-    metrics.failed(reason, body)
+    metrics.failed(reason)
     return {"phase": Phase.FAILED.value, "message": full, "finishedAt": now(),
             "conditions": [condition("Failed", True, reason, message[:1000])]}
 
@@ -33,7 +33,7 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
     settings, store = STATE.settings, await store_for(namespace)
     where = jobs.placement(spec, namespace, name, uid, settings)
     limits = [jobs.resolve_limits(version, spec, t) for t in spec.tests]
-    deadline = jobs.deadline_seconds(spec, limits, settings)
+    deadline = jobs.job_deadline_seconds(jobs.deadline_seconds(spec, limits, settings), spec.retries, settings)
     expiry = jobs.url_lifetime(deadline, settings)
     task = jobs.build_task(f"{namespace}/{name}", spec, lang, version, where, store, settings, expiry)
     jname = jobs.job_name(name, uid, attempt)
@@ -66,7 +66,7 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
         log.info("%s/%s: the API server refused the %s: %s", namespace, name, what, err)
         return {**not_started(body, reason, f"the API server refused the {what}: {err}"),
                 "language": f"{lang.name}:{version.version}"}
-    STATE.starting[(namespace, name)] = spec.queue
+    STATE.ledger.mark_starting((namespace, name), spec.queue)
     if created is None:  # made by a process killed before it could say so: follow that one
         log.info("Job %s of %s/%s exists already: following it", jname, namespace, name)
     else:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections import Counter as Tally
 from typing import Callable
 
-from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 
 from .status import age_seconds
@@ -13,15 +12,16 @@ from .status import age_seconds
 VERDICTS = Counter("gavel_verdicts_total", "Evaluations judged, by verdict", ["verdict"])
 FAILURES = Counter("gavel_failures_total", "Evaluations that could not be judged or were canceled, by reason",
                    ["reason"])
+ACTIVE = Gauge("gavel_operator_active", "1 in the replica that holds the Lease and works, 0 in a standby")
 TIME_TO_VERDICT = Histogram("gavel_time_to_verdict_seconds", "From creation to verdict",
                             buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600))
 
 
-class IndexCollector:
-    """Gauges read from kopf's live index at scrape time: nothing to keep in step."""
+class LedgerCollector:
+    """Gauges read from the ledger's counters at scrape time: nothing to keep in step, nothing scanned."""
 
-    def __init__(self, get_index: Callable):
-        self.get_index = get_index
+    def __init__(self, get_ledger: Callable):
+        self.get_ledger = get_ledger
 
     def collect(self):
         phases = GaugeMetricFamily("gavel_evaluations", "Evaluations in flight by phase (finished ones leave "
@@ -30,41 +30,30 @@ class IndexCollector:
         queued = GaugeMetricFamily("gavel_queue_depth", "Queued Evaluations by queue", labels=["queue"])
         running = GaugeMetricFamily("gavel_running", "Evaluations with a Job (Pending or Running) by queue",
                                     labels=["queue"])
-        index = self.get_index()
-        by_phase, by_queue, active = Tally(), Tally(), Tally()
-        for values in (index.values() if index is not None else ()):
-            for v in values:
-                by_phase[v["phase"] or "New"] += 1
-                if v["phase"] == "Queued":
-                    by_queue[v["queue"]] += 1
-                elif v["phase"] in ("Pending", "Running"):
-                    active[v["queue"]] += 1
-        for phase in ("New", "Pending", "Queued", "Running"):
-            phases.add_metric([phase], by_phase[phase])
-        for q, n in by_queue.items():
-            queued.add_metric([q], n)
-        for q, n in active.items():
-            running.add_metric([q], n)
+        ledger = self.get_ledger()
+        if ledger is not None:
+            for phase in ("New", "Pending", "Queued", "Running"):
+                phases.add_metric([phase], ledger.by_phase[phase])
+            for q, n in ledger.depths().items():
+                queued.add_metric([q], n)
+            for q, n in ledger.running_by_queue.items():
+                if n:
+                    running.add_metric([q], n)
         yield from (phases, queued, running)
 
 
-def start(port: int, get_index: Callable) -> None:
-    REGISTRY.register(IndexCollector(get_index))
+def start(port: int, get_ledger: Callable) -> None:
+    REGISTRY.register(LedgerCollector(get_ledger))
+    ACTIVE.set(1)
     start_http_server(port)
 
 
-def _age(body) -> float | None:
-    created = (body.get("metadata") or {}).get("creationTimestamp")
-    if not created:
-        return None
-    return age_seconds(created)
-
-
-def judged(verdict: str, body) -> None:
+def judged(verdict: str, created: str | None) -> None:
+    """created: the Evaluation's creationTimestamp."""
     VERDICTS.labels(verdict).inc()
-    if (age := _age(body)) is not None:
-        TIME_TO_VERDICT.observe(age)
+    if created:
+        TIME_TO_VERDICT.observe(age_seconds(created))
 
 
-def failed(reason: str, body) -> None:
+def failed(reason: str) -> None:
     FAILURES.labels(reason).inc()

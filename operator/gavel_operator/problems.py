@@ -64,7 +64,7 @@ def read_problem(store: ObjectStore, bucket: str, prefix: str) -> Resolved:
 @kopf.on.create(GROUP, VERSION, "problems")
 @kopf.on.update(GROUP, VERSION, "problems")
 @kopf.on.resume(GROUP, VERSION, "problems")
-async def check_problem(body, spec, namespace, name, meta, patch, retry, evaluation_index, language_index, **_):
+async def check_problem(body, spec, namespace, name, meta, patch, retry, **_):
     """Read and check the problem; its status says what it holds, or why it cannot be used.
     Annotating it (e.g. problems.gavel.dev/refresh=NOW) checks it again after its objects changed
     (not under gavel.dev/: kopf takes annotations under its own prefix for its own and ignores them)."""
@@ -95,8 +95,8 @@ async def check_problem(body, spec, namespace, name, meta, patch, retry, evaluat
                         groups=problem.describe_groups() or None, digest=resolved.digest, message="",
                         conditions=[condition("Ready", True, "Checked", f"{len(problem.tests)} tests")])
     log.info("problem %s/%s: %d tests, digest %s", namespace, name, len(problem.tests), resolved.digest[:12])
-    from .dispatch import dispatch  # Evaluations queued while the operator (re)started wait for it
-    await dispatch(evaluation_index, language_index)
+    from .dispatch import kick  # Evaluations queued while the operator (re)started wait for it
+    kick()
 
 
 @kopf.on.event(GROUP, VERSION, "problems")

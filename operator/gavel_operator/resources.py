@@ -169,8 +169,10 @@ class EvaluationSpec(Spec):
                          description="How often an infrastructure failure (image pull, eviction, node lost, "
                                      "runner crash) is retried, with back-off, before the Evaluation is Failed.")
     deadline_seconds: int | None = Field(None, ge=10, le=86_400, alias="deadlineSeconds",
-                                         description="Wall-clock limit of the whole Job (activeDeadlineSeconds); "
-                                                     "default: derived from the limits.")
+                                         description="Wall-clock limit of one attempt (the runner pod's "
+                                                     "activeDeadlineSeconds), counted from the pod's start on a node: "
+                                                     "waiting for a node or in the queue does not spend it. Default: "
+                                                     "derived from the limits.")
     cancel: bool = Field(False, description="Set to true to stop the evaluation: the Job is stopped, the phase "
                                             "becomes Canceled. Cannot be undone.")
     callback_url: str | None = Field(None, alias="callbackUrl", max_length=2048, pattern=r"^https?://",

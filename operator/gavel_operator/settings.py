@@ -55,6 +55,8 @@ class Settings(BaseModel):
                                                            "(results stay in storage); 0: keep it")
     compile_wall_seconds: int = 60
     start_grace_seconds: int = Field(180, description="added to the derived deadline: pod start, fetches, uploads")
+    pending_seconds: int = Field(3600, ge=0, description="how long a runner Job's pods may wait for a node in all, "
+                                 "beyond its attempts' own deadlines (which run only once a pod is on a node)")
 
     # Ceilings: what an Evaluation may ask for (ceilings.py), by default and per namespace.
     ceilings: Ceilings = Field(default_factory=Ceilings)
@@ -89,6 +91,8 @@ class Settings(BaseModel):
     egress_check_timeout_seconds: int = Field(60, ge=1, le=600)
 
     metrics_port: int = 8080
+    leader_lease: str = Field("", description="namespace/name of the Lease that elects the one active replica "
+                                             "(leader.py); empty: no election, this process is the only one")
 
     def ceilings_for(self, namespace: str) -> Ceilings:
         """The namespace's own ceilings laid over the default ones."""

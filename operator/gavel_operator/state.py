@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from gavel_contract import Language
 
 from .kube import ApiError, Kube
+from .ledger import Ledger
 from .objectstore import ObjectStore, StorageError
 from .resources import API_VERSION, FINAL_PHASES, GROUP, VERSION
 from .settings import Settings
@@ -29,16 +30,23 @@ class State:
     settings: Settings
     store: ObjectStore
     kube: Kube | None = None
-    lock: asyncio.Lock
-    starting: dict[tuple[str, str], str]  # started, not yet seen as such in the index
+    lock: asyncio.Lock  # held while starting Jobs and writing statuses after admission
+    ledger: Ledger  # the queue and running counts, from the watch (ledger.py)
+    wake: asyncio.Event | None = None  # the dispatcher's (dispatch.kick)
+    language_index: Any = None  # kopf's, once its indexes are whole (dispatch.indexed)
     policies: set[str]  # namespaces whose runner NetworkPolicy exists
-    finished: set[str]  # uids this process wrote a final status for: the index may not show it yet
-    evaluations: Any = None  # kopf's live evaluation index, for metrics and callbacks
     credentials: kopf.ConnectionInfo | None = None
     sweeper: asyncio.Task | None = None  # deletes finished Evaluations past their TTL
+    dispatcher: asyncio.Task | None = None  # starts Queued Evaluations (dispatch.dispatcher)
     tenant_stores: dict[tuple[str, str], ObjectStore]  # by the tenant's (access key, secret key)
     problems: dict[tuple[str, str], Any]  # checked Problems by (namespace, name): problems.Resolved
     started: float = 0.0  # time.monotonic() at start-up
+    tenancies: dict[str, Any]  # namespace -> its TenantPolicy (settings do not change while running)
+
+    def tenancy_of(self, namespace: str):
+        if namespace not in self.tenancies:
+            self.tenancies[namespace] = self.settings.tenancy_for(namespace)
+        return self.tenancies[namespace]
 
 
 STATE = State()
@@ -88,12 +96,6 @@ async def store_after_admission(namespace: str) -> ObjectStore | None:
         return None
 
 
-def one(index, key):
-    for value in index.get(key, ()):
-        return value
-    return None
-
-
 def languages(language_index) -> dict[str, Language]:
     out = {}
     for name, specs in language_index.items():
@@ -108,8 +110,12 @@ def languages(language_index) -> dict[str, Language]:
 def ref(body) -> dict:
     """What kopf.event and kopf.adopt need of an Evaluation."""
     meta = body["metadata"]
+    return ref_of(meta["namespace"], meta["name"], meta["uid"])
+
+
+def ref_of(namespace: str, name: str, uid: str) -> dict:
     return {"apiVersion": API_VERSION, "kind": "Evaluation",
-            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]}}
+            "metadata": {"name": name, "namespace": namespace, "uid": uid}}
 
 
 def eval_path(namespace: str, name: str) -> str:
@@ -137,13 +143,13 @@ async def write_status(namespace: str, name: str, uid: str, values: dict, final:
 
 async def write_status_held(namespace: str, name: str, uid: str, values: dict, final: bool = True) -> bool:
     """write_status for a caller that holds STATE.lock."""
-    if uid in STATE.finished:
+    ledger = STATE.ledger
+    if uid in ledger.finished:
         return False
-    if STATE.evaluations is not None:  # gone from the index: deleted, or final and labelled out of the watch
-        seen = one(STATE.evaluations, (namespace, name))
-        if seen is None or seen["uid"] != uid or seen["phase"] in FINAL_VALUES:
-            return False
+    seen = ledger.get((namespace, name))  # gone: deleted, or final and labelled out of the watch
+    if seen is None or seen.uid != uid or seen.phase in FINAL_VALUES:
+        return False
     await patch_status(namespace, name, values)
     if final:
-        STATE.finished.add(uid)
+        ledger.mark_finished((namespace, name), uid)
     return True

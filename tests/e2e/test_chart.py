@@ -182,6 +182,13 @@ def test_operator_rbac_is_least_privilege(kube, installed):
                            ("create", "clusterrolebindings.rbac.authorization.k8s.io"), ("delete", "namespaces"),
                            ("create", "pods/exec"), ("update", "nodes"), ("update", "pods"), ("delete", "networkpolicies.networking.k8s.io")]:
         assert not can(verb, resource), f"operator may {verb} {resource}: more than it needs"
+    # the Lease that elects the active replica: in the release's namespace only
+    assert can("create", "leases.coordination.k8s.io", NAMESPACE)
+    assert kube.run("auth", "can-i", "update", f"leases.coordination.k8s.io/{RELEASE}-operator", "-n", NAMESPACE,
+                    "--as", sa, check=False).stdout.strip() == "yes"
+    assert kube.run("auth", "can-i", "update", "leases.coordination.k8s.io/other", "-n", NAMESPACE,
+                    "--as", sa, check=False).stdout.strip() != "yes"
+    assert not can("create", "leases.coordination.k8s.io", "default")
 
 
 def test_runner_pods_reach_only_storage(kube, storage):

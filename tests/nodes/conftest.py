@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from chart import NAMESPACE, crds, helm, install_fresh, kube, namespace, storage  # noqa: F401 (fixtures)
+from chart import NAMESPACE, RELEASE, crds, helm, install_fresh, kube, namespace, storage  # noqa: F401 (fixtures)
 
 KIND_CLUSTER = os.environ.get("KIND_CLUSTER", "gavel")
 # cluster/lib.sh: the offline route runs kind's nodes in a dockerd of its own
@@ -69,11 +69,17 @@ def workers(kube, installed) -> list[str]:
     return wait_nodes_ready(kube)
 
 
+def lease_holder(kube) -> str:
+    """The pod name of the operator replica that holds the Lease (its identity: POD_SUFFIX)."""
+    out = kube.run("-n", NAMESPACE, "get", "lease", f"{RELEASE}-operator", "-o", "jsonpath={.spec.holderIdentity}",
+                   check=False)
+    return out.stdout.strip().rsplit("_", 1)[0] if out.returncode == 0 else ""
+
+
 def operator_pod(kube) -> dict:
-    pods = [p for p in kube.json("-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/name=gavel-operator")["items"]
-            if not p["metadata"].get("deletionTimestamp")]
-    assert len(pods) == 1, [p["metadata"]["name"] for p in pods]
-    return pods[0]
+    """The active operator replica's pod (the other waits for the Lease)."""
+    holder = kube.wait_for("an operator replica holding the Lease", lambda: lease_holder(kube), 120, 1)
+    return kube.json("-n", NAMESPACE, "get", "pod", holder)
 
 
 def runner_pods(kube, namespace: str) -> list[dict]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import collections
 
 from chart import apply, wait_all
-from conftest import Clock, docker, judging_on, operator_pod, runner_pods, wait_nodes_ready
+from conftest import Clock, docker, judging_on, lease_holder, operator_pod, runner_pods, wait_nodes_ready
 
 SUM = {"1": ("1 2\n", "3\n"), "2": ("40 2\n", "42\n")}
 
@@ -119,9 +119,10 @@ def test_a_worker_paused_mid_judging(kube, namespace, storage, workers):
 
 
 def test_the_operators_node_killed(kube, namespace, storage, workers):
-    """docker kill: the node with the operator and some runners is gone for good. The operator's pod
-    is evicted operator.nodeLostSeconds after NotReady, its Deployment starts another on the other
-    worker, which takes over every Evaluation in flight, the runners stranded on the dead node too."""
+    """docker kill: the node of the active operator replica and some runners is gone for good. The
+    standby replica (on the other worker: the chart's anti-affinity) takes the Lease once it goes
+    unrenewed (10 s) and takes over every Evaluation in flight, the runners stranded on the dead node
+    too; a new Evaluation created right after the kill is admitted by it."""
     operator = operator_pod(kube)
     victim, old_operator = operator["spec"]["nodeName"], operator["metadata"]["name"]
     names = submit(kube, namespace, storage, "k", 6, 15)
@@ -129,15 +130,19 @@ def test_the_operators_node_killed(kube, namespace, storage, workers):
     docker("kill", victim)
     clock = Clock()
     try:
-        def new_operator_ready():
-            pod = operator_pod(kube)
-            return pod["metadata"]["name"] != old_operator and all(
-                c["ready"] for c in pod["status"].get("containerStatuses") or [{"ready": False}]) and pod
-        pod = kube.wait_for("another operator Ready", new_operator_ready, timeout=400, interval=2)
-        print(f"killed {victim} (operator and {len(moved)} runners); another operator Ready on "
-              f"{pod['spec']['nodeName']} {clock()} s later")
+        late = submit(kube, namespace, storage, "late", 1, 1)
+        kube.wait_for("the standby holding the Lease", lambda: lease_holder(kube) not in ("", old_operator),
+                      timeout=120, interval=0.5)
+        took_over = clock()
+        kube.wait_for("the late one admitted", lambda: (kube.json("-n", namespace, "get", "evaluation", late[0])
+                                                       .get("status") or {}).get("phase"), timeout=120, interval=0.5)
+        pod = operator_pod(kube)
+        print(f"killed {victim} (the active operator and {len(moved)} runners); the standby on "
+              f"{pod['spec']['nodeName']} held the Lease {took_over} s later and admitted a new Evaluation "
+              f"{clock()} s after the kill")
         assert pod["spec"]["nodeName"] != victim
         judged_again(kube, namespace, names, moved, victim, "DeletionByTaintManager", clock, "the kill")
+        wait_all(kube, namespace, late, timeout=300)
     finally:
         docker("start", victim)
     clock = Clock()

@@ -85,7 +85,12 @@ def test_job_is_isolated_and_named_for_its_evaluation():
         f"{512 + settings.sandbox_size_mi + jobs.SHM_MI + settings.runner_memory_overhead_mi}Mi"
     assert job["spec"]["backoffLimit"] == SPEC.retries
     assert job["spec"]["ttlSecondsAfterFinished"] == settings.job_ttl_seconds
-    assert job["spec"]["activeDeadlineSeconds"] == 60 + (5000 + 2000) // 1000 + 1 + 180
+    # one attempt's deadline runs on the pod (from its start on a node: waiting for one is not running);
+    # the Job's covers every attempt and the wait for nodes
+    attempt = 60 + (5000 + 2000) // 1000 + 1 + 180
+    assert pod["activeDeadlineSeconds"] == attempt
+    assert job["spec"]["activeDeadlineSeconds"] == attempt * (SPEC.retries + 1) + settings.pending_seconds
+    assert job["spec"]["template"]["metadata"]["labels"][jobs.LABEL_POOL].startswith("p-")
     assert pod["volumes"][0]["secret"]["defaultMode"] == 0o400
     # the sandbox uids write only to a size-capped tmpfs (ENOSPC, never an eviction); the runner
     # makes its own emptyDir root-only before running anything (GAVEL_WORK_DIR)
