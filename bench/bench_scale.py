@@ -72,7 +72,7 @@ def table(results: list[harness.Burst]) -> str:
         pairs = r.slot_latencies()[which]
         return fmt(harness.percentile(pairs, p), ".2f")
 
-    row("Job done -> next Job, p50 / p99 (s)", lambda r: f"{slot(r, 0, 50)} / {slot(r, 0, 99)}")
+    row("runner pod ended -> next Job, p50 / p99 (s)", lambda r: f"{slot(r, 0, 50)} / {slot(r, 0, 99)}")
     row("verdict -> next Job, p50 / p99 (s)", lambda r: f"{slot(r, 1, 50)} / {slot(r, 1, 99)}")
     widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(x, widths)))

@@ -9,12 +9,12 @@ once, and what it cost, measured from outside the operator.
   its own (`gavel-scale-operator`, the same priority level as any service account's) counts its
   requests in the API server's `apiserver_flowcontrol_dispatched_requests_total`.
 - The burst is created with raw HTTP, many requests in flight (kubectl creates ~20 a second).
-- Watches on the namespace's Evaluations and Jobs record when each was first seen admitted (any
+- Watches on the namespace's Evaluations, Jobs and runner pods record when each was first seen admitted (any
   phase), final, and when each Job appeared and completed; a sampler reads the operator's RSS
   (/proc/PID/status) twice a second.
 - Slot latency: with the cap at C running and the queue not empty, the k-th slot to free is taken by
-  the (C+k)-th Job. "Job done -> next Job" pairs the k-th Job seen Complete with the (C+k)-th Job
-  seen created; "verdict -> next Job" pairs the k-th Evaluation seen final with it. Both clocks are
+  the (C+k)-th Job. "pod ended -> next Job" pairs the k-th runner pod seen Succeeded or Failed with
+  the (C+k)-th Job seen created; "verdict -> next Job" pairs the k-th Evaluation seen final with it. Both clocks are
   this process's, both sides seen through the same kind of watch.
 """
 
@@ -322,6 +322,7 @@ class Seen:
     jobs_added: dict[str, float] = field(default_factory=dict)  # Job name -> first seen
     job_of: dict[str, str] = field(default_factory=dict)  # Job name -> Evaluation name
     jobs_done: dict[str, float] = field(default_factory=dict)
+    pods_ended: dict[str, float] = field(default_factory=dict)  # runner pod name -> first seen Succeeded or Failed
 
     def on_evaluation(self, kind: str, obj: dict, at: float) -> None:
         name, st = obj["metadata"]["name"], obj.get("status") or {}
@@ -341,6 +342,11 @@ class Seen:
         if name not in self.jobs_done and any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
                                               for c in conds):
             self.jobs_done[name] = at
+
+    def on_pod(self, kind: str, obj: dict, at: float) -> None:
+        name = obj["metadata"]["name"]
+        if name not in self.pods_ended and (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            self.pods_ended[name] = at
 
 
 @dataclass
@@ -382,9 +388,10 @@ class Burst:
         return (self.rss_peak_kib - self.rss_idle_kib) * 1.024 / self.peak_inflight
 
     def slot_latencies(self) -> tuple[list[float], list[float]]:
-        """(Job done -> next Job created, verdict seen -> next Job created), seconds, while Evaluations waited."""
+        """(runner pod ended -> next Job created, verdict seen -> next Job created), seconds, while
+        Evaluations waited."""
         created = sorted(self.seen.jobs_added.values())
-        done = sorted(self.seen.jobs_done.values())
+        done = sorted(self.seen.pods_ended.values())
         with_job = set(self.seen.job_of.values())
         final = sorted(t for name, t in self.seen.final.items() if name in with_job)
         after_done = [created[self.cap + k] - t for k, t in enumerate(done) if self.cap + k < len(created)]
@@ -407,7 +414,9 @@ async def burst(api: Api, kube, operator: Operator, namespace: str, n: int, cap:
     seen = out.seen
     ev_path = f"/apis/gavel.dev/v1alpha1/namespaces/{namespace}/evaluations"
     watches = [asyncio.create_task(api.watch(ev_path, seen.on_evaluation, stop)),
-               asyncio.create_task(api.watch(f"/apis/batch/v1/namespaces/{namespace}/jobs", seen.on_job, stop))]
+               asyncio.create_task(api.watch(f"/apis/batch/v1/namespaces/{namespace}/jobs", seen.on_job, stop)),
+               asyncio.create_task(api.watch(f"/api/v1/namespaces/{namespace}/pods", seen.on_pod, stop,
+                                             labelSelector="gavel.dev/role=runner"))]
     await asyncio.sleep(1.0)
     rss_idle = [operator.rss_kib() or 0 for _ in range(3)]
     out.rss_idle_kib = min(rss_idle)

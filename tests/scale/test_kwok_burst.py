@@ -15,6 +15,10 @@ N = int(os.environ.get("GAVEL_SCALE_EVALUATIONS", "300"))
 CAP = int(os.environ.get("GAVEL_SCALE_RUNNING", "40"))
 
 
+def _s(value) -> str:
+    return "-" if value is None else f"{value:.2f} s"
+
+
 def test_a_burst_on_simulated_nodes_is_judged_once_each(kube, namespace, s3, operator_kubeconfig, kwok, language,
                                                         work):
     harness.upload(s3, namespace)
@@ -39,7 +43,8 @@ def test_a_burst_on_simulated_nodes_is_judged_once_each(kube, namespace, s3, ope
           f"({result.judged_per_s():.2f}/s); operator RSS {result.rss_idle_kib // 1024} -> "
           f"{result.rss_peak_kib // 1024} MiB; API requests per Evaluation: operator "
           f"{result.api_operator / N:.1f}, all clients {result.api_all / N:.1f}; objects {result.objects}; "
-          f"Job done -> next Job p50 {harness.percentile(after_done, 50)} s p99 {harness.percentile(after_done, 99)} s")
+          f"runner pod ended -> next Job p50 {_s(harness.percentile(after_done, 50))} p99 "
+          f"{_s(harness.percentile(after_done, 99))}")
     assert result.create_errors == 0
     assert not result.timed_out, (f"{result.judged} of {N} judged in 420 s\n--- operator log\n{op.log_tail()}"
                                   f"\n--- kwok log\n{kwok.log_tail()}")
