@@ -93,8 +93,7 @@ async def one_size(kube, s3, op_kubeconfig: str, work: Path, n: int) -> harness.
     kube("delete", "namespace", namespace, "--ignore-not-found", "--timeout=600s", timeout=660)
     kube("create", "namespace", namespace)
     harness.upload(s3, namespace)
-    op = harness.Operator(op_kubeconfig, s3, work, namespaces=namespace, max_running=CAP,
-                          namespace_tenancy={namespace: simulated.imposed_placement()}).start()
+    op = harness.Operator(op_kubeconfig, s3, work, **harness.operator_settings(namespace, CAP)).start()
     api = harness.Api(kube.kubeconfig)
     try:
         time.sleep(3)  # idle

@@ -39,3 +39,9 @@ bench-burst: demo ## benchmark: a contest's last minutes on the demo install (BE
 	@echo "[bench] burst: $${BENCH_BURST:-1000} Evaluations created at once; progress every 10 s until all are final"
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
 		$(VENV)/bin/python bench/bench_burst.py
+
+.PHONY: bench-cache
+bench-cache: demo ## benchmark: bytes storage sends for 100 Evaluations of one 50 MB problem, node cache off and on
+	@echo "[bench] cache: $${BENCH_EVALUATIONS:-100} Evaluations of a $${BENCH_TESTS:-10} × $${BENCH_INPUT_MIB:-5} MiB problem, node cache off, then on"
+	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
+		GAVEL_HELM=$$(scripts/helm.sh) $(VENV)/bin/python bench/bench_cache.py

@@ -33,6 +33,10 @@ if [[ -n $installed ]]; then
   say "restarting the operator on the image just built"
   kc -n "$ns" rollout restart "deployment/$release-operator" >/dev/null
   kc -n "$ns" rollout status "deployment/$release-operator" --timeout 5m
+  if kc -n "$ns" get "daemonset/$release-cache" >/dev/null 2>&1; then  # the node cache: the runner image
+    kc -n "$ns" rollout restart "daemonset/$release-cache" >/dev/null
+    kc -n "$ns" rollout status "daemonset/$release-cache" --timeout 5m
+  fi
 fi
 kc get languages
 

@@ -29,6 +29,19 @@ class S3:
                      region="us-east-1")
 
 
+def read_all(client, bucket: str, prefix: str = "") -> dict[str, bytes]:
+    """Every object under `prefix` of `bucket`, by key, with its bytes."""
+    out = {}
+    for obj in client.list_objects(bucket, prefix=prefix, recursive=True):
+        resp = client.get_object(bucket, obj.object_name)
+        try:
+            out[obj.object_name] = resp.read()
+        finally:
+            resp.close()
+            resp.release_conn()
+    return out
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

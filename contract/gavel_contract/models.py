@@ -300,6 +300,10 @@ class Task(Strict):
     groups: list[Group] = Field(default_factory=list, description="groups tests belong to, by name, in order")
     file_io: FileIO | None = Field(None, alias="fileIO")
     interactor: Interactor | None = Field(None, description="interactive problem: the program the submission talks with")
+    node_cache: str | None = Field(
+        None, alias="nodeCache", pattern=r"^http://[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
+        description="http://host:port of the node cache (the chart's cache DaemonSet, node-local): inputs and "
+                    "answers are fetched through it, handing it their presigned URLs, and directly when it fails")
 
     @field_validator("tests")
     @classmethod
@@ -345,10 +349,16 @@ SECRET_TASK_MAX_BYTES = 512 * 1024  # a task larger than this goes to storage (a
 
 class TaskRef(Strict):
     """What the task file holds instead of the task when the task is in storage: a task of many
-    tests does not fit in a Secret."""
+    tests does not fit in a Secret. The stored task holds presigned URLs of every input, answer
+    and output: it is sealed (gavel_contract.sealed) with a key that only this file holds, so
+    whoever can read the object (an administrator's policy may give a namespace the whole bucket)
+    learns nothing from it."""
 
     api_version: Literal["gavel.dev/taskref/v1"] = Field(TASKREF_API, alias="apiVersion")
-    url: Location = Field(description="presigned URL of the task (gavel.dev/task/v1 JSON)")
+    url: Location = Field(description="presigned URL of the stored task")
+    key: str | None = Field(None, min_length=44, max_length=44,
+                            description="base64 of the AES-256-GCM key the stored task is sealed with "
+                                        "(gavel_contract.sealed); none: the stored task is plain JSON")
 
 
 class TestResult(Strict):

@@ -77,8 +77,10 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
         raise kopf.TemporaryError(message, delay=min(60.0, STATE.settings.storage_retry_delay_seconds * 2 ** retry))
     log.info("admitted %s/%s (%s)", namespace, name, label)
     async with STATE.lock:
-        pool = pool_of(namespace, dict(spec))
-        if STATE.ledger.room_for(parsed.queue, namespace, pool):
+        seen = STATE.ledger.get((namespace, name))  # the index function placed it already
+        pool = seen.pool if seen is not None else pool_of(namespace, dict(spec))
+        why = STATE.ledger.why_queued(parsed.queue, namespace, pool)
+        if why is None:
             # written here, under the lock: kopf's own patch lands after the handler returns, and a Job
             # left by a killed operator may be finished (and its verdict written) by then
             try:
@@ -94,7 +96,6 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
             await write_status_held(namespace, name, body["metadata"]["uid"], values,
                                     final=values["phase"] == Phase.FAILED.value)
         else:
-            why = STATE.ledger.why_queued(parsed.queue, namespace, pool)
             patch.status.update(phase=Phase.QUEUED.value, queuedAt=now(), message="waiting for a free slot",
                                 conditions=[condition("Queued", True, "ConcurrencyLimit", why)])
             kopf.info(body, reason="Queued", message=f"{why}; waiting")

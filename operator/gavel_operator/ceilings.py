@@ -32,6 +32,22 @@ class Ceilings(BaseModel):
         return self.model_copy(update=other.model_dump(exclude_none=True))
 
 
+# What a shared cluster can live with when the administrator says nothing (the operator's default and
+# the chart's `ceilings.default`, which a unit test keeps equal): the largest runner pod these allow
+# asks for 1 GiB plus the sandbox space, /dev/shm and the runner's own (about 1.5 GiB; 1.7 with an
+# interactor) for at most an hour, and one namespace holds at most half of the default running slots.
+# A namespace that needs more is given it by `ceilings.namespaces.NS` (laid over these).
+DEFAULT = Ceilings(
+    maxTests=200,  # a contest problem has tens, rarely a couple of hundred
+    maxTimeMs=20_000,  # CPU per test
+    maxWallMs=600_000,  # wall clock per test: a sleeper holds no CPU, and the deadline caps the sum
+    maxMemoryKb=1_048_576,  # 1 GiB per test
+    maxOutputKb=65_536,  # 64 MiB: the contract's default output cap
+    maxDeadlineSeconds=3_600,  # the Job's activeDeadlineSeconds, so also a presigned URL's lifetime
+    maxRunning=10,  # of the chart's concurrency.maxRunning (20)
+)
+
+
 def violation(ceilings: Ceilings, namespace: str, test_count: int, limits: list[tuple[str, Limits]],
               deadline_seconds: int) -> str | None:
     """Why this Evaluation may not run in `namespace`, or None."""

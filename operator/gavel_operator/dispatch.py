@@ -50,11 +50,10 @@ def pool_of(namespace: str, spec: dict) -> str:
 
 def entry_of(namespace: str, name: str, uid: str, spec: dict, status: dict, created: str) -> Entry:
     results = spec.get("results") or {}
+    where = jobs.results_placement(results.get("bucket"), results.get("prefix"), namespace, name, uid, STATE.settings)
     return Entry(uid=uid, phase=status.get("phase"), queue=spec.get("queue", "default"),
                  priority=spec.get("priority", 0), created=created or "", cancel=bool(spec.get("cancel")),
-                 job=status.get("jobName"),
-                 bucket=results.get("bucket") or STATE.settings.results_bucket_name,
-                 prefix=(results.get("prefix") or f"{namespace}/{name}/{uid}").strip("/"),
+                 job=status.get("jobName"), bucket=where.bucket, prefix=where.prefix,
                  pool=pool_of(namespace, spec), conditions=list(status.get("conditions") or []),
                  message=status.get("message") or "")
 

@@ -12,9 +12,10 @@ from pydantic import ValidationError
 
 from gavel_contract import Result
 
-from . import jobs, metrics, tenancy
+from . import jobs, metrics, taskdocs, tenancy
 from .ledger import Entry
 from .kube import ApiError
+from .objectstore import without_signatures
 from .resources import GROUP, VERSION, EvaluationSpec, Phase
 from .state import FINAL_VALUES, STATE, kube, log, ref_of, store_after_admission, write_status
 from .status import age_seconds, condition, judged, now, result_from_summary, with_condition
@@ -35,6 +36,16 @@ def is_final(ev: Entry | None) -> bool:
     return ev is None or ev.phase in FINAL_VALUES or ev.uid in STATE.ledger.finished
 
 
+def stored_task(job: dict) -> bool:
+    """Whether the Job's task is in storage (taskdocs.py), not in its Secret."""
+    return (job["metadata"].get("annotations") or {}).get(taskdocs.ANNOTATION) == "true"
+
+
+def owner_uid(job: dict) -> str | None:
+    return next((o.get("uid") for o in job["metadata"].get("ownerReferences") or [] if o.get("kind") == "Evaluation"),
+                None)
+
+
 def job_condition(job_status: dict, type_: str) -> dict | None:
     for c in job_status.get("conditions") or []:
         if c.get("type") == type_ and c.get("status") == "True":
@@ -45,7 +56,9 @@ def job_condition(job_status: dict, type_: str) -> dict | None:
 @kopf.on.event("batch", "v1", "jobs", labels={jobs.LABEL_EVALUATION: kopf.PRESENT,
                                                "app.kubernetes.io/managed-by": "gavel-operator"})
 async def job_event(event, body, namespace, labels, **_):
-    if event["type"] == "DELETED":
+    if event["type"] == "DELETED":  # with its Evaluation, or past its TTL: its stored task goes too
+        if stored_task(body) and (uid := owner_uid(body)):
+            await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, uid)
         return
     key = (namespace, evaluation_of(body, labels))
     ev = STATE.ledger.get(key)
@@ -187,7 +200,7 @@ async def save_logs(namespace: str, job_name: str, where: jobs.Placement, pods: 
             text = await kube().log(namespace, pname)
         except ApiError as err:
             text = f"(no log: {err})"
-        parts.append(f"===== pod {pname} =====\n{text}")
+        parts.append(f"===== pod {pname} =====\n{without_signatures(text)}")
     if not parts or (store := await store_after_admission(namespace)) is None:
         return False
     try:
@@ -238,6 +251,8 @@ async def finish(key, ev: Entry, job: dict) -> None:
     if result is None and (summary := termination_message(pods)):
         result = result_from_summary(summary)  # the fallback: counts, without per-test detail
     logs = await save_logs(namespace, job["metadata"]["name"], where, pods)
+    if stored_task(job):  # the Job is done with it: its presigned URLs must not outlive the verdict
+        await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, ev.uid)
     if result is None:
         await fail(key, ev, job, "NoResult", "the runner finished without a result", saved=logs)
         return
@@ -263,6 +278,8 @@ async def fail(key, ev: Entry, job: dict, reason: str, message: str, pod: dict |
         message = f"{message}; {detail}" if message else detail
     where = placement_of(ev)
     logs = saved if saved is not None else await save_logs(namespace, job_name, where, pods)
+    if stored_task(job):  # (a pod that cannot start: its Job is deleted next, and that deletes it)
+        await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, ev.uid)
     full = f"could not be judged ({reason}): {message}"
     values = {"phase": Phase.FAILED.value, "message": full[:1000], "finishedAt": now(),
               "attempts": attempts(job, pods),
@@ -306,6 +323,7 @@ async def cancel(body, namespace, name, status, **_):
         if await save_logs(namespace, job_name, where):
             values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
         await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job_name}", propagation="Foreground")
+        await taskdocs.forget(STATE.store, STATE.settings.results_bucket_name, body["metadata"]["uid"])
     if not await write_status(namespace, name, body["metadata"]["uid"], values):
         return
     kopf.info(body, reason="Canceled", message="stopped at the request of spec.cancel")

@@ -96,6 +96,13 @@ def storage_probe(**_):
     return STATE.settings.storage_endpoint
 
 
+@kopf.on.probe(id="queue")
+def queue_probe(**_):
+    """What /healthz reports of the work: counters, never a verdict on health (a backlog is work)."""
+    ledger = STATE.ledger
+    return {"running": ledger.running, "queued": ledger.queued, "indexed": STATE.language_index is not None}
+
+
 @kopf.index(GROUP, VERSION, "languages")
 def language_index(name, spec, **_):
     return {name: dict(spec)}

@@ -66,8 +66,13 @@ def evaluation_label(eval_name: str) -> str:
 
 
 def placement(spec: EvaluationSpec, namespace: str, name: str, uid: str, settings: Settings) -> Placement:
-    prefix = (spec.results.prefix or f"{namespace}/{name}/{uid}").strip("/")
-    return Placement(spec.results.bucket or settings.results_bucket_name, prefix)
+    return results_placement(spec.results.bucket, spec.results.prefix, namespace, name, uid, settings)
+
+
+def results_placement(bucket: str | None, prefix: str | None, namespace: str, name: str, uid: str,
+                      settings: Settings) -> Placement:
+    """Where an Evaluation's results go: spec.results, else NAMESPACE/NAME/UID of the results bucket."""
+    return Placement(bucket or settings.results_bucket_name, (prefix or f"{namespace}/{name}/{uid}").strip("/"))
 
 
 def resolve_limits(version: LanguageVersion, spec: EvaluationSpec, test) -> Limits:
@@ -130,6 +135,7 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
     return Task(id=eval_id, language=version, languageName=language.name, submission=get(spec.submission),
                 tests=tests, checker=checker, result=put("result.json"), compileOutput=put("compile.txt"),
                 failFast=spec.fail_fast, egressCheck=egress, groups=spec.groups, fileIO=spec.file_io,
+                nodeCache=settings.node_cache,
                 interactor=Interactor(program=get(spec.interactor.program), language=spec.interactor.language,
                                       files=[SupportFile(name=f.name, location=get(f)) for f in spec.interactor.files])
                 if spec.interactor else None)

@@ -8,9 +8,9 @@ import asyncio
 
 import kopf
 
-from gavel_contract import Language, TaskRef
+from gavel_contract import Language
 
-from . import jobs, metrics
+from . import jobs, metrics, taskdocs
 from .kube import ApiError
 from .resources import EvaluationSpec, Phase
 from .state import STATE, kube, log, ref, store_for
@@ -38,12 +38,15 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
     task = jobs.build_task(f"{namespace}/{name}", spec, lang, version, where, store, settings, expiry)
     jname = jobs.job_name(name, uid, attempt)
     owner = ref(body)
-    if (document := jobs.task_document(task)) is not None:  # too large for a Secret: the Secret says where it is
-        await asyncio.to_thread(store.write, where.bucket, where.key("task.json"), document, "application/json")
-        task = TaskRef(url=store.get_url(where.bucket, where.key("task.json"), expiry))
+    stored = (document := jobs.task_document(task)) is not None
+    if stored:  # too large for a Secret: stored sealed where no namespace reads; the Secret holds where and the key
+        task = await asyncio.to_thread(taskdocs.store, STATE.store, settings.results_bucket_name, uid, jname,
+                                       document, expiry)
     secret = jobs.task_secret(jname, task)
     job = jobs.job_manifest(name=jname, secret=jname, eval_name=name, spec=spec, version=version, limits=limits,
                             attempt=attempt, settings=settings, tenancy=settings.tenancy_for(namespace))
+    if stored:  # the Job's deletion (the Evaluation's) deletes it too: following.job_event
+        job["metadata"]["annotations"][taskdocs.ANNOTATION] = "true"
     for obj in (secret, job):
         kopf.adopt(obj, owner=owner)
         obj["metadata"]["namespace"] = namespace
@@ -64,6 +67,8 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
         # the request itself cannot run here (Pod Security, a quota, a limit): said at once, with its words
         what = {"PodRejected": "runner pod", "SecretRejected": "task Secret", "JobRejected": "Job"}[reason]
         log.info("%s/%s: the API server refused the %s: %s", namespace, name, what, err)
+        if stored:
+            await taskdocs.forget(STATE.store, settings.results_bucket_name, uid)
         return {**not_started(body, reason, f"the API server refused the {what}: {err}"),
                 "language": f"{lang.name}:{version.version}"}
     STATE.ledger.mark_starting((namespace, name), spec.queue)

@@ -127,26 +127,23 @@ class Ledger:
         return cap is not None and self.running_by_namespace[namespace] >= cap
 
     def room_for(self, queue: str, namespace: str, pool: str | None = None) -> bool:
-        if self.namespace_full(namespace):
-            return False
-        if self.kueue:
-            return True
-        if pool is not None and self.blocked_pools.get(pool):
-            return False
-        if self.running >= self.max_running:
-            return False
-        cap = self.queue_limits.get(queue)
-        return cap is None or self.running_by_queue[queue] < cap
+        return self.why_queued(queue, namespace, pool) is None
 
-    def why_queued(self, queue: str, namespace: str, pool: str | None = None) -> str:
-        if self.namespace_full(namespace):
+    def why_queued(self, queue: str, namespace: str, pool: str | None = None) -> str | None:
+        """What keeps an Evaluation of this queue, namespace and node pool from starting now, or None."""
+        if self.namespace_full(namespace):  # the namespace's ceiling holds with Kueue too
             return (f"namespace {namespace} is at its ceiling of {self.namespace_cap(namespace)} running "
                     "(ceilings.maxRunning)")
+        if self.kueue:
+            return None  # Kueue admits suspended Jobs
         if pool is not None and self.blocked_pools.get(pool):
             return "the cluster has no node free for another runner pod (the scheduler says so)"
         if self.running >= self.max_running:
             return f"the operator runs {self.max_running} at once (concurrency.maxRunning)"
-        return f"queue {queue} is at its cap"
+        cap = self.queue_limits.get(queue)
+        if cap is not None and self.running_by_queue[queue] >= cap:
+            return f"queue {queue} is at its cap"
+        return None
 
     def next_startable(self) -> Key | None:
         """The queued Evaluation to start next (priority, then age, then name) among those whose

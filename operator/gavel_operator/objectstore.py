@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import threading
 from datetime import timedelta
 from urllib.parse import quote
@@ -132,6 +133,13 @@ class ObjectStore:
         except S3Error as err:
             raise StorageError(f"s3://{bucket}/{prefix}: {err.code}: {err.message}") from None
 
+    def remove_prefix(self, bucket: str, prefix: str) -> int:
+        """Delete every object under the prefix; how many there were."""
+        names = [o.object_name for o in self.client.list_objects(bucket, prefix=prefix, recursive=True)]
+        for name in names:
+            self.client.remove_object(bucket, name)
+        return len(names)
+
     def write(self, bucket: str, key: str, data: bytes, content_type: str = "text/plain") -> None:
         self.client.put_object(bucket, key, io.BytesIO(data), len(data), content_type=content_type)
 
@@ -142,3 +150,13 @@ class ObjectStore:
 
 def uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
+
+
+_SIGNED_QUERY = re.compile(r"(https?://[^\s?\"'<>]+)\?[^\s\"'<>]*X-Amz-[^\s\"'<>]*", re.IGNORECASE)
+_SIGNED_PARAM = re.compile(r"(X-Amz-(?:Signature|Credential|Security-Token))=[^&\s\"'<>]*", re.IGNORECASE)
+
+
+def without_signatures(text: str) -> str:
+    """Text a user may read (a runner's log saved as runner.log) with every presigned URL's query
+    string taken out: the runner never prints one, and this keeps it so whatever it printed."""
+    return _SIGNED_PARAM.sub(r"\1=(removed)", _SIGNED_QUERY.sub(r"\1", text))

@@ -7,6 +7,7 @@ import os
 
 from pydantic import BaseModel, Field
 
+from .ceilings import DEFAULT as DEFAULT_CEILINGS
 from .ceilings import Ceilings
 from .tenancy import TenantPolicy
 
@@ -58,8 +59,9 @@ class Settings(BaseModel):
     pending_seconds: int = Field(3600, ge=0, description="how long a runner Job's pods may wait for a node in all, "
                                  "beyond its attempts' own deadlines (which run only once a pod is on a node)")
 
-    # Ceilings: what an Evaluation may ask for (ceilings.py), by default and per namespace.
-    ceilings: Ceilings = Field(default_factory=Ceilings)
+    # Ceilings: what an Evaluation may ask for (ceilings.py), by default and per namespace. Without
+    # GAVEL_CEILINGS, ceilings.DEFAULT (safe on a shared cluster); GAVEL_CEILINGS replaces it whole.
+    ceilings: Ceilings = Field(default_factory=lambda: DEFAULT_CEILINGS.model_copy())
     namespace_ceilings: dict[str, Ceilings] = Field(default_factory=dict, description="namespace -> its ceilings, "
                                                                                       "over the default ones")
 
@@ -89,6 +91,10 @@ class Settings(BaseModel):
     # any submission code (`kubernetes`: the API server's Service, from the pod's environment).
     egress_check_addresses: list[str] = Field(default_factory=lambda: ["kubernetes"])
     egress_check_timeout_seconds: int = Field(60, ge=1, le=600)
+
+    # The node cache (the chart's cache DaemonSet): runner pods fetch inputs and answers through it,
+    # once per node (runner-image/gavel_runner/nodecache.py). None: each pod fetches from storage.
+    node_cache: str | None = Field(None, description="http://host:port of the node cache's node-local Service")
 
     metrics_port: int = 8080
     leader_lease: str = Field("", description="namespace/name of the Lease that elects the one active replica "

@@ -18,6 +18,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 RESULTS_MARKER = ".gavel-evaluation"  # in every results prefix: which Evaluation owns it
+# The operator's own objects (stored tasks: taskdocs.py) in its results bucket: refused to every
+# Evaluation and Problem whatever its policy says (no namespace is named `.gavel`).
+OPERATOR_PREFIX = ".gavel/"
 
 
 class Model(BaseModel):
@@ -111,6 +114,8 @@ def storage_violation(policy: TenantPolicy, namespace: str, bucket: str, results
     for what, b, key in reads:
         if why := bad_key(key):
             return f"{what}: {why}"
+        if b == results_bucket and key.startswith(OPERATOR_PREFIX):
+            return f"{what} s3://{b}/{key} is the operator's own: no namespace may read under {b}/{OPERATOR_PREFIX}"
         if not inside(b, key, readable):
             return (f"{what} s3://{b}/{key} is outside what namespace {namespace} may read "
                     f"(tenancy.storage.read: {_show(readable)})")
@@ -119,6 +124,8 @@ def storage_violation(policy: TenantPolicy, namespace: str, bucket: str, results
     b, prefix = results
     if why := bad_key(prefix + "/"):
         return f"results prefix: {why}"
+    if b == results_bucket and (prefix + "/").startswith(OPERATOR_PREFIX):
+        return f"results prefix s3://{b}/{prefix}/ is the operator's own: no namespace may write under {b}/{OPERATOR_PREFIX}"
     writable = rules(scope.write, namespace, bucket, results_bucket)
     if not inside(b, prefix + "/", writable):
         return (f"results prefix s3://{b}/{prefix}/ is outside what namespace {namespace} may write "

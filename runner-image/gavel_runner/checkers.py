@@ -763,10 +763,19 @@ def _find(checker: Checker, out: _Source, ans: _Source) -> _Difference | None:
     raise ValueError(f"{checker.kind} is not a built-in checker")
 
 
+# the kinds that accept an output byte for byte the answer (float need not: a "nan" equals no number)
+_SAME_BYTES_PASS = (CheckerKind.EXACT, CheckerKind.LINES, CheckerKind.TOKENS)
+_ACCEPTED = Outcome(True, "", "")
+
+
 def _outcome(checker: Checker, out: _Source, ans: _Source) -> Outcome:
+    if checker.kind in _SAME_BYTES_PASS and out.size == ans.size <= CHUNK:
+        validate(checker)  # the usual case, an accepted test, in two reads and a compare: no streams
+        if out.read(0, CHUNK) == ans.read(0, CHUNK):
+            return _ACCEPTED
     difference = _find(checker, out, ans)
     if difference is None:
-        return Outcome(True, "", "")
+        return _ACCEPTED
     return Outcome(False, difference.message, _excerpt(difference, out, ans, checker))
 
 

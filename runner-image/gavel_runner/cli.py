@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from gavel_contract import TASKREF_API, Checker, Limits, Result, Task, TaskRef, TestCase, Verdict
+from gavel_contract import TASKREF_API, Checker, Limits, Result, Task, TaskRef, TestCase, Verdict, sealed
 from gavel_contract.languages import UnknownLanguage, resolve
 
 from . import egress, storage
@@ -74,12 +74,15 @@ def _load_task(task_file: str) -> Task:
     except OSError as err:
         raise TaskUnusable(f"cannot read task file {task_file}: {err.strerror}") from None
     try:
-        if _is_task_ref(raw):  # the task is in storage (too large for a Secret)
-            raw = storage.fetch_bytes(TaskRef.model_validate_json(raw).url)
+        if _is_task_ref(raw):  # the task is in storage (too large for a Secret), sealed with the key here
+            ref = TaskRef.model_validate_json(raw)
+            raw = storage.fetch_bytes(ref.url)
+            if ref.key is not None:
+                raw = sealed.unseal(raw, ref.key)  # in memory only: never written anywhere
         return Task.model_validate_json(raw)
     except ValidationError as err:
         raise TaskUnusable(f"malformed task: {_errors(err)}") from None
-    except storage.StorageError as err:
+    except (storage.StorageError, sealed.SealError) as err:
         raise TaskUnusable(f"cannot load the task: {err}") from None
 
 
@@ -115,10 +118,16 @@ def run_task(task_file: str, termination_log: str | None) -> int:
 
 
 def runner_main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["cache"]:  # the node cache's server (the chart's cache DaemonSet)
+        from . import nodecache
+
+        return nodecache.main(argv[1:])
     parser = argparse.ArgumentParser(prog="gavel-runner", description="Judge one task (what a Gavel Job runs).")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="judge TASK.json and deliver its result")
     run.add_argument("task", help="task file (gavel.dev/task/v1 JSON)")
+    sub.add_parser("cache", help="serve the node cache of test data (gavel-runner cache --help)", add_help=False)
     run.add_argument("--termination-log", default=os.environ.get("GAVEL_TERMINATION_LOG"),
                      help=f"where the compact summary goes (default: {DEFAULT_TERMINATION_LOG} when it exists)")
     args = parser.parse_args(argv)

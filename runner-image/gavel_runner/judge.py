@@ -130,6 +130,13 @@ def _place_input(src: Path, scratch: Path, name: str, owner: tuple[int, int] | N
         os.close(fd)
 
 
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def _copy(src: int, dst: int, limit: int | None) -> int:
     """Copy from descriptor to descriptor, at most `limit` bytes; how many were copied."""
     done = 0
@@ -221,6 +228,8 @@ class Judgement:
         self.output_file = file_io.output if file_io else None  # the program writes this file, not stdout
         # what is checked and uploaded as the test's stdout: the program's stdout, or its output file
         self.output = self.private / ("output" if self.output_file else "stdout")
+        self.stdout, self.stderr = self.private / "stdout", self.private / "stderr"
+        self.programs: dict[tuple[int, Path], tuple[list[str], dict[str, str], int]] = {}  # _program's answers
         self.inputs: dict[str, Path] = {}  # test name -> its input, fetched or local
         self.answers: dict[str, Path] = {}
         self.upload_error: storage.StorageError | None = None
@@ -236,9 +245,13 @@ class Judgement:
         self.private.mkdir(mode=0o700)
         self.build.mkdir(mode=0o700)
         storage.fetch(self.task.submission, self.build / self.lang.source_file)
+        cache = storage.NodeCache(self.task.node_cache)  # inputs and answers: the problem's, shared
+        dirs: dict[str, str] = {}
         for test in self.task.tests:
-            self.inputs[test.name] = storage.obtain(test.input, self.private / f"{test.name}.in")
-            self.answers[test.name] = storage.obtain(test.expected, self.private / f"{test.name}.ans")
+            self.inputs[test.name] = cache.obtain(test.input, self.private / f"{test.name}.in", dirs)
+            self.answers[test.name] = cache.obtain(test.expected, self.private / f"{test.name}.ans", dirs)
+        if cache.outcomes:
+            log.info("tests through the node cache: %s", ", ".join(f"{n} {k}" for k, n in sorted(cache.outcomes.items())))
         if self.identity:
             chown_tree(self.build, self.identity.uid, self.identity.gid)
 
@@ -335,8 +348,8 @@ class Judgement:
             stdin = None  # /dev/null
         lang = self.lang
         argv, env, as_kb = self._program(limits, scratch)
-        out, err = self.private / "stdout", self.private / "stderr"
-        self.diff.unlink(missing_ok=True)
+        out, err = self.stdout, self.stderr
+        _remove(self.diff)
         if self.output_file:
             self.output.unlink(missing_ok=True)
         m = self.box.run(
@@ -367,7 +380,10 @@ class Judgement:
         return result
 
     def _program(self, limits, scratch: Path) -> tuple[list[str], dict[str, str], int]:
-        """The submission's argv, environment and address-space limit for one run."""
+        """The submission's argv, environment and address-space limit for one run (the same for
+        every test of one memory limit: made once; nothing changes them)."""
+        if made := self.programs.get((limits.memory_kb, scratch)):
+            return made
         lang = self.lang
         argv = _subst(lang.run, build=str(self.build))
         if lang.memory_args:
@@ -376,6 +392,7 @@ class Judgement:
         env.setdefault("HOME", str(scratch))
         env.setdefault("TMPDIR", str(scratch))
         as_kb = 4 * limits.memory_kb + lang.address_space_grace_kb if lang.memory_model == MemoryModel.ADDRESS_SPACE else 0
+        self.programs[(limits.memory_kb, scratch)] = argv, env, as_kb
         return argv, env, as_kb
 
     def run_interactive(self, test: TestCase) -> TestResult:
@@ -482,10 +499,9 @@ class Judgement:
     def deliver(self, test: TestCase, result: TestResult) -> None:
         """Upload this test's outputs now, so that the next test can reuse the files. After
         one failed upload, none is tried: the judgement ends as an InternalError naming it."""
-        if self.upload_error:
+        if self.upload_error or not (test.stdout or test.stderr or test.diff):
             return
-        for field, path in (("stdout", self.output), ("stderr", self.private / "stderr"),
-                            ("diff", self.diff)):
+        for field, path in (("stdout", self.output), ("stderr", self.stderr), ("diff", self.diff)):
             location = getattr(test, field)
             if location and path.exists():
                 try:
@@ -639,6 +655,8 @@ def _judge(j: Judgement) -> Result:
         j.prepare_interactor()
     except (storage.StorageError, UnknownLanguage, CheckerFailure, ValueError) as err:
         return Result(id=task.id, verdict=Verdict.INITIALIZATION_ERROR, message=str(err))
+    except sandbox.SandboxError as err:  # compiling the checker or interactor
+        return Result(id=task.id, verdict=Verdict.INTERNAL_ERROR, message=f"sandbox failed: {err}")
     try:
         ok, output = j.compile()
         if not ok:
@@ -653,7 +671,10 @@ def _judge(j: Judgement) -> Result:
             if (why := scorer.skip_reason(test)) is not None:
                 results.append(TestResult(name=test.name, verdict=TestVerdict.SKIPPED, message=why))
                 continue
-            results.append(j.run_test(test))
+            try:
+                results.append(j.run_test(test))
+            except sandbox.SandboxError as err:  # the judgement cannot go on without its sandbox
+                raise sandbox.SandboxError(f"on test {test.name}: {err}") from None
             scorer.record(results[-1])
     except CheckerFailure as err:
         return Result(id=task.id, verdict=Verdict.INTERNAL_ERROR, message=str(err))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import select
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -17,6 +20,17 @@ SOURCE = Path(__file__).with_name("sandbox.c")
 
 class SandboxError(RuntimeError):
     """The sandbox itself failed: not the submission's fault."""
+
+
+class SandboxTimeout(SandboxError):
+    """The sandbox did not answer within its run's wall limit and a margin: stopped or hung."""
+
+
+# How long past a run's wall limit the sandbox may take to answer: it kills the program at the
+# wall limit itself, then sweeps the uid and removes what it left (seconds, even for many files);
+# a sandbox silent past this is stopped or hung, and is killed rather than left to hold the pod
+# until the Job's deadline.
+ANSWER_MARGIN_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -116,41 +130,134 @@ def _words(
     return [*words, "--", *argv]
 
 
-def run(argv: list[str], **options) -> Measurement:
-    """Run one program in a sandbox process of its own (see Server for many)."""
-    proc = subprocess.run([sandbox_binary(), *_words(argv, **options)], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL)
+def answer_wall_ms(wall_ms: int = 0, cpu_ms: int = 0) -> int:
+    """The wall limit a run's answer is bounded by: its own, or without one the default wall limit
+    of its CPU limit (twice it and a second); 0 when it has neither (then no bound)."""
+    return wall_ms or (2 * cpu_ms + 1000 if cpu_ms else 0)
+
+
+def run(argv: list[str], timeout: float | None = None, **options) -> Measurement:
+    """Run one program in a sandbox process of its own (see Server for many); `timeout`: seconds
+    before the sandbox is killed (SandboxTimeout)."""
+    try:
+        proc = subprocess.run([sandbox_binary(), *_words(argv, **options)], capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise SandboxTimeout(f"gavel-sandbox did not answer within {timeout:g} s: killed") from None
     if proc.returncode != 0:
         raise SandboxError(proc.stderr.strip() or f"gavel-sandbox exited {proc.returncode}")
     return parse(proc.stdout)
 
 
+def alive(uid: int) -> list[int]:
+    """Processes of `uid` that still run (zombies are dead: nothing reaps them when the runner is
+    the pod's first process, and they hold nothing)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
+            state = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X"):
+            found.append(int(entry))
+    return found
+
+
+def sweep(identity: Identity, rounds: int = 50) -> None:
+    """Kill whatever still runs as `identity`, as that uid (kill(-1) reaches only its own): after
+    its sandbox was killed mid-run, a program and what it started live on (gavel-sandbox sweeps
+    only the uid of a run it still watches)."""
+    for _ in range(rounds):
+        if not alive(identity.uid):
+            return
+        try:
+            # kill(-1) signals every process the caller may, itself aside: the uid's own
+            subprocess.run(["/bin/sh", "-c", "kill -9 -1"], user=identity.uid, group=identity.gid, extra_groups=[],
+                           env={}, cwd="/", stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return  # the pod ends soon after (the runner is its first process): nothing better to do here
+        time.sleep(0.02)
+
+
 class Server:
     """One gavel-sandbox process in serve mode that runs every program of a judgement:
-    a test then costs a fork of a tiny process and an exec, not a fork of Python."""
+    a test then costs a fork of a tiny process and an exec, not a fork of Python.
 
-    def __init__(self) -> None:
+    A watchdog: a run whose answer does not come within its wall limit and ANSWER_MARGIN_SECONDS
+    (`margin`) ends with SandboxTimeout; the sandbox is killed, and so is everything of the uid
+    it ran, and the server refuses every later run (the judgement ends as an InternalError)."""
+
+    margin: float | None = None  # default: ANSWER_MARGIN_SECONDS, read at each run
+    _buffer = b""
+    _abandoned: str | None = None
+
+    def __init__(self, margin: float | None = None) -> None:
+        self.margin = margin
         self.proc = subprocess.Popen([sandbox_binary(), "-S"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def run(self, argv: list[str], **options) -> Measurement:
+        if self._abandoned:
+            raise SandboxError(f"gavel-sandbox was killed earlier: {self._abandoned}")
         words = _words(argv, **options)
-        if any("\0" in w for w in words):
+        body = "\0".join(words)
+        if body.count("\0") != len(words) - 1:
             raise SandboxError("a NUL byte in a command or path")
-        request = f"{len(words)}\n".encode() + b"".join(w.encode() + b"\0" for w in words)
+        request = f"{len(words)}\n{body}\0".encode()
+        wall = answer_wall_ms(options.get("wall_ms", 0), options.get("cpu_ms", 0))
+        margin = ANSWER_MARGIN_SECONDS if self.margin is None else self.margin
         try:
             self.proc.stdin.write(request)
             self.proc.stdin.flush()
-            line = self.proc.stdout.readline().decode()
+            line = self._readline(time.monotonic() + wall / 1000 + margin if wall else None)
         except OSError as err:
             raise SandboxError(f"gavel-sandbox is gone: {err}") from None
+        if line is None:
+            why = (f"gavel-sandbox did not answer within {wall / 1000 + margin:.0f} s (the run's wall limit of "
+                   f"{wall} ms and a margin of {margin:g} s): stopped or hung; killed")
+            self.abandon(why, options.get("identity"))
+            raise SandboxTimeout(why)
         if not line:
             raise SandboxError(f"gavel-sandbox exited {self.proc.wait()}")
         return parse(line)
 
+    def _readline(self, deadline: float | None) -> str | None:
+        """The sandbox's next line ('' at its end), or None when `deadline` passes first. Read
+        from the descriptor itself: a buffered reader could hold a line select() never sees."""
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                line, self._buffer = self._buffer, b""
+                return line.decode()
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode() + "\n"
+
+    def abandon(self, why: str, identity: Identity | None = None) -> None:
+        """Kill the sandbox (SIGKILL ends a stopped process too) and what its run left of the uid."""
+        self._abandoned = why
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        if identity is not None:
+            sweep(identity)
+
     def close(self) -> None:
         if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(10)
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.abandon("did not end when closed")
 
     def __enter__(self) -> "Server":
         return self

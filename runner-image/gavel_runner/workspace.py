@@ -23,7 +23,10 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import time
 from pathlib import Path
+
+CLOCK_REALTIME_COARSE = 5  # <linux/time.h>; the clock that file timestamps are taken from
 
 
 class UnsafeDirectory(RuntimeError):
@@ -84,17 +87,35 @@ def seal(path: Path, gid: int = 0, others: bool = True) -> None:
                 os.close(fd)
 
 
+# Directories fresh_dir found empty: path -> (device, inode, ctime) then. An entry made, removed or
+# renamed in a directory, or a chmod or chown of it, sets its ctime to the clock's current tick, so
+# while the ctime is the same nothing was done there. A ctime is kept only when older than the
+# clock's tick read before the directory was listed: a change later in that tick could leave it
+# the same. (sandbox.c skips its sweeps of /tmp and the like by the same rule.)
+_EMPTY: dict[Path, tuple[int, int, int]] = {}
+
+
 def fresh_dir(path: Path, uid: int, gid: int) -> Path:
     """An empty directory `uid` owns, mode 0700. The last one is kept when it was left exactly
-    as made (empty, same owner and mode): a mkdir and rmdir saved per test. Its parent is root's
+    as made (empty, same owner and mode): a mkdir and rmdir saved per test, and, while its ctime
+    says nothing was done there since it was found empty, the listing too. Its parent is root's
     and closed to others, so `path` itself cannot have been swapped."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         st = None
     if st is not None:
-        if st.st_uid == uid and st.st_mode == stat.S_IFDIR | 0o700 and not os.listdir(path):
-            return path
+        if st.st_uid == uid and st.st_mode == stat.S_IFDIR | 0o700:
+            seen = (st.st_dev, st.st_ino, st.st_ctime_ns)
+            if _EMPTY.get(path) == seen:
+                return path
+            tick = time.clock_gettime_ns(CLOCK_REALTIME_COARSE)
+            if not os.listdir(path):
+                if st.st_ctime_ns < tick:
+                    if len(_EMPTY) >= 64:
+                        _EMPTY.clear()
+                    _EMPTY[path] = seen
+                return path
         if stat.S_ISDIR(st.st_mode):
             shutil.rmtree(path)  # fd-based on Linux: never follows a link inside
         else:

@@ -104,6 +104,20 @@ def test_a_namespace_reaches_only_its_own_storage(kube, namespace, storage):
     assert all(d["status"]["verdict"] == "InitializationError" for d in done.values())
 
 
+def test_the_charts_default_ceilings_refuse_the_maximal_request(kube, namespace, storage):
+    """Issue 21: on a default install with no ceiling, 100 tests with every limit at the CRD's maximum
+    got a Job of 16,832 MiB for 33 hours; the chart's default ceilings refuse it, naming the ceiling."""
+    big = {"timeMs": 600_000, "wallMs": 1_200_000, "memoryKb": 16 * 1024 * 1024, "outputKb": 1024 * 1024}
+    ev = storage.at(namespace).evaluation("maximal", "print(3)\n", "python", {"1": ("", "3\n")}, limits=big,
+                                          deadlineSeconds=86_400)
+    ev["spec"]["tests"] = [{**ev["spec"]["tests"][0], "name": str(i)} for i in range(1, 101)]
+    apply(kube, namespace, [ev])
+    st = wait_all(kube, namespace, ["maximal"], timeout=120)["maximal"]["status"]
+    assert (st["verdict"], st["message"]) == ("InitializationError", f"test 1: timeMs 600000 exceeds namespace "
+                                              f"{namespace}'s ceiling of 20000 (ceilings.maxTimeMs)"), st
+    assert kube.json("-n", namespace, "get", "jobs")["items"] == []
+
+
 def test_a_problem_scored_through_the_chart(kube, namespace, storage):
     """examples/problems/subtasks as a Problem through the installed operator: the scores its
     problem.yaml expects (which `gavel problem check` gets locally)."""
@@ -202,4 +216,8 @@ def test_runner_pods_reach_only_storage(kube, storage):
     assert policy, "no runner egress NetworkPolicy was made"
     assert policy["spec"]["podSelector"] == {"matchLabels": {"gavel.dev/role": "runner"}}
     ports = sorted(p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", []))
-    assert ports == [53, 53, 9000]
+    assert ports == [53, 53, 8090, 9000]  # DNS, the node cache (cache.enabled: its object port only), MinIO
+    cache = next(r for r in policy["spec"]["egress"] if r["ports"][0]["port"] == 8090)
+    assert cache["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}},
+                            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "gavel-cache",
+                                                            "app.kubernetes.io/instance": RELEASE}}}]

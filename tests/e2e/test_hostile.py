@@ -16,7 +16,9 @@ The red-team list (README, "Security model"), each tried below:
   in the submission's first moments; the checker: the same reads from inside a custom checker,
   a checker fork bomb and memory bomb; file I/O: output.txt a link to the input or the task, a
   FIFO, a directory; interactive: the program hunting the interactor's secret (its argv, files,
-  memory) and signalling it; Pod Security: baseline judged, restricted refused at once.
+  memory) and signalling it; the node cache: another Evaluation's objects (cached) asked for with its
+  URL expired, forged, re-pointed or unsigned, the cache as a proxy to the API server or the operator,
+  its metrics port; Pod Security: baseline judged, restricted refused at once.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from __future__ import annotations
 import io
 import json
 import time
+from datetime import timedelta
 
 import pytest
 
-from chart import NAMESPACE, ROOT, apply, wait_all
+from chart import NAMESPACE, RELEASE, ROOT, apply, wait_all
 
 # both attackers (a submission, a checker) start with this: each step must fail
 ATTEMPT = r'''
@@ -222,6 +225,81 @@ print(next((g for g in found if 1 <= int(g) <= 100), 50), flush=True)  # one gue
 """
 
 
+# The node cache (cache.enabled) is reachable from the runner pod, so from the submission: with no
+# valid presigned URL it must give nothing, whatever it holds. stdin: the cache's URL, the victim's
+# secret, the cache pod's metrics address, then `label URL` lines to ask for.
+CACHE_ATTACK = ATTEMPT + r"""
+import http.client, urllib.parse
+lines = sys.stdin.read().splitlines()
+cache = urllib.parse.urlsplit(lines[0]).netloc
+secret = lines[1].encode()
+
+def ask(url, method="POST", path="/object"):
+    conn = http.client.HTTPConnection(cache, timeout=30)
+    conn.request(method, path, body=url.encode() if method == "POST" else None)
+    resp = conn.getresponse()
+    return resp.status, resp.read()
+
+status, _ = ask("not a url")
+if status != 403:  # the cache must be reached for the rest to mean anything
+    found.append(f"the cache did not answer as expected: {status}")
+for line in lines[3:]:
+    label, url = line.split(" ", 1)
+    def get(url=url):
+        status, body = ask(url)
+        if status == 200 or secret in body:
+            return f"{status} {body[:40]!r}"
+        raise PermissionError(status)
+    attempt(f"cache gave {label}", get)
+def metrics():
+    status, body = ask("", "GET", "/metrics")
+    if status == 200 or b"gavel_cache" in body:
+        return body[:40]
+    raise PermissionError(status)
+attempt("the cache's metrics through its object port", metrics)
+host, port = lines[2].split()
+attempt(f"connect the cache's metrics port {host}:{port}",
+        lambda: socket.create_connection((host, int(port)), timeout=2).close() or "open")
+print("\n".join(found) if found else "SAFE")
+"""
+
+
+def pod_signer(kube):
+    """Presigns URLs as the operator does for pods (the MinIO Service's name), with the same keys."""
+    import base64
+    from minio import Minio
+
+    secret = kube.json("-n", NAMESPACE, "get", "secret", f"{RELEASE}-minio")["data"]
+    return Minio(f"{RELEASE}-minio.{NAMESPACE}.svc.cluster.local:9000", secure=False, region="us-east-1",
+                 access_key=base64.b64decode(secret["accessKey"]).decode(),
+                 secret_key=base64.b64decode(secret["secretKey"]).decode())
+
+
+def cache_attack(kube, storage, ns: str, victim_ns: str, victim_key: str, secret: str) -> dict:
+    """The cache-attack Evaluation: every way to ask the node cache for the victim's (cached) answer
+    without a valid URL for it, and to use the cache to reach something else."""
+    signer = pod_signer(kube)
+    good = signer.presigned_get_object("gavel", victim_key)
+    own = storage.put(f"{ns}/hostile/own.txt", "mine\n")["key"]
+    expired = signer.presigned_get_object("gavel", victim_key, expires=timedelta(seconds=1))
+    base, query = good.split("?", 1)
+    svc = kube.json("-n", "default", "get", "service", "kubernetes")["spec"]["clusterIP"]
+    operator = next(p for p in kube.json("-n", NAMESPACE, "get", "pods")["items"] if "operator" in p["metadata"]["name"])
+    cache_pod = kube.json("-n", NAMESPACE, "get", "pods", "-l", "app.kubernetes.io/name=gavel-cache")["items"][0]
+    asks = {
+        "expired": expired,  # another Evaluation's URL, past its expiry by the time this runs
+        "forged": base + "?" + query[:-64] + "0" * 64,
+        "repointed": signer.presigned_get_object("gavel", own).replace(f"/gavel/{own}", f"/gavel/{victim_key}", 1),
+        "unsigned": f"{base}?X-Amz-Signature={'0' * 64}",
+        "api-server": f"https://{svc}:443/api/v1/secrets?X-Amz-Signature=1",
+        "operator": f"http://{operator['status']['podIP']}:8080/metrics?X-Amz-Signature=1",
+    }
+    stdin = "\n".join([f"http://{RELEASE}-cache.{NAMESPACE}.svc.cluster.local:8090", secret,
+                        f"{cache_pod['status']['podIP']} 8091", *(f"{k} {v}" for k, v in asks.items())]) + "\n"
+    return storage.evaluation("cache-attack", CACHE_ATTACK, "python", {"1": (stdin, "SAFE\n")},
+                              limits={"timeMs": 5000, "wallMs": 60000})
+
+
 def targets(kube) -> list[str]:
     """What a runner pod must not reach: the API server's Service, the node's API server and
     kubelet, the operator's pod (metrics) in another namespace."""
@@ -278,14 +356,27 @@ def attacks(kube, storage):
                                        f"{ns}/hostile/interactor.py", (guess / "interactor.py").read_text())},
                                    limits={"timeMs": 2000, "wallMs": 20000})
         objs.append(snoop)
-        apply(kube, ns, objs)
-        names = [o["metadata"]["name"] for o in objs]
-        yield ns, wait_all(kube, ns, names, timeout=900)
+        with kube.scratch_namespace("gavel-e2e-victim") as victim_ns:
+            # another tenant's Evaluation, judged first: its answer is now in the node cache
+            secret = f"victim-{time.time_ns()}"
+            victim = storage.at(victim_ns).evaluation("victim", "print(0)\n", "python", {"1": ("", f"{secret}\n")})
+            apply(kube, victim_ns, [victim])
+            wait_all(kube, victim_ns, ["victim"], timeout=300)
+            objs.append(cache_attack(kube, storage, ns, victim_ns, victim["spec"]["tests"][0]["expected"]["key"], secret))
+            apply(kube, ns, objs)
+            names = [o["metadata"]["name"] for o in objs]
+            yield ns, wait_all(kube, ns, names, timeout=900)
 
 
 def test_submission_is_contained_in_its_pod(attacks):
     _, done = attacks
     obj = done["attack"]
+    assert obj["status"]["verdict"] == "Accepted", verdicts(obj)
+
+
+def test_the_node_cache_gives_a_submission_nothing(attacks):
+    _, done = attacks
+    obj = done["cache-attack"]
     assert obj["status"]["verdict"] == "Accepted", verdicts(obj)
 
 

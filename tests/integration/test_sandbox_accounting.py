@@ -80,6 +80,17 @@ def test_a_lone_process_is_measured_as_wait4_measures_it(box, place):
     assert m.exit_code == 0 and m.killed == "none" and m.cleaned == 0
 
 
+def test_a_small_program_is_not_charged_the_sandboxs_own_memory(box, place):
+    # exec hands the peak RSS of the memory it replaces to ru_maxrss: a fork's copy of the serving
+    # sandbox (a few pages), never the sandbox's whole memory (as a vfork child's would be), so a
+    # serving sandbox measures a small program as a fresh one does
+    exe = program(place, "small", 'int main(){return 0;}\n')
+    first = program(place, "first", 'int main(){touch(64);usleep(50000);return 0;}\n')
+    for argv in ([exe], [first], [exe]):  # the last in a sandbox that has served and watched one
+        m, _ = run(box, place, argv, identity=identity())
+    assert abs(m.rss_kb - sandbox.run([exe], cwd=place).rss_kb) <= 16, m
+
+
 @pytest.mark.parametrize("name,source", [
     # the child reports its own CPU as it ends; main waits for its pipe to close, never for it
     ("unwaited", 'int main(){int p[2];pipe(p);if(fork()==0){close(p[0]);burn(300);'

@@ -74,6 +74,18 @@ def test_fresh_dir_and_expose(tmp_path):
     assert stat.S_IMODE((tmp_path / "check").stat().st_mode) == 0o750
 
 
+def test_fresh_dir_trusts_an_unchanged_ctime_only(tmp_path):
+    # found empty, then (in the same clock tick or a later one) something made there: always seen
+    for pause in (0, 0.02):
+        run = fresh_dir(tmp_path / "run", UID, UID)
+        assert fresh_dir(run, UID, UID) == run  # found empty again: marked when its ctime is settled
+        time.sleep(pause)
+        (run / "left").write_text("x")
+        assert not (fresh_dir(run, UID, UID) / "left").exists()
+        os.chmod(run, 0o777)  # a chmod changes the ctime too
+        assert stat.S_IMODE(fresh_dir(run, UID, UID).stat().st_mode) == 0o700
+
+
 def test_egress_check_waits_until_refused():
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]

@@ -241,6 +241,14 @@ def operator_identity(kube, work: Path):
         kube("delete", "namespace", IDENTITY_NS, "--ignore-not-found", "--wait=false", check=False)
 
 
+def operator_settings(namespace: str, cap: int) -> dict:
+    """The operator's settings for a burst into `namespace`: confined to it, `cap` running at once (the
+    namespace's ceiling raised to it: the default ceiling is 10), its runner pods on the simulated nodes."""
+    return {"namespaces": namespace, "max_running": cap,
+            "namespace_ceilings": {namespace: {"maxRunning": cap}},
+            "namespace_tenancy": {namespace: simulated.imposed_placement()}}
+
+
 class Operator:
     """`python -m gavel_operator` as its own process (as in its Deployment), its RSS readable."""
 

@@ -9,7 +9,6 @@ import os
 from collections import Counter
 
 import harness
-import simulated
 
 N = int(os.environ.get("GAVEL_SCALE_EVALUATIONS", "300"))
 CAP = int(os.environ.get("GAVEL_SCALE_RUNNING", "40"))
@@ -22,8 +21,7 @@ def _s(value) -> str:
 def test_a_burst_on_simulated_nodes_is_judged_once_each(kube, namespace, s3, operator_kubeconfig, kwok, language,
                                                         work):
     harness.upload(s3, namespace)
-    op = harness.Operator(operator_kubeconfig, s3, work, namespaces=namespace, max_running=CAP,
-                          namespace_tenancy={namespace: simulated.imposed_placement()}).start()
+    op = harness.Operator(operator_kubeconfig, s3, work, **harness.operator_settings(namespace, CAP)).start()
 
     async def run() -> harness.Burst:
         api = harness.Api(kube.kubeconfig)

@@ -1,5 +1,6 @@
 """The operator's pure parts: CRDs generated from the models, the Job and Secret it makes."""
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -218,7 +219,7 @@ def test_a_task_too_large_for_a_secret_goes_to_storage():
     big = jobs.build_task("ns/e1", many, lang, lang.default_version(), where, store, settings, timedelta(hours=1))
     document = jobs.task_document(big)
     assert document is not None and len(document) > 1 << 20  # more than a Secret holds
-    ref = TaskRef(url="http://s3/results/ns/e1/uid-1/task.json?X-Amz-Signature=x")
+    ref = TaskRef(url="http://s3/results/.gavel/tasks/uid-1/j-0a1b2c3d?X-Amz-Signature=x", key="A" * 43 + "=")
     assert len(jobs.task_secret("j", ref)["stringData"]["task.json"]) < 200
 
 
@@ -249,3 +250,45 @@ def test_attempts_count_pods_the_job_counted_and_those_it_has_not_yet():
     assert attempts({"status": {"uncountedTerminatedPods": {"failed": ["u1"]}, "succeeded": 1}}, [pod]) == 2
     assert attempts({"metadata": {"name": "j"}}, []) == 1  # a Job known by name only
     assert attempts({"status": {"failed": 1}}, [pod, pod]) == 2  # a pod stranded on a lost node stays
+
+
+def test_a_stored_task_is_sealed_outside_every_namespace_and_only_its_secret_opens_it():
+    import pytest
+
+    from gavel_contract import sealed
+    from gavel_operator import taskdocs, tenancy
+
+    key = sealed.new_key()
+    blob = sealed.seal(b'{"tests": "http://s3/x?X-Amz-Signature=abc"}', key)
+    assert b"X-Amz" not in blob and sealed.unseal(blob, key).endswith(b'abc"}')
+    for wrong in (sealed.new_key(), None):
+        with pytest.raises(sealed.SealError):
+            sealed.unseal(blob if wrong else blob[:-1] + bytes([blob[-1] ^ 1]), wrong or key)
+    with pytest.raises(sealed.SealError):
+        sealed.unseal(b'{"plain": "json"}', key)
+    # a fresh name per write (a restarted operator never overwrites what an existing Secret opens)
+    first, second = taskdocs.key("uid-1", "gavel-e-uid1-a1"), taskdocs.key("uid-1", "gavel-e-uid1-a1")
+    assert first != second and first.startswith(".gavel/tasks/uid-1/gavel-e-uid1-a1-")
+    assert first.startswith(taskdocs.prefix("uid-1")) and taskdocs.prefix("uid-1").startswith(tenancy.OPERATOR_PREFIX)
+    # no namespace is named .gavel, and no policy, however wide, lets an Evaluation read or write there
+    everything = tenancy.TenantPolicy.model_validate({"storage": {"read": ["results/"], "write": ["results/"]}})
+    assert "operator's own" in tenancy.storage_violation(everything, "ns", "gavel", "results",
+                                                         [("test 1 input", "results", first)])
+    assert "operator's own" in tenancy.storage_violation(everything, "ns", "gavel", "results", [],
+                                                         ("results", ".gavel/tasks"))
+    assert tenancy.storage_violation(everything, "ns", "gavel", "results", [("x", "results", "ns/.gavel/x")]) is None
+    # the Secret holds where it is and its key, a few hundred bytes
+    ref = TaskRef(url="http://s3/results/.gavel/tasks/uid-1/j?X-Amz-Signature=x", key=key)
+    assert json.loads(jobs.task_secret("j", ref)["stringData"]["task.json"])["key"] == key
+
+
+def test_a_saved_runner_log_holds_no_signature_whatever_it_printed():
+    from gavel_operator.objectstore import without_signatures
+
+    url = ("http://10.0.0.5:9000/gavel/team-a/e/uid/1.stdout?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
+           "gavel%2F20261201%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261201T000000Z&X-Amz-Expires=900"
+           "&X-Amz-SignedHeaders=host&X-Amz-Signature=0123abcd")
+    text = f"ValueError: unknown url type: '{url}'\nbare X-Amz-Signature=0123abcd&x\ncannot fetch http://h/b/k: HTTP 404"
+    clean = without_signatures(text)
+    assert "0123abcd" not in clean and "X-Amz-Credential" not in clean and "gavel%2F" not in clean
+    assert "http://10.0.0.5:9000/gavel/team-a/e/uid/1.stdout'" in clean and "http://h/b/k: HTTP 404" in clean

@@ -38,13 +38,31 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- end -}}
 {{- end -}}
 
-{{/* Egress of runner pods: DNS, the bundled MinIO, and what the values add. */}}
-{{- define "gavel.runnerEgress" -}}
+{{/* Egress to storage: DNS, the bundled MinIO, and storage.egress (a JSON list of rules). */}}
+{{- define "gavel.storageEgress" -}}
 {{- $rules := list (dict "to" (list (dict "namespaceSelector" (dict "matchLabels" (dict "kubernetes.io/metadata.name" "kube-system")))) "ports" (list (dict "port" 53 "protocol" "UDP") (dict "port" 53 "protocol" "TCP"))) -}}
 {{- if .Values.storage.bundled.enabled -}}
 {{- $rules = append $rules (dict "to" (list (dict "namespaceSelector" (dict "matchLabels" (dict "kubernetes.io/metadata.name" .Release.Namespace)) "podSelector" (dict "matchLabels" (dict "app.kubernetes.io/name" "gavel-minio" "app.kubernetes.io/instance" .Release.Name)))) "ports" (list (dict "port" 9000 "protocol" "TCP"))) -}}
 {{- end -}}
 {{- range .Values.storage.egress }}{{ $rules = append $rules . }}{{ end -}}
+{{- toJson $rules -}}
+{{- end -}}
+
+{{/* Egress of runner pods: storage, the node cache's port on the cache pods, and what the values add. */}}
+{{- define "gavel.runnerEgress" -}}
+{{- $rules := include "gavel.storageEgress" . | fromJsonArray -}}
+{{- if .Values.cache.enabled -}}
+{{- $rules = append $rules (dict "to" (list (dict "namespaceSelector" (dict "matchLabels" (dict "kubernetes.io/metadata.name" .Release.Namespace)) "podSelector" (dict "matchLabels" (dict "app.kubernetes.io/name" "gavel-cache" "app.kubernetes.io/instance" .Release.Name)))) "ports" (list (dict "port" (int .Values.cache.port) "protocol" "TCP"))) -}}
+{{- end -}}
 {{- range .Values.runner.extraEgress }}{{ $rules = append $rules . }}{{ end -}}
 {{- toJson $rules -}}
+{{- end -}}
+
+{{/* The storage endpoint as runner pods (and the node cache) reach it: presigned URLs name it. */}}
+{{- define "gavel.podStorageEndpoint" -}}
+{{ .Values.storage.podEndpoint | default (include "gavel.storageEndpoint" .) }}
+{{- end -}}
+
+{{- define "gavel.cacheUrl" -}}
+http://{{ .Release.Name }}-cache.{{ .Release.Namespace }}.svc.cluster.local:{{ .Values.cache.port }}
 {{- end -}}
