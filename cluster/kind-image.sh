@@ -34,12 +34,12 @@ dockerd_up() {
   install -m 0755 "$RUNC_WRAPPER_SRC" "$GAVEL_CACHE/bin/runc-nosysres" 2>/dev/null ||
     [[ -x $GAVEL_CACHE/bin/runc-nosysres ]] || die "no runc wrapper at $RUNC_WRAPPER_SRC"
   log "starting the kind dockerd ($KIND_DOCKER_SOCK)"
-  setsid dockerd --config-file "$KIND_DOCKER_RUN/daemon.json" -H "$KIND_DOCKER_HOST" \
+  (no_inherited_fds setsid dockerd --config-file "$KIND_DOCKER_RUN/daemon.json" -H "$KIND_DOCKER_HOST" \
     --data-root "$KIND_DOCKER_ROOT" --exec-root "$KIND_DOCKER_RUN/exec" --pidfile "$KIND_DOCKER_RUN/docker.pid" \
     --iptables=false --ip-masq=false --ip-forward=false --bridge=none \
     --default-address-pool "base=$KIND_DOCKER_POOL,size=24" \
     --add-runtime "gavel-runc=$GAVEL_CACHE/bin/runc-nosysres" --default-runtime gavel-runc \
-    >"$KIND_DOCKER_RUN/dockerd.log" 2>&1 </dev/null 9>&- &
+    ) >"$KIND_DOCKER_RUN/dockerd.log" 2>&1 </dev/null &
   local i
   for ((i = 0; i < 60; i++)); do dockerd_running && return 0; sleep 1; done
   die "the kind dockerd did not start: see $KIND_DOCKER_RUN/dockerd.log"

@@ -23,6 +23,18 @@ PID_DIR=$GAVEL_STATE/pids
 # The runc wrapper this machine needs (root lacks CAP_SYS_RESOURCE): shared/ sits beside the repo.
 RUNC_WRAPPER_SRC=${RUNC_WRAPPER_SRC:-$REPO_DIR/../shared/machine/runc-nosysres}
 
+# Run a command (exec) with no file descriptor above 2. A daemon started under `flock FILE make …`
+# (flock(1) leaves its lock open across exec) would otherwise hold that lock for as long as it runs:
+# a kind dockerd did, and every later `flock /work/cluster.lock …` waited for good.
+no_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd=${fd##*/}
+    ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
+  done
+  exec "$@"
+}
+
 # Network layout of the single node.
 CLUSTER_CIDR=10.244.0.0/16
 POD_CIDR=10.244.0.0/24 # the node's share of CLUSTER_CIDR (the controller-manager allocates the first /24)

@@ -24,7 +24,7 @@ start() { # name, command...
   local name=$1
   shift
   log "starting $name"
-  setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null 9>&- &
+  (no_inherited_fds setsid "$@") >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
   echo $! >"$PID_DIR/$name.pid"
 }
 
