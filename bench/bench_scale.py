@@ -12,7 +12,9 @@ verdicts (tests/scale/harness.py says how each number is taken).
 Environment: BENCH_SCALE_SIZES (default 1000,5000,10000), BENCH_SCALE_RUNNING (the operator's
 max_running, default 100), BENCH_SCALE_NODES (simulated nodes, default 50), BENCH_SCALE_TIMEOUT
 (seconds per size, default 300 + 0.5 s per Evaluation; a size that does not finish is reported
-with what it reached).
+with what it reached), BENCH_SCALE_PROBE (set: bench/probe/sitecustomize.py dumps the operator's live
+objects, asyncio tasks and, when it is a number N > 0, tracemalloc's top sites with N frames, every
+20 s into the bench's work directory).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ SIZES = [int(s) for s in os.environ.get("BENCH_SCALE_SIZES", "1000,5000,10000").
 CAP = int(os.environ.get("BENCH_SCALE_RUNNING", "100"))
 NODES = int(os.environ.get("BENCH_SCALE_NODES", "50"))
 TIMEOUT = os.environ.get("BENCH_SCALE_TIMEOUT")
+PROBE = os.environ.get("BENCH_SCALE_PROBE", "")  # "0": the probe without tracemalloc; "N": tracemalloc, N frames
 
 
 def say(text: str) -> None:
@@ -93,7 +96,12 @@ async def one_size(kube, s3, op_kubeconfig: str, work: Path, n: int) -> harness.
     kube("delete", "namespace", namespace, "--ignore-not-found", "--timeout=600s", timeout=660)
     kube("create", "namespace", namespace)
     harness.upload(s3, namespace)
-    op = harness.Operator(op_kubeconfig, s3, work, **harness.operator_settings(namespace, CAP)).start()
+    probe = {}
+    if PROBE:  # bench/probe/sitecustomize.py in the operator process: what holds its memory
+        probe = {"PYTHONPATH": str(Path(__file__).resolve().parent / "probe"),
+                 "GAVEL_PROBE_DIR": str(work / f"probe-{n}"), "GAVEL_PROBE_TRACEMALLOC": PROBE}
+        say(f"probe: {probe['GAVEL_PROBE_DIR']}")
+    op = harness.Operator(op_kubeconfig, s3, work, env=probe, **harness.operator_settings(namespace, CAP)).start()
     api = harness.Api(kube.kubeconfig)
     try:
         time.sleep(3)  # idle

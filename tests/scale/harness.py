@@ -252,7 +252,7 @@ def operator_settings(namespace: str, cap: int) -> dict:
 class Operator:
     """`python -m gavel_operator` as its own process (as in its Deployment), its RSS readable."""
 
-    def __init__(self, kubeconfig: str, s3, log_dir: Path, **settings):
+    def __init__(self, kubeconfig: str, s3, log_dir: Path, env: dict | None = None, **settings):
         self.log_path = log_dir / f"operator-{uuid.uuid4().hex[:6]}.log"
         self.health, self.metrics = free_port(), free_port()
         self.env = {**os.environ, "KUBECONFIG": kubeconfig,
@@ -264,6 +264,7 @@ class Operator:
                     **{f"GAVEL_{k.upper()}": (json.dumps(v) if isinstance(v, (dict, list)) else str(v))
                        for k, v in settings.items()}}
         self.env.pop("GAVEL_KUBECONFIG", None)
+        self.env.update(env or {})
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Operator":
