@@ -71,6 +71,11 @@ def indexed(language_index) -> None:
     so from now on the ledger is whole and the dispatcher may start what waits."""
     if STATE.language_index is None:
         STATE.language_index = language_index
+        # started from a handler, so that it inherits kopf's context: kopf.info and kopf.warn (Events)
+        # look up kopf's event queue in a context variable, which a task made at start-up lacked (every
+        # start from the queue raised LookupError after creating its Job, and was done again 5 s later)
+        if STATE.dispatcher is None:
+            STATE.dispatcher = asyncio.get_running_loop().create_task(dispatcher())
         kick()
 
 

@@ -39,7 +39,7 @@ async def startup(settings: kopf.OperatorSettings, **_):
     STATE.tenancies = {}
     STATE.ledger = dispatch.make_ledger()
     STATE.wake = asyncio.Event()
-    STATE.dispatcher = asyncio.get_running_loop().create_task(dispatch.dispatcher())
+    STATE.dispatcher = None  # started by the first handler (dispatch.indexed), in kopf's context
     STATE.tenant_stores = {}
     STATE.problems = {}
     STATE.started = time.monotonic()
