@@ -14,7 +14,7 @@ max_running, default 100), BENCH_SCALE_NODES (simulated nodes, default 50), BENC
 (seconds per size, default 300 + 0.5 s per Evaluation; a size that does not finish is reported
 with what it reached), BENCH_SCALE_PROBE (set: bench/probe/sitecustomize.py dumps the operator's live
 objects, asyncio tasks and, when it is a number N > 0, tracemalloc's top sites with N frames, every
-20 s into the bench's work directory).
+BENCH_SCALE_PROBE_SECONDS (default 20) into the bench's work directory).
 """
 
 from __future__ import annotations
@@ -99,7 +99,8 @@ async def one_size(kube, s3, op_kubeconfig: str, work: Path, n: int) -> harness.
     probe = {}
     if PROBE:  # bench/probe/sitecustomize.py in the operator process: what holds its memory
         probe = {"PYTHONPATH": str(Path(__file__).resolve().parent / "probe"),
-                 "GAVEL_PROBE_DIR": str(work / f"probe-{n}"), "GAVEL_PROBE_TRACEMALLOC": PROBE}
+                 "GAVEL_PROBE_DIR": str(work / f"probe-{n}"), "GAVEL_PROBE_TRACEMALLOC": PROBE,
+                 "GAVEL_PROBE_SECONDS": os.environ.get("BENCH_SCALE_PROBE_SECONDS", "20")}
         say(f"probe: {probe['GAVEL_PROBE_DIR']}")
     op = harness.Operator(op_kubeconfig, s3, work, env=probe, **harness.operator_settings(namespace, CAP)).start()
     api = harness.Api(kube.kubeconfig)

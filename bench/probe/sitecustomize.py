@@ -45,6 +45,9 @@ def _task_name(task) -> str:
 
 def _dump(n: int) -> None:
     lines = [f"t={time.time():.0f} rss_kib={_rss_kib()} gc_counts={gc.get_count()}"]
+    if tracemalloc.is_tracing():
+        current, peak = tracemalloc.get_traced_memory()
+        lines.append(f"tracemalloc current {current >> 10} KiB, peak {peak >> 10} KiB")
     objs = gc.get_objects()
     by_type = Counter(type(o).__qualname__ for o in objs)
     lines.append(f"gc objects: {len(objs)}")
