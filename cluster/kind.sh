@@ -72,6 +72,25 @@ host_routes() {
     -o jsonpath='{range .items[*]}{.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}')
 }
 
+# The API server through the host's kubeconfig (the path the tests take: docker-proxy on
+# loopback to the control-plane node), answering /readyz three times in a row. Loading a 2 GB
+# image into every node loads the control plane's disk too; a CI run once met a reset connection
+# right after it, so every `up` and every load ends here. On a timeout, say what the node saw.
+wait_api() {
+  local kubectl ok=0 i
+  kubectl=$("$CLUSTER_DIR/cluster.sh" kubectl)
+  for ((i = 0; i < 180; i++)); do
+    if "$kubectl" --kubeconfig "$KUBECONFIG_PATH" get --raw=/readyz >/dev/null 2>&1; then
+      ((++ok >= 3)) && return 0
+    else
+      ok=0
+    fi
+    sleep 1
+  done
+  docker exec "$KIND_CLUSTER-control-plane" crictl ps -a 2>&1 | grep -E 'kube-apiserver|etcd' >&2 || true
+  die "the API server at $(grep -m1 server: "$KUBECONFIG_PATH") did not answer /readyz for 3 s in a row within 180 s"
+}
+
 case ${1:-} in
   up)
     ensure_kind
@@ -100,6 +119,7 @@ case ${1:-} in
       log "kind cluster $KIND_CLUSTER ready ($(elapsed))"
     fi
     host_routes
+    wait_api
     echo "$KUBECONFIG_PATH" ;;
   down)
     ensure_kind
@@ -130,6 +150,7 @@ case ${1:-} in
       exit 0
     fi
     "$KIND" load image-archive --name "$KIND_CLUSTER" "$2"
+    wait_api
     mkdir -p "$GAVEL_STATE/loaded"
     echo "$key" >"$stamp" ;;
   *) die "usage: kind.sh up|down|load-archive FILE" ;;

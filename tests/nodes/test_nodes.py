@@ -28,7 +28,8 @@ def submit(kube, namespace, storage, prefix: str, count: int, seconds: float) ->
 
 
 def snapshot(done: dict) -> dict:
-    return {n: (e["status"]["verdict"], e["status"]["finishedAt"], e["status"].get("attempts")) for n, e in done.items()}
+    return {n: (e["status"]["verdict"], e["status"]["finishedAt"], e["status"].get("attempts"),
+                e["status"].get("message")) for n, e in done.items()}
 
 
 def jobs_of(kube, namespace: str) -> dict[str, dict]:
