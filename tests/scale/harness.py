@@ -302,6 +302,16 @@ class Operator:
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def counters(self, name: str) -> dict[str, float]:
+        """A counter of the operator's /metrics by its labels' text ('verdict="Accepted"': 300.0)."""
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/metrics", timeout=10).read().decode()
+        out: dict[str, float] = {}
+        for line in text.splitlines():
+            m = _SAMPLE.match(line)
+            if m and m.group(1) == name:
+                out[m.group(2)] = float(m.group(3))
+        return out
+
 
 # ---- a burst --------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections import Counter
 
 import harness
@@ -32,6 +33,16 @@ def test_a_burst_on_simulated_nodes_is_judged_once_each(kube, namespace, s3, ope
 
     try:
         result = asyncio.run(run())
+        # the operator's own count of verdicts written (write_status lets one final status through per
+        # Evaluation; the pod and its Job both finish it): judged exactly once each, none Failed
+        exited = op.proc.poll()
+        assert exited is None, f"the operator exited {exited}\n{op.log_tail()}"
+        for _ in range(20):  # the watch may show a verdict a moment before the operator counts it
+            verdicts_written = op.counters("gavel_verdicts_total")
+            if sum(verdicts_written.values()) >= N:
+                break
+            time.sleep(0.5)
+        failures = op.counters("gavel_failures_total")
     finally:
         op.stop()
     after_done, after_verdict = result.slot_latencies()
@@ -46,6 +57,7 @@ def test_a_burst_on_simulated_nodes_is_judged_once_each(kube, namespace, s3, ope
     assert result.create_errors == 0
     assert not result.timed_out, (f"{result.judged} of {N} judged in 420 s\n--- operator log\n{op.log_tail()}"
                                   f"\n--- kwok log\n{kwok.log_tail()}")
+    assert verdicts_written == {'verdict="Accepted"': N} and not any(failures.values()), (verdicts_written, failures)
     verdicts = Counter((phase, verdict, passed) for phase, verdict, passed in result.seen.verdicts.values())
     assert verdicts == {("Succeeded", "Accepted", "1/1"): N}, verdicts
     # exactly one Job each, each with one pod, every pod on a simulated node
