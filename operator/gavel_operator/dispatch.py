@@ -79,6 +79,42 @@ def indexed(language_index) -> None:
         kick()
 
 
+# ---- readiness: catching up while the queue is rebuilt -------------------------------------------
+
+def readiness() -> tuple[bool, dict]:
+    """The readiness probe's answer (metrics.app, from the metrics thread). Catching up until the
+    ledger holds the whole listing of Evaluations (after a restart: the backlog rebuilt; kopf runs
+    no handler before that, and the first one calls `indexed`), or a look found nothing to list.
+    Never about the backlog's size: a queue is work, not a fault (the liveness probe is kopf's)."""
+    ledger = STATE.ledger
+    if ledger is None:
+        return False, {"catching up": "starting"}
+    if STATE.language_index is None and not STATE.nothing_listed:
+        return False, {"catching up": "rebuilding the queue from the listing of Evaluations",
+                       "listed": len(ledger.entries)}
+    return True, {"queued": ledger.queued, "running": ledger.running, "new": ledger.by_phase["New"]}
+
+
+async def look_for_nothing_listed(every: float = 5.0) -> None:
+    """Until the ledger is whole: whether the watch of Evaluations would list none at all (then no
+    handler runs to say it is whole, and there is nothing to rebuild). One object asked for per look."""
+    while STATE.language_index is None:
+        if STATE.credentials is not None:  # kopf logs in after the start-up handlers
+            scopes = [f"/namespaces/{n}" for n in STATE.settings.namespace_list] or [""]
+            try:
+                for scope in scopes:
+                    page = await kube().get(f"/apis/{GROUP}/{VERSION}{scope}/evaluations",
+                                            labelSelector=retention.WATCH_SELECTOR, limit="1")
+                    if page.get("items"):
+                        break
+                else:
+                    STATE.nothing_listed = True
+                    return
+            except (ApiError, OSError, asyncio.TimeoutError) as err:
+                log.warning("looking for Evaluations to rebuild the queue from: %s", err)
+        await asyncio.sleep(every if STATE.credentials is not None else 0.2)
+
+
 async def dispatcher() -> None:
     while True:
         await STATE.wake.wait()

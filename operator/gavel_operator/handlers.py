@@ -62,7 +62,8 @@ async def startup(settings: kopf.OperatorSettings, **_):
     settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
     if STATE.settings.create_buckets:
         await asyncio.to_thread(STATE.store.ensure_buckets)
-    metrics.start(STATE.settings.metrics_port, lambda: STATE.ledger)
+    metrics.start(STATE.settings.metrics_port, lambda: STATE.ledger, dispatch.readiness)
+    STATE.looker = asyncio.get_running_loop().create_task(dispatch.look_for_nothing_listed())
     callbacks.start(STATE)
     if STATE.settings.finished_ttl_seconds > 0:
         scopes = [f"/namespaces/{n}" for n in STATE.settings.namespace_list] or [""]
@@ -87,6 +88,8 @@ async def cleanup(**_):
         STATE.dispatcher.cancel()
     if STATE.sweeper:
         STATE.sweeper.cancel()
+    if STATE.looker:
+        STATE.looker.cancel()
     if STATE.kube:
         await STATE.kube.close()
 

@@ -31,12 +31,14 @@ class State:
     store: ObjectStore
     kube: Kube | None = None
     lock: asyncio.Lock  # held while starting Jobs and writing statuses after admission
-    ledger: Ledger  # the queue and running counts, from the watch (ledger.py)
+    ledger: Ledger | None = None  # the queue and running counts, from the watch (ledger.py)
     wake: asyncio.Event | None = None  # the dispatcher's (dispatch.kick)
     language_index: Any = None  # kopf's, once its indexes are whole (dispatch.indexed)
+    nothing_listed: bool = False  # the watch of Evaluations started empty (dispatch.readiness)
     policies: set[str]  # namespaces whose runner NetworkPolicy exists
     credentials: kopf.ConnectionInfo | None = None
     sweeper: asyncio.Task | None = None  # deletes finished Evaluations past their TTL
+    looker: asyncio.Task | None = None  # dispatch.look_for_nothing_listed
     dispatcher: asyncio.Task | None = None  # starts Queued Evaluations (dispatch.dispatcher)
     tenant_stores: dict[tuple[str, str], ObjectStore]  # by the tenant's (access key, secret key)
     problems: dict[tuple[str, str], Any]  # checked Problems by (namespace, name): problems.Resolved

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -302,6 +303,24 @@ class Operator:
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def readyz(self) -> tuple[int, dict]:
+        """The readiness probe's answer (status, words): 200 once the queue is rebuilt, 503 catching up."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/readyz", timeout=5) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"{}")
+
+    def wait_ready(self, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            status, words = self.readyz()
+            if status == 200:
+                return words
+            if time.monotonic() > deadline:
+                raise AssertionError(f"operator not ready in {timeout:.0f} s: {words}\n{self.log_tail()}")
+            time.sleep(0.3)
+
     def counters(self, name: str) -> dict[str, float]:
         """A counter of the operator's /metrics by its labels' text ('verdict="Accepted"': 300.0)."""
         text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/metrics", timeout=10).read().decode()
@@ -385,6 +404,7 @@ class Burst:
     api_all: float = 0.0
     objects: dict[str, int] = field(default_factory=dict)
     create_errors: int = 0
+    unready: list[dict] = field(default_factory=list)  # the readiness probe's words whenever it said not ready
 
     @property
     def judged(self) -> int:
@@ -443,6 +463,9 @@ async def burst(api: Api, kube, operator: Operator, namespace: str, n: int, cap:
 
     async def sample() -> None:
         while not stop.is_set():
+            status, words = await asyncio.to_thread(operator.readyz)
+            if status != 200:
+                out.unready.append(words)
             rss = operator.rss_kib() or 0
             inflight = len(seen.created) - len(seen.final)
             out.rss_peak_kib = max(out.rss_peak_kib, rss)

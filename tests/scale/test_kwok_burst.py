@@ -23,6 +23,7 @@ def test_a_burst_on_simulated_nodes_is_judged_once_each(kube, namespace, s3, ope
                                                         work):
     harness.upload(s3, namespace)
     op = harness.Operator(operator_kubeconfig, s3, work, **harness.operator_settings(namespace, CAP)).start()
+    op.wait_ready()  # nothing to rebuild: ready without any Evaluation to handle
 
     async def run() -> harness.Burst:
         api = harness.Api(kube.kubeconfig)
@@ -55,6 +56,7 @@ def test_a_burst_on_simulated_nodes_is_judged_once_each(kube, namespace, s3, ope
           f"runner pod ended -> next Job p50 {_s(harness.percentile(after_done, 50))} p99 "
           f"{_s(harness.percentile(after_done, 99))}")
     assert result.create_errors == 0
+    assert not result.unready, f"a backlog is work: the readiness probe said {result.unready[:3]}"
     assert not result.timed_out, (f"{result.judged} of {N} judged in 420 s\n--- operator log\n{op.log_tail()}"
                                   f"\n--- kwok log\n{kwok.log_tail()}")
     assert verdicts_written == {'verdict="Accepted"': N} and not any(failures.values()), (verdicts_written, failures)
