@@ -220,6 +220,9 @@ def operator_identity(kube, work: Path):
                                                 "clusterScope": True, "namespaces": ["*"]}],
                              "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}]}]}},
     ]
+    # the last run's identity namespace goes without waiting (--wait=false below): a namespace still
+    # terminating takes nothing new
+    kube("wait", "--for=delete", f"namespace/{IDENTITY_NS}", "--timeout=180s", timeout=200)
     kube.apply(yaml.safe_dump_all(objs))
     try:
         token = kube("-n", IDENTITY_NS, "create", "token", IDENTITY, "--duration=6h").strip()
