@@ -64,6 +64,9 @@ def table(results: list[harness.Burst]) -> str:
     row("last judged after (s)", lambda r: fmt(r.judged_s, ".0f"))
     row("most in flight at once", lambda r: f"{r.peak_inflight:,}")
     row("operator RSS idle / peak (MiB)", lambda r: f"{r.rss_idle_kib / 1024:.0f} / {r.rss_peak_kib / 1024:.0f}")
+    row("operator CPU per Evaluation (ms); machine busy", lambda r: (
+        f"{fmt(r.operator_cpu_s and 1000 * r.operator_cpu_s / max(len(r.seen.created), 1), '.0f')}; "
+        f"{fmt(r.machine_busy and 100 * r.machine_busy, '.0f')}%"))
     row("operator memory per Evaluation in flight (kB)", lambda r: fmt(r.memory_per_inflight_kb()))
     row("API requests per Evaluation: operator", lambda r: fmt(r.api_operator / max(len(r.seen.created), 1)))
     row("API requests per Evaluation: all clients", lambda r: fmt(r.api_all / max(len(r.seen.created), 1)))

@@ -294,6 +294,14 @@ class Operator:
         m = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
         return int(m.group(1)) if m else None
 
+    def cpu_s(self) -> float | None:
+        """CPU seconds the operator process has used (user + system)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -407,6 +415,8 @@ class Burst:
     api_all: float = 0.0
     objects: dict[str, int] = field(default_factory=dict)
     create_errors: int = 0
+    operator_cpu_s: float | None = None  # CPU seconds the operator used from the first POST to the last verdict
+    machine_busy: float | None = None  # the machine's CPUs busy meanwhile, 0..1 (every process: the cluster too)
     unready: list[dict] = field(default_factory=list)  # the readiness probe's words whenever it said not ready
 
     @property
@@ -446,6 +456,12 @@ def percentile(values: list[float], p: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))]
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(idle + iowait, all) ticks of every CPU since boot (/proc/stat)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks[:8])
 
 
 async def burst(api: Api, kube, operator: Operator, namespace: str, n: int, cap: int, timeout: float,
@@ -497,6 +513,7 @@ async def burst(api: Api, kube, operator: Operator, namespace: str, n: int, cap:
                         out.create_errors += 1
                     await asyncio.sleep(0.5 * (attempt + 1))
 
+    cpu0, machine0 = operator.cpu_s(), _machine_ticks()
     out.t0 = time.monotonic()
     await asyncio.gather(*[creator() for _ in range(concurrency)])
     out.created_s = max(seen.created.values(), default=out.t0) - out.t0
@@ -512,6 +529,11 @@ async def burst(api: Api, kube, operator: Operator, namespace: str, n: int, cap:
                      f"{len(seen.jobs_added)} Jobs, {len(seen.final)} final, operator RSS "
                      f"{(operator.rss_kib() or 0) // 1024} MiB")
     out.timed_out = len(seen.final) < len(seen.created)
+    cpu1, machine1 = operator.cpu_s(), _machine_ticks()
+    if cpu0 is not None and cpu1 is not None:
+        out.operator_cpu_s = cpu1 - cpu0
+    if machine1[1] > machine0[1]:
+        out.machine_busy = 1 - (machine1[0] - machine0[0]) / (machine1[1] - machine0[1])
     if seen.admitted:
         out.admitted_s = max(seen.admitted.values()) - out.t0
     if seen.final:

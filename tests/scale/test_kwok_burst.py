@@ -51,7 +51,8 @@ def test_a_burst_on_simulated_nodes_is_judged_once_each(kube, namespace, s3, ope
           f"{result.created_s:.1f} s, all admitted after {result.admitted_s:.1f} s "
           f"({result.admissions_per_s():.1f}/s), all judged after {result.judged_s:.1f} s "
           f"({result.judged_per_s():.2f}/s); operator RSS {result.rss_idle_kib // 1024} -> "
-          f"{result.rss_peak_kib // 1024} MiB; API requests per Evaluation: operator "
+          f"{result.rss_peak_kib // 1024} MiB, CPU {result.operator_cpu_s or 0:.0f} s (the machine "
+          f"{100 * (result.machine_busy or 0):.0f}% busy); API requests per Evaluation: operator "
           f"{result.api_operator / N:.1f}, all clients {result.api_all / N:.1f}; objects {result.objects}; "
           f"runner pod ended -> next Job p50 {_s(harness.percentile(after_done, 50))} p99 "
           f"{_s(harness.percentile(after_done, 99))}")
