@@ -25,7 +25,7 @@ from . import admission, dispatch, following, launch, problems
 from .objectstore import ObjectStore
 from .resources import GROUP, VERSION, EvaluationSpec
 from .settings import Settings
-from .state import STATE, eval_path, kube
+from .state import STATE, KeyLocks, eval_path, kube
 
 STAGES = (admission, dispatch, following, launch, problems)  # imported so that kopf registers their handlers
 
@@ -34,7 +34,7 @@ STAGES = (admission, dispatch, following, launch, problems)  # imported so that 
 async def startup(settings: kopf.OperatorSettings, **_):
     STATE.settings = Settings.from_env()
     STATE.store = ObjectStore(STATE.settings)
-    STATE.lock = asyncio.Lock()
+    STATE.locks = KeyLocks()
     STATE.policies = set()
     STATE.tenancies = {}
     STATE.ledger = dispatch.make_ledger()
