@@ -19,6 +19,7 @@ test: ## set up everything and run every test tier (what .ci/run calls; removes 
 	@$(MAKE) --no-print-directory test-cluster
 	@$(MAKE) --no-print-directory demo-down
 	@$(MAKE) --no-print-directory test-operator
+	@$(MAKE) --no-print-directory test-scale
 	@$(MAKE) --no-print-directory test-e2e
 	@if [ "$(CLUSTER)" = kind ]; then $(MAKE) --no-print-directory test-nodes; fi
 

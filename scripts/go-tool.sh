@@ -9,7 +9,8 @@ source "$here/cluster/versions.env"
 case ${1:-} in
   minio) module=github.com/minio/minio version=$MINIO_VERSION cold="~5 min" ;; # AGPL: run, never linked
   helm) module=helm.sh/helm/v3/cmd/helm version=$HELM_VERSION cold="~4 min" ;;
-  *) echo "usage: go-tool.sh minio|helm" >&2; exit 2 ;;
+  kwok) module=sigs.k8s.io/kwok/cmd/kwok version=$KWOK_VERSION cold="~1.5 min" ;;
+  *) echo "usage: go-tool.sh minio|helm|kwok" >&2; exit 2 ;;
 esac
 name=$1
 cache=${GAVEL_CACHE:-/var/cache/gavel}/$name-$version

@@ -76,20 +76,25 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
         patch.status["conditions"] = [condition("StorageReachable", False, "StorageUnreachable", message)]
         raise kopf.TemporaryError(message, delay=min(60.0, STATE.settings.storage_retry_delay_seconds * 2 ** retry))
     log.info("admitted %s/%s (%s)", namespace, name, label)
-    async with STATE.lock:
-        seen = STATE.ledger.get((namespace, name))  # the index function placed it already
+    key = (namespace, name)
+    async with STATE.locks(key):
+        seen = STATE.ledger.get(key)  # the index function placed it already
         pool = seen.pool if seen is not None else pool_of(namespace, dict(spec))
         why = STATE.ledger.why_queued(parsed.queue, namespace, pool)
         if why is None:
-            # written here, under the lock: kopf's own patch lands after the handler returns, and a Job
+            # the slot is taken now, before start's requests, so the dispatcher cannot take it too
+            STATE.ledger.mark_starting(key, parsed.queue)
+            # written here, under its lock: kopf's own patch lands after the handler returns, and a Job
             # left by a killed operator may be finished (and its verdict written) by then
             try:
                 values = await start(namespace, name, body["metadata"]["uid"], parsed, lang, version, body,
                                      attempt=1)
             except (kopf.TemporaryError, ApiError):
+                STATE.ledger.unmark_starting(key)
                 raise  # the API server's trouble: kopf retries
             except Exception as err:  # a case no check foresaw: said on the Evaluation, never retried forever
                 if retry + 1 < ADMIT_ATTEMPTS:
+                    STATE.ledger.unmark_starting(key)
                     raise kopf.TemporaryError(f"could not start: {err}", delay=5 * (retry + 1)) from err
                 log.exception("%s/%s could not be started", namespace, name)
                 values = not_started(body, "OperatorError", f"the operator could not start it: {err}")

@@ -74,7 +74,48 @@ def indexed(language_index) -> None:
     so from now on the ledger is whole and the dispatcher may start what waits."""
     if STATE.language_index is None:
         STATE.language_index = language_index
+        # started from a handler, so that it inherits kopf's context: kopf.info and kopf.warn (Events)
+        # look up kopf's event queue in a context variable, which a task made at start-up lacked (every
+        # start from the queue raised LookupError after creating its Job, and was done again 5 s later)
+        if STATE.dispatcher is None:
+            STATE.dispatcher = asyncio.get_running_loop().create_task(dispatcher())
         kick()
+
+
+# ---- readiness: catching up while the queue is rebuilt -------------------------------------------
+
+def readiness() -> tuple[bool, dict]:
+    """The readiness probe's answer (metrics.app, from the metrics thread). Catching up until the
+    ledger holds the whole listing of Evaluations (after a restart: the backlog rebuilt; kopf runs
+    no handler before that, and the first one calls `indexed`), or a look found nothing to list.
+    Never about the backlog's size: a queue is work, not a fault (the liveness probe is kopf's)."""
+    ledger = STATE.ledger
+    if ledger is None:
+        return False, {"catching up": "starting"}
+    if STATE.language_index is None and not STATE.nothing_listed:
+        return False, {"catching up": "rebuilding the queue from the listing of Evaluations",
+                       "listed": len(ledger.entries)}
+    return True, {"queued": ledger.queued, "running": ledger.running, "new": ledger.by_phase["New"]}
+
+
+async def look_for_nothing_listed(every: float = 5.0) -> None:
+    """Until the ledger is whole: whether the watch of Evaluations would list none at all (then no
+    handler runs to say it is whole, and there is nothing to rebuild). One object asked for per look."""
+    while STATE.language_index is None:
+        if STATE.credentials is not None:  # kopf logs in after the start-up handlers
+            scopes = [f"/namespaces/{n}" for n in STATE.settings.namespace_list] or [""]
+            try:
+                for scope in scopes:
+                    page = await kube().get(f"/apis/{GROUP}/{VERSION}{scope}/evaluations",
+                                            labelSelector=retention.WATCH_SELECTOR, limit="1")
+                    if page.get("items"):
+                        break
+                else:
+                    STATE.nothing_listed = True
+                    return
+            except (ApiError, OSError, asyncio.TimeoutError) as err:
+                log.warning("looking for Evaluations to rebuild the queue from: %s", err)
+        await asyncio.sleep(every if STATE.credentials is not None else 0.2)
 
 
 async def dispatcher() -> None:
@@ -92,26 +133,57 @@ async def dispatcher() -> None:
             asyncio.get_running_loop().call_later(RETRY_SECONDS, kick)
 
 
+STARTS_AT_ONCE = 8  # starts in flight at once (each is five requests in a row)
+
+
 async def dispatch() -> None:
-    """Start queued Evaluations while there is room (ledger.next_startable)."""
+    """Start queued Evaluations while there is room (ledger.next_startable), up to STARTS_AT_ONCE
+    at a time. A start is five requests one after another (the Evaluation, a dry run of its pod,
+    the Secret, the Job, the status): one at a time, judging went no faster than one start per
+    round-trips' worth (the kwok tier: 0.19 s each at the median, 4-5 a second, slots waiting for
+    it). Taking a slot (mark_starting) happens with no await between it and the question, so
+    nothing else takes it meanwhile; each start holds only its Evaluation's lock. Starts in flight
+    together share one priority: a higher one never starts after a lower one."""
     ledger = STATE.ledger
-    async with STATE.lock:
-        while (key := ledger.next_startable()) is not None:
+    flying: dict[asyncio.Task, int] = {}  # start -> its priority
+    stop, failure = False, None
+    while True:
+        while not stop and len(flying) < STARTS_AT_ONCE and (key := ledger.next_startable()) is not None:
             entry = ledger.get(key)
+            if flying and entry.priority != next(iter(flying.values())):
+                break  # once those of the higher priority are started
             ledger.mark_starting(key, entry.queue)
-            try:
-                outcome = await start_queued(key, entry)
-            except (ApiError, OSError, asyncio.TimeoutError) as err:
-                ledger.unmark_starting(key)
-                log.warning("could not start %s/%s (trying again in %d s): %s", *key, RETRY_SECONDS, err)
-                asyncio.get_running_loop().call_later(RETRY_SECONDS, kick)
-                return
-            if outcome == "later":  # its Problem is being read again after a restart: keep the order
-                ledger.unmark_starting(key)
-                asyncio.get_running_loop().call_later(2, kick)
-                return
-            if outcome == "skip":  # deleted, canceled or changed meanwhile: the watch says what it is
-                ledger.unmark_starting(key)
+            flying[asyncio.get_running_loop().create_task(start_one(key, entry))] = entry.priority
+        if not flying:
+            break
+        done, _ = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            del flying[task]
+            if task.exception() is not None:
+                stop, failure = True, failure or task.exception()
+            elif task.result() == "stop":
+                stop = True
+    if failure is not None:
+        raise failure  # a case no check foresaw: the dispatcher says so and tries again
+
+
+async def start_one(key, entry: Entry) -> str:
+    """One start: "go on", or "stop" (this pass ends; a kick is scheduled)."""
+    try:
+        async with STATE.locks(key):
+            outcome = await start_queued(key, entry)
+    except (ApiError, OSError, asyncio.TimeoutError) as err:
+        STATE.ledger.unmark_starting(key)
+        log.warning("could not start %s/%s (trying again in %d s): %s", *key, RETRY_SECONDS, err)
+        asyncio.get_running_loop().call_later(RETRY_SECONDS, kick)
+        return "stop"
+    if outcome == "later":  # its Problem is being read again after a restart: keep the order
+        STATE.ledger.unmark_starting(key)
+        asyncio.get_running_loop().call_later(2, kick)
+        return "stop"
+    if outcome == "skip":  # deleted, canceled or changed meanwhile: the watch says what it is
+        STATE.ledger.unmark_starting(key)
+    return "go on"
 
 
 async def start_queued(key, entry: Entry) -> str:

@@ -75,9 +75,10 @@ async def job_event(event, body, namespace, labels, **_):
     if is_final(ev) or not current_attempt(key[1], ev, body):
         return  # final, or an earlier attempt's Job (or not this Evaluation's)
     jstatus = body.get("status") or {}
-    # a slot freed by a final status wakes the dispatcher (ledger.mark_finished)
+    # a slot freed by a final status wakes the dispatcher (ledger.mark_finished); a runner pod that
+    # succeeded has usually been judged by pod_event already (the Job controller says so later)
     if job_condition(jstatus, "Complete") or job_condition(jstatus, "SuccessCriteriaMet"):
-        await finish(key, ev, body)
+        await finish_once(key, ev, body)
     elif failed := job_condition(jstatus, "Failed"):
         reason = failed.get("reason", "Failed")
         if retryable(reason, jobs.attempt_of(body), ev.retries) and not jobs.legacy_job(body):  # (those spent its own)
@@ -122,6 +123,9 @@ async def pod_event(event, body, namespace, labels, **_):
         STATE.ledger.pod_unschedulable(pool, body["metadata"]["uid"], waiting is not None)
     if event["type"] == "DELETED":
         return
+    if (body.get("status") or {}).get("phase") == "Succeeded":
+        await pod_succeeded(body, namespace, labels)
+        return
     if waiting is not None:
         await say_waiting(namespace, evaluation_of(body, labels), waiting)
     if STATE.settings.log_url_template and (body.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed"):
@@ -149,13 +153,47 @@ async def pod_event(event, body, namespace, labels, **_):
     ev = STATE.ledger.get(key)
     if is_final(ev):
         return
-    job = labels.get("job-name") or labels.get("batch.kubernetes.io/job-name")
+    job = job_of_pod(body, labels)
     if job != ev.job:
         return  # an earlier attempt's pod (or one whose Job the ledger has not seen yet: its Job's events will)
     await fail(key, ev, {"metadata": {"name": job, "namespace": namespace,
                                       "labels": {jobs.LABEL_ATTEMPT: labels.get(jobs.LABEL_ATTEMPT, "1")}}},
                reason, message, pod=body)
     await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job}")
+
+
+def job_of_pod(pod: dict, labels: dict) -> str | None:
+    return labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
+
+
+async def pod_succeeded(pod: dict, namespace: str, labels: dict) -> None:
+    """A runner pod that exited 0 has judged (the runner exits 0 whenever it judged, and its Job
+    needs one success): the verdict is read now, not when the Job controller gets round to marking
+    the Job Complete (seconds to minutes later under a burst: it shares its client's rate limit
+    with every Job and pod). The slot frees with the verdict."""
+    key = (namespace, evaluation_of(pod, labels))
+    ev = STATE.ledger.get(key)
+    job = job_of_pod(pod, labels)
+    if is_final(ev) or not job or job != ev.job:
+        return
+    meta = pod["metadata"]
+    # what finish needs of the Job: its name and its annotations (the pod's template carries them)
+    await finish_once(key, ev, {"metadata": {"name": job, "namespace": namespace,
+                                             "annotations": meta.get("annotations") or {},
+                                             "labels": {jobs.LABEL_ATTEMPT: labels.get(jobs.LABEL_ATTEMPT, "1")}}})
+
+
+FINISHING: set[str] = set()  # uids being finished now (from the pod or the Job, whichever comes first)
+
+
+async def finish_once(key, ev: Entry, job: dict) -> None:
+    if ev.uid in FINISHING:
+        return
+    FINISHING.add(ev.uid)
+    try:
+        await finish(key, ev, job)
+    finally:
+        FINISHING.discard(ev.uid)
 
 
 def no_node_yet(pod: dict) -> str | None:

@@ -25,7 +25,7 @@ from . import admission, dispatch, following, launch, problems, progress
 from .objectstore import ObjectStore
 from .resources import GROUP, VERSION, EvaluationSpec
 from .settings import Settings
-from .state import STATE, eval_path, kube
+from .state import STATE, KeyLocks, eval_path, kube
 
 STAGES = (admission, dispatch, following, launch, problems)  # imported so that kopf registers their handlers
 
@@ -34,12 +34,12 @@ STAGES = (admission, dispatch, following, launch, problems)  # imported so that 
 async def startup(settings: kopf.OperatorSettings, **_):
     STATE.settings = Settings.from_env()
     STATE.store = ObjectStore(STATE.settings)
-    STATE.lock = asyncio.Lock()
+    STATE.locks = KeyLocks()
     STATE.policies = set()
     STATE.tenancies = {}
     STATE.ledger = dispatch.make_ledger()
     STATE.wake = asyncio.Event()
-    STATE.dispatcher = asyncio.get_running_loop().create_task(dispatch.dispatcher())
+    STATE.dispatcher = None  # started by the first handler (dispatch.indexed), in kopf's context
     STATE.progress = asyncio.get_running_loop().create_task(progress.poll_forever(STATE))
     STATE.tenant_stores = {}
     STATE.problems = {}
@@ -63,7 +63,8 @@ async def startup(settings: kopf.OperatorSettings, **_):
     settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
     if STATE.settings.create_buckets:
         await asyncio.to_thread(STATE.store.ensure_buckets)
-    metrics.start(STATE.settings.metrics_port, lambda: STATE.ledger)
+    metrics.start(STATE.settings.metrics_port, lambda: STATE.ledger, dispatch.readiness)
+    STATE.looker = asyncio.get_running_loop().create_task(dispatch.look_for_nothing_listed())
     callbacks.start(STATE)
     if STATE.settings.finished_ttl_seconds > 0:
         scopes = [f"/namespaces/{n}" for n in STATE.settings.namespace_list] or [""]
@@ -90,6 +91,8 @@ async def cleanup(**_):
         STATE.progress.cancel()
     if STATE.sweeper:
         STATE.sweeper.cancel()
+    if STATE.looker:
+        STATE.looker.cancel()
     if STATE.kube:
         await STATE.kube.close()
 

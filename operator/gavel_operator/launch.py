@@ -50,6 +50,7 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
                             attempt=attempt, settings=settings, tenancy=settings.tenancy_for(namespace))
     if stored:  # the Job's deletion (the Evaluation's) deletes it too: following.job_event
         job["metadata"]["annotations"][taskdocs.ANNOTATION] = "true"
+        job["spec"]["template"]["metadata"]["annotations"][taskdocs.ANNOTATION] = "true"  # its pod finishes it too
     for obj in (secret, job):
         kopf.adopt(obj, owner=owner)
         obj["metadata"]["namespace"] = namespace

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from typing import Callable
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.core import GaugeMetricFamily
 
 from .status import age_seconds
@@ -44,10 +48,33 @@ class LedgerCollector:
         yield from (phases, queued, running)
 
 
-def start(port: int, get_ledger: Callable) -> None:
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *_):  # a probe every few seconds is not news
+        pass
+
+
+def app(readiness: Callable[[], tuple[bool, dict]]):
+    """/metrics (and any other path: Prometheus' text), and /readyz: 200 when `readiness` says
+    ready, 503 while it says the operator is catching up; its words as JSON either way."""
+    metrics_app = make_wsgi_app()
+
+    def serve(environ, start_response):
+        if environ.get("PATH_INFO") != "/readyz":
+            return metrics_app(environ, start_response)
+        ready, words = readiness()
+        start_response("200 OK" if ready else "503 Service Unavailable", [("Content-Type", "application/json")])
+        return [json.dumps(words).encode() + b"\n"]
+
+    return serve
+
+
+def start(port: int, get_ledger: Callable, readiness: Callable[[], tuple[bool, dict]]) -> None:
+    """Serves the metrics and the readiness probe (/readyz) on `port`, from a thread of its own
+    (the liveness probe is kopf's, on the event loop: it says the loop answers)."""
     REGISTRY.register(LedgerCollector(get_ledger))
     ACTIVE.set(1)
-    start_http_server(port)
+    server = make_server("0.0.0.0", port, app(readiness), ThreadingWSGIServer, handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True, name="metrics").start()
 
 
 def judged(verdict: str, created: str | None) -> None:
