@@ -342,6 +342,8 @@ class IoiBest(str, Enum):
 
 
 class ContestScoring(Spec):
+    """How the standings are ranked."""
+
     rule: ScoringRule = Field(
         ScoringRule.ICPC,
         description="icpc: problems solved, then penalty time (minutes from start to the first Accepted "

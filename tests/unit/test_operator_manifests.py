@@ -292,3 +292,37 @@ def test_a_saved_runner_log_holds_no_signature_whatever_it_printed():
     clean = without_signatures(text)
     assert "0123abcd" not in clean and "X-Amz-Credential" not in clean and "gavel%2F" not in clean
     assert "http://10.0.0.5:9000/gavel/team-a/e/uid/1.stdout'" in clean and "http://h/b/k: HTTP 404" in clean
+
+
+def test_contest_crd_validates_what_a_person_gets_wrong():
+    crd = crdgen.contest_crd()
+    assert crd["spec"]["names"]["kind"] == "Contest" and crd["spec"]["scope"] == "Namespaced"
+    version = crd["spec"]["versions"][0]
+    spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    for field in ("problems", "window", "scoring", "participants", "top", "storage"):
+        assert spec["properties"][field].get("description"), field
+    window = spec["properties"]["window"]
+    assert {window["properties"][t]["format"] for t in ("start", "end", "freeze", "thaw")} == {"date-time"}
+    messages = {r["message"]: r["rule"] for node in (window, spec["properties"]["problems"],
+                                                      spec["properties"]["scoring"])
+                for r in node["x-kubernetes-validations"]}
+    assert messages["window.end must be after window.start"] == "self.end > self.start"  # timestamps in CEL
+    assert "self.freeze >= self.start && self.freeze <= self.end" in messages[
+        "window.freeze must lie between window.start and window.end"]
+    assert "each problem label may appear once" in messages
+    assert "scoring.penaltyMinutes is for rule icpc" in messages
+    # neither has a schema default, or has() could never tell a rule it was set for the other rule
+    assert "default" not in spec["properties"]["scoring"]["properties"]["penaltyMinutes"]
+    assert "default" not in spec["properties"]["scoring"]["properties"]["best"]
+    assert spec["properties"]["participants"]["x-kubernetes-list-map-keys"] == ["id"]
+    columns = [c["name"] for c in version["additionalPrinterColumns"]]
+    assert columns[:6] == ["State", "Rule", "Participants", "Leader", "Judged", "Pending"]
+    status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
+    assert {"state", "participants", "leader", "judged", "pending", "top", "scoreboards", "lastRebuilt",
+            "rebuilds"} <= set(status)
+    for column in version["additionalPrinterColumns"]:  # every column points at a field the schema has
+        section, *path = column["jsonPath"].strip(".").split(".")
+        node = version["schema"]["openAPIV3Schema"]["properties"].get(section, {"properties": {}})
+        for part in path:
+            node = node.get("properties", {}).get(part) if section != "metadata" else {}
+        assert node is not None, column
