@@ -306,7 +306,7 @@ LABEL_VALUE = r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
 class ContestProblem(Spec):
     """One problem of a contest, under the label people know it by."""
 
-    label: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,9}$",
+    label: str = Field(max_length=10, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,9}$",
                        description="Short label shown on the scoreboard, e.g. A; unique in the contest. It is the "
                                    "problem_id of the Contest API scoreboard.")
     problem: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",

@@ -310,6 +310,12 @@ def test_contest_crd_validates_what_a_person_gets_wrong():
     assert "self.freeze >= self.start && self.freeze <= self.end" in messages[
         "window.freeze must lie between window.start and window.end"]
     assert "each problem label may appear once" in messages
+    # the API server estimates a rule's cost from the sizes the schema allows: without these bounds the
+    # pairwise uniqueness rules would exceed its budget and the CRD itself would be refused
+    problem = spec["properties"]["problems"]
+    assert problem["maxItems"] <= 100
+    assert problem["items"]["properties"]["label"]["maxLength"] <= 10
+    assert problem["items"]["properties"]["problem"]["maxLength"] <= 253
     assert "scoring.penaltyMinutes is for rule icpc" in messages
     # neither has a schema default, or has() could never tell a rule it was set for the other rule
     assert "default" not in spec["properties"]["scoring"]["properties"]["penaltyMinutes"]
