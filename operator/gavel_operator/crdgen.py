@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from .resources import (
-    EVALUATION_COLUMNS, EVALUATION_RULES, GROUP, LANGUAGE_COLUMNS, PROBLEM_COLUMNS, VERSION, EvaluationSpec,
-    EvaluationStatus, LanguageSpec, ProblemSpec, ProblemStatus,
+    CONTEST_COLUMNS, CONTEST_RULES, EVALUATION_COLUMNS, EVALUATION_RULES, GROUP, LANGUAGE_COLUMNS, PROBLEM_COLUMNS,
+    VERSION, ContestSpec, ContestStatus, EvaluationSpec, EvaluationStatus, LanguageSpec, ProblemSpec, ProblemStatus,
 )
 
 KEEP = {"type", "description", "properties", "required", "items", "enum", "default", "minimum", "maximum",
@@ -128,6 +128,27 @@ def problem_crd() -> dict[str, Any]:
     return _crd("Problem", "problems", ["prob"], "Namespaced", schema, PROBLEM_COLUMNS)
 
 
+def contest_crd() -> dict[str, Any]:
+    spec = model_schema(ContestSpec)
+    status = model_schema(ContestStatus)
+    status["x-kubernetes-preserve-unknown-fields"] = True  # kopf's progress notes
+    # the API server refuses a repeated id itself (a CEL rule over 10,000 items would cost too much)
+    spec["properties"]["participants"]["x-kubernetes-list-type"] = "map"
+    spec["properties"]["participants"]["x-kubernetes-list-map-keys"] = ["id"]
+    schema = {
+        "type": "object",
+        "description": "A contest: Problems under labels, a time window and a scoring rule (icpc or ioi). Gavel "
+                       "ranks the contest's Evaluations (labels gavel.dev/contest and gavel.dev/participant) and "
+                       "writes the scoreboard, in the ICPC Contest API's shape and as an HTML page.",
+        "required": ["spec"],
+        "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                       "metadata": {"type": "object"}, "spec": spec, "status": status},
+    }
+    for path, rules in CONTEST_RULES.items():
+        _at(schema, path)["x-kubernetes-validations"] = rules
+    return _crd("Contest", "contests", [], "Namespaced", schema, CONTEST_COLUMNS)
+
+
 def _crd(kind: str, plural: str, short: list[str], scope: str, schema: dict, columns: list[dict]) -> dict:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -136,7 +157,7 @@ def _crd(kind: str, plural: str, short: list[str], scope: str, schema: dict, col
         "spec": {
             "group": GROUP,
             "names": {"kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower(),
-                      "shortNames": short, "categories": ["gavel"]},
+                      **({"shortNames": short} if short else {}), "categories": ["gavel"]},
             "scope": scope,
             "versions": [{
                 "name": VERSION, "served": True, "storage": True,
@@ -154,6 +175,7 @@ def render() -> dict[str, str]:
         f"{GROUP}_evaluations.yaml": header + yaml.safe_dump(evaluation_crd(), sort_keys=False, width=120),
         f"{GROUP}_languages.yaml": header + yaml.safe_dump(language_crd(), sort_keys=False, width=120),
         f"{GROUP}_problems.yaml": header + yaml.safe_dump(problem_crd(), sort_keys=False, width=120),
+        f"{GROUP}_contests.yaml": header + yaml.safe_dump(contest_crd(), sort_keys=False, width=120),
     }
 
 

@@ -1,4 +1,4 @@
-"""The Evaluation and Language resources as typed models: the operator reads objects through
+"""The Evaluation, Problem, Language and Contest resources as typed models: the operator reads objects through
 them, and crdgen.py turns them into the CustomResourceDefinitions in crds/, so that schema
 and code cannot drift. Descriptions here are what `kubectl explain` shows."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gavel_contract import CheckerKind, CheckerProtocol, FileIO, Group, LanguageVersion, Order, TestVerdict, Verdict
 
@@ -327,6 +327,148 @@ class LanguageSpec(Spec):
                                             description="Versions, each with its runner image and commands.")
 
 
+
+# A Kubernetes label value: what gavel.dev/participant on an Evaluation may hold.
+LABEL_VALUE = r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
+
+
+class ContestProblem(Spec):
+    """One problem of a contest, under the label people know it by."""
+
+    label: str = Field(max_length=10, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,9}$",
+                       description="Short label shown on the scoreboard, e.g. A; unique in the contest. It is the "
+                                   "problem_id of the Contest API scoreboard.")
+    problem: str = Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+                         description="A Problem in this namespace (kubectl get problems): Evaluations whose "
+                                     "spec.problem names it count for this label.")
+    name: str | None = Field(None, max_length=200, description="Title shown on the scoreboard; default: the label.")
+    color: str | None = Field(None, pattern=r"^#[0-9A-Fa-f]{6}$",
+                              description="Balloon colour as #RRGGBB, shown beside the label.")
+
+
+class ContestWindow(Spec):
+    """When submissions count: from start (inclusive) to end (exclusive)."""
+
+    start: AwareDatetime = Field(description="RFC 3339 date-time, e.g. 2026-05-01T09:00:00Z. Submissions made "
+                                             "before it are not counted.")
+    end: AwareDatetime = Field(description="RFC 3339 date-time; submissions made at or after it are not counted.")
+    freeze: AwareDatetime | None = Field(
+        None, description="From this time on, the public scoreboard shows new submissions as pending without "
+                          "their results; the full (jury) scoreboard shows everything. Between start and end.")
+    thaw: AwareDatetime | None = Field(
+        None, description="When the public scoreboard shows everything again (at or after end); unset: it stays "
+                          "frozen until this is set.")
+
+
+class ScoringRule(str, Enum):
+    ICPC = "icpc"
+    IOI = "ioi"
+
+
+class IoiBest(str, Enum):
+    SUBMISSION = "submission"
+    SUBTASK = "subtask"
+
+
+class ContestScoring(Spec):
+    """How the standings are ranked."""
+
+    rule: ScoringRule = Field(
+        ScoringRule.ICPC,
+        description="icpc: problems solved, then penalty time (minutes from start to the first Accepted "
+                    "submission plus penaltyMinutes per rejected one before it; compilation errors not counted), "
+                    "then the time of the last solve. ioi: the sum over problems of the best score (see best).")
+    penalty_minutes: int | None = Field(None, ge=0, le=1440, alias="penaltyMinutes",
+                                        description="icpc: minutes added per rejected submission before the first "
+                                                    "Accepted one (default 20).")
+    best: IoiBest | None = Field(None, description="ioi: subtask (default, IOI's rule since 2017): the best score "
+                                                   "of each group across all submissions, summed; submission: "
+                                                   "the best total score of any one submission.")
+
+
+class ContestParticipant(Spec):
+    id: str = Field(pattern=LABEL_VALUE, description="What Evaluations carry in their gavel.dev/participant label.")
+    name: str | None = Field(None, max_length=200, description="Name shown on the scoreboard; default: the id.")
+
+
+class ScoreboardStorage(Spec):
+    """Where the scoreboard files go: BUCKET/PREFIX/{public,full}.{json,html}."""
+
+    bucket: str | None = Field(None, min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$",
+                               description="Default: the operator's results bucket.")
+    prefix: str | None = Field(None, max_length=512,
+                               description="Default: NAMESPACE/contests/NAME. It must lie where the namespace may "
+                                           "write (by default under NAMESPACE/).")
+
+
+class ContestSpec(Spec):
+    """A contest over Problems of this namespace: its Evaluations (labelled gavel.dev/contest: NAME and
+    gavel.dev/participant: ID by the platform) are ranked by its scoring rule."""
+
+    title: str | None = Field(None, max_length=200, description="Shown above the scoreboard; default: the name.")
+    problems: list[ContestProblem] = Field(min_length=1, max_length=100,
+                                           description="The problems, in scoreboard order.")
+    window: ContestWindow
+    scoring: ContestScoring = Field(default_factory=ContestScoring)
+    participants: list[ContestParticipant] | None = Field(
+        None, max_length=10_000,
+        description="Who is ranked, listed even before they submit; others' Evaluations are ignored. Unset: "
+                    "every gavel.dev/participant seen on the contest's Evaluations.")
+    top: int = Field(10, ge=0, le=50, description="How many rows of the ranking status.top holds.")
+    storage: ScoreboardStorage = Field(default_factory=ScoreboardStorage)
+
+    @property
+    def penalty_minutes(self) -> int:
+        return 20 if self.scoring.penalty_minutes is None else self.scoring.penalty_minutes
+
+    @property
+    def ioi_best(self) -> IoiBest:
+        return self.scoring.best or IoiBest.SUBTASK
+
+
+class ContestState(str, Enum):
+    SCHEDULED = "Scheduled"  # before start
+    RUNNING = "Running"
+    FROZEN = "Frozen"        # between freeze and end: the public scoreboard hides new results
+    OVER = "Over"            # at or after end
+
+
+class StandingRow(BaseModel):
+    rank: int
+    participant: str
+    name: str | None = None
+    solved: int | None = Field(None, description="icpc: problems solved")
+    penalty: int | None = Field(None, description="icpc: penalty minutes")
+    score: float | None = Field(None, description="ioi: total score")
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class ScoreboardLocations(BaseModel):
+    """s3://bucket/key of each file, and http(s) links where a public endpoint is set."""
+
+    public_json: str | None = Field(None, alias="publicJson", description="Contest API scoreboard, frozen view")
+    public_html: str | None = Field(None, alias="publicHtml")
+    full_json: str | None = Field(None, alias="fullJson", description="Contest API scoreboard, jury view")
+    full_html: str | None = Field(None, alias="fullHtml")
+    links: dict[str, str] | None = None
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class ContestStatus(BaseModel):
+    state: ContestState | None = None
+    participants: int | None = Field(None, description="participants ranked")
+    leader: str | None = Field(None, description="who ranks first on the public scoreboard (ties: all of them)")
+    judged: int | None = Field(None, description="submissions in the window with a final judgement")
+    pending: int | None = Field(None, description="submissions in the window not judged yet (or judging failed)")
+    top: list[StandingRow] | None = Field(None, description="the first spec.top rows of the public scoreboard")
+    scoreboards: ScoreboardLocations | None = None
+    last_rebuilt: str | None = Field(None, alias="lastRebuilt")
+    rebuilds: int | None = Field(None, description="how often the scoreboard was rebuilt")
+    message: str | None = None
+    conditions: list[Condition] | None = None
+    observed_generation: int | None = Field(None, alias="observedGeneration")
+    model_config = ConfigDict(populate_by_name=True)
+
 # CEL rules the API server enforces (x-kubernetes-validations), by JSON path in the schema.
 EVALUATION_RULES: dict[str, list[dict[str, Any]]] = {
     "spec": [
@@ -390,5 +532,39 @@ LANGUAGE_COLUMNS = [
     {"name": "Title", "type": "string", "jsonPath": ".spec.title"},
     {"name": "Versions", "type": "string", "jsonPath": ".status.versions"},
     {"name": "Default", "type": "string", "jsonPath": ".status.defaultVersion"},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]
+
+CONTEST_RULES: dict[str, list[dict[str, Any]]] = {
+    "spec.window": [
+        {"rule": "self.end > self.start", "message": "window.end must be after window.start"},
+        {"rule": "!has(self.freeze) || (self.freeze >= self.start && self.freeze <= self.end)",
+         "message": "window.freeze must lie between window.start and window.end"},
+        {"rule": "!has(self.thaw) || self.thaw >= self.end", "message": "window.thaw must not be before window.end"},
+        {"rule": "!has(self.thaw) || has(self.freeze)", "message": "window.thaw needs window.freeze"},
+    ],
+    "spec.problems": [
+        {"rule": "self.all(p, self.exists_one(q, q.label == p.label))",
+         "message": "each problem label may appear once"},
+        {"rule": "self.all(p, self.exists_one(q, q.problem == p.problem))",
+         "message": "each Problem may appear once (Evaluations name the Problem, not the label)"},
+    ],
+    "spec.scoring": [
+        {"rule": "self.rule == 'icpc' || !has(self.penaltyMinutes)",
+         "message": "scoring.penaltyMinutes is for rule icpc"},
+        {"rule": "self.rule == 'ioi' || !has(self.best)", "message": "scoring.best is for rule ioi"},
+    ],
+}
+
+CONTEST_COLUMNS = [
+    {"name": "State", "type": "string", "jsonPath": ".status.state"},
+    {"name": "Rule", "type": "string", "jsonPath": ".spec.scoring.rule"},
+    {"name": "Participants", "type": "integer", "jsonPath": ".status.participants"},
+    {"name": "Leader", "type": "string", "jsonPath": ".status.leader"},
+    {"name": "Judged", "type": "integer", "jsonPath": ".status.judged"},
+    {"name": "Pending", "type": "integer", "jsonPath": ".status.pending"},
+    {"name": "Start", "type": "date", "jsonPath": ".spec.window.start", "priority": 1},
+    {"name": "Rebuilt", "type": "date", "jsonPath": ".status.lastRebuilt", "priority": 1},
+    {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]

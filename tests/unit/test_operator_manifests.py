@@ -392,3 +392,43 @@ def test_the_next_attempt_waits_as_the_job_controller_would():
     from gavel_operator.following import backoff_seconds
 
     assert [backoff_seconds(a) for a in range(1, 7)] == [10, 20, 40, 60, 60, 60]
+
+
+def test_contest_crd_validates_what_a_person_gets_wrong():
+    crd = crdgen.contest_crd()
+    assert crd["spec"]["names"]["kind"] == "Contest" and crd["spec"]["scope"] == "Namespaced"
+    version = crd["spec"]["versions"][0]
+    spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    for field in ("problems", "window", "scoring", "participants", "top", "storage"):
+        assert spec["properties"][field].get("description"), field
+    window = spec["properties"]["window"]
+    assert {window["properties"][t]["format"] for t in ("start", "end", "freeze", "thaw")} == {"date-time"}
+    messages = {r["message"]: r["rule"] for node in (window, spec["properties"]["problems"],
+                                                      spec["properties"]["scoring"])
+                for r in node["x-kubernetes-validations"]}
+    assert messages["window.end must be after window.start"] == "self.end > self.start"  # timestamps in CEL
+    assert "self.freeze >= self.start && self.freeze <= self.end" in messages[
+        "window.freeze must lie between window.start and window.end"]
+    assert "each problem label may appear once" in messages
+    # the API server estimates a rule's cost from the sizes the schema allows: without these bounds the
+    # pairwise uniqueness rules would exceed its budget and the CRD itself would be refused
+    problem = spec["properties"]["problems"]
+    assert problem["maxItems"] <= 100
+    assert problem["items"]["properties"]["label"]["maxLength"] <= 10
+    assert problem["items"]["properties"]["problem"]["maxLength"] <= 253
+    assert "scoring.penaltyMinutes is for rule icpc" in messages
+    # neither has a schema default, or has() could never tell a rule it was set for the other rule
+    assert "default" not in spec["properties"]["scoring"]["properties"]["penaltyMinutes"]
+    assert "default" not in spec["properties"]["scoring"]["properties"]["best"]
+    assert spec["properties"]["participants"]["x-kubernetes-list-map-keys"] == ["id"]
+    columns = [c["name"] for c in version["additionalPrinterColumns"]]
+    assert columns[:6] == ["State", "Rule", "Participants", "Leader", "Judged", "Pending"]
+    status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
+    assert {"state", "participants", "leader", "judged", "pending", "top", "scoreboards", "lastRebuilt",
+            "rebuilds"} <= set(status)
+    for column in version["additionalPrinterColumns"]:  # every column points at a field the schema has
+        section, *path = column["jsonPath"].strip(".").split(".")
+        node = version["schema"]["openAPIV3Schema"]["properties"].get(section, {"properties": {}})
+        for part in path:
+            node = node.get("properties", {}).get(part) if section != "metadata" else {}
+        assert node is not None, column
