@@ -412,7 +412,7 @@ async def start_next(key, ev: Entry, job: dict, reason: str, message: str) -> No
     if why:
         await fail(key, ev, job, reason, f"{message}; not run again: {why}".strip("; "), saved=logs)
         return
-    async with STATE.lock:  # cancel deletes the Evaluation's Jobs holding it: none is made behind its back
+    async with STATE.locks(key):  # cancel deletes the Evaluation's Jobs holding it: none is made behind its back
         if superseded():
             return
         values = await start(namespace, name, ev.uid, spec, lang, version, body, attempt=attempt + 1)
@@ -526,7 +526,7 @@ async def evaluation_jobs(namespace: str, name: str, uid: str) -> list[dict]:
 async def cancel(body, namespace, name, status, **_):
     """spec.cancel: every attempt's Job deleted (an earlier attempt's pod may still be on a node
     that stopped answering), the current attempt's log saved, then Canceled. The Jobs are listed and
-    deleted holding STATE.lock, as `retry` starts the next attempt holding it: no attempt is started
+    deleted holding its lock (STATE.locks), as `retry` starts the next attempt holding it: no attempt is started
     behind the cancel's back."""
     if status.get("phase") in FINAL_VALUES:
         return
@@ -542,7 +542,7 @@ async def cancel(body, namespace, name, status, **_):
             where = base.of_job(current[0])
             if await save_logs(namespace, current[0]["metadata"]["name"], where):
                 values["locations"] = {"logs": f"s3://{where.bucket}/{where.key('runner.log')}"}
-    async with STATE.lock:
+    async with STATE.locks((namespace, name)):
         for job in await evaluation_jobs(namespace, name, uid):
             await kube().delete(f"/apis/batch/v1/namespaces/{namespace}/jobs/{job['metadata']['name']}",
                                 propagation="Foreground")
