@@ -36,7 +36,7 @@ ensure_docker() {
   if ! grep -qs '"default-runtime"\|"runtimes"' /etc/docker/daemon.json; then
     args+=(--add-runtime "gavel-runc=$GAVEL_CACHE/bin/runc-nosysres" --default-runtime gavel-runc)
   fi
-  (close_inherited_fds; exec setsid dockerd "${args[@]}") >"$GAVEL_CACHE/run/dockerd.log" 2>&1 </dev/null 9>&- &
+  (close_inherited_fds; exec setsid dockerd "${args[@]}") >"$GAVEL_CACHE/run/dockerd.log" 2>&1 </dev/null &
   echo $! >"$DOCKERD_PID_FILE"
   STARTED_DOCKERD=1
   trap stop_docker EXIT

@@ -40,7 +40,7 @@ dockerd_up() {
     --iptables=false --ip-masq=false --ip-forward=false --bridge=none \
     --default-address-pool "base=$KIND_DOCKER_POOL,size=24" \
     --add-runtime "gavel-runc=$GAVEL_CACHE/bin/runc-nosysres" --default-runtime gavel-runc) \
-    >"$KIND_DOCKER_RUN/dockerd.log" 2>&1 </dev/null 9>&- &
+    >"$KIND_DOCKER_RUN/dockerd.log" 2>&1 </dev/null &
   local i
   for ((i = 0; i < 60; i++)); do dockerd_running && return 0; sleep 1; done
   die "the kind dockerd did not start: see $KIND_DOCKER_RUN/dockerd.log"

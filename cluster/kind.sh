@@ -104,17 +104,19 @@ case ${1:-} in
     # A cluster left from before a restart of the machine or of kind's dockerd has its
     # containers back but not its API server (CI stop 22: "connection refused" for 180 s):
     # one that does not answer within a minute is deleted and made again.
+    # (The images it held are loaded again: load-archive's stamp names the node containers.)
+    running=0
     if "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER"; then
       "$KIND" get kubeconfig --name "$KIND_CLUSTER" >"$KUBECONFIG_PATH"
       if wait_api 60 quiet; then
+        running=1
         log "kind cluster $KIND_CLUSTER already running"
       else
         log "kind cluster $KIND_CLUSTER exists but its API server does not answer: deleting it"
         "$KIND" delete cluster --name "$KIND_CLUSTER"
-        rm -rf "$GAVEL_STATE/loaded"
       fi
     fi
-    if ! "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER"; then
+    if ((!running)); then
       kind_config >"$GAVEL_STATE/kind-config.yaml"
       log "kind create cluster $KIND_CLUSTER ($KIND_NODES node(s), $image)"
       "$KIND" create cluster --name "$KIND_CLUSTER" --image "$image" --config "$GAVEL_STATE/kind-config.yaml" \

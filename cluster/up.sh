@@ -24,7 +24,7 @@ start() { # name, command...
   local name=$1
   shift
   log "starting $name"
-  (close_inherited_fds; exec setsid "$@") >>"$LOG_DIR/$name.log" 2>&1 </dev/null 9>&- &
+  (close_inherited_fds; exec setsid "$@") >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
   echo $! >"$PID_DIR/$name.pid"
 }
 
