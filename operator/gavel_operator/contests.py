@@ -121,7 +121,7 @@ def touch(contests: set[ContestKey]) -> None:
 # ---- the Contests -------------------------------------------------------------------------------
 
 @kopf.on.event(GROUP, VERSION, "contests")
-def contest_event(event, body, namespace, name, **_):
+async def contest_event(event, body, namespace, name, **_):  # async: kopf runs a sync handler in a thread
     key = (namespace, name)
     meta, status = body["metadata"], body.get("status") or {}
     held = CONTESTS.get(key)

@@ -310,7 +310,7 @@ def test_a_contest_event_and_its_rebuild(monkeypatch):
         assert fake.patches == []  # no Contest yet: nothing to rebuild
         body = {"metadata": {"namespace": "team", "name": "c1", "uid": "cu", "generation": 1},
                 "spec": SPEC.model_dump(mode="json", by_alias=True, exclude_none=True), "status": {"rebuilds": 4}}
-        contests.contest_event({"type": None}, body, "team", "c1")
+        await contests.contest_event({"type": None}, body, "team", "c1")
         await asyncio.sleep(0.05)
         [(path, patch)] = fake.patches
         status = patch["status"]
@@ -321,7 +321,7 @@ def test_a_contest_event_and_its_rebuild(monkeypatch):
         assert sorted(store.objects) == [f"gavel/team/contests/c1/{f}" for f in
                                          ("full.html", "full.json", "public.html", "public.json")]
         # our own status write comes back through the watch: no rebuild for it
-        contests.contest_event({"type": "MODIFIED"}, {**body, "status": status}, "team", "c1")
+        await contests.contest_event({"type": "MODIFIED"}, {**body, "status": status}, "team", "c1")
         contests.evaluation_changed("MODIFIED", ev("e2", participant="p2", verdict="TestFailed"))  # no change
         await asyncio.sleep(0.05)
         assert len(fake.patches) == 1
@@ -329,7 +329,54 @@ def test_a_contest_event_and_its_rebuild(monkeypatch):
         await asyncio.sleep(0.05)
         assert len(fake.patches) == 2 and fake.patches[1][1]["status"]["leader"] is None
         assert fake.patches[1][1]["status"]["rebuilds"] == 6
-        contests.contest_event({"type": "DELETED"}, body, "team", "c1")
+        await contests.contest_event({"type": "DELETED"}, body, "team", "c1")
+        contests.REBUILDS.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_callback_says_each_change_once(monkeypatch):
+    from gavel_operator.callbacks import CallbackError
+
+    fake, store, sent = FakeKube(), FakeStore(), []
+    answers = [None, CallbackError("connection refused"), None]
+    monkeypatch.setattr(STATE, "settings", Settings(), raising=False)
+    monkeypatch.setattr(contests, "kube", lambda: fake)
+
+    async def store_for(namespace):
+        return store
+
+    async def send(url, data):
+        sent.append((url, data))
+        return answers.pop(0)
+
+    monkeypatch.setattr(contests, "store_for", store_for)
+    monkeypatch.setattr(contests.callbacks, "send", send)
+    monkeypatch.setattr(contests, "BOOK", Book())
+    monkeypatch.setattr(contests, "CONTESTS", {})
+
+    async def scenario():
+        monkeypatch.setattr(contests, "REBUILDS", Rebuilds(0.01, contests.rebuild))
+        contests.REBUILDS.open()
+        spec = {**SPEC.model_dump(mode="json", by_alias=True, exclude_none=True), "callbackUrl": "https://platform.example/sb"}
+        body = {"metadata": {"namespace": "team", "name": "c1", "uid": "cu", "generation": 1}, "spec": spec, "status": {}}
+        await contests.contest_event({"type": None}, body, "team", "c1")
+        contests.evaluation_changed("ADDED", ev("e1", verdict="Accepted"))
+        await asyncio.sleep(0.05)
+        [(url, payload)] = sent
+        assert url == "https://platform.example/sb" and payload["kind"] == "ContestScoreboard"
+        assert payload["scoreboard"]["rows"][0]["team_id"] == "p1" and payload["status"]["leader"] == "p1"
+        conds = {c["type"]: c["status"] for c in fake.patches[-1][1]["status"]["conditions"]}
+        assert conds == {"CallbackDelivered": "True"}
+        contests.REBUILDS.touch(("team", "c1"))  # rebuilt, nothing changed: no callback
+        await asyncio.sleep(0.05)
+        assert len(sent) == 1 and len(fake.patches) == 2
+        contests.evaluation_changed("ADDED", ev("e2", participant="p2", verdict="Accepted", minute=1))
+        await asyncio.sleep(0.05)
+        assert len(sent) == 2  # refused: said in the status, tried again by a rebuild 2 s later
+        status = fake.patches[-1][1]["status"]
+        assert "callback failed: connection refused" in status["message"]
+        assert status["conditions"][0]["status"] == "False"
         contests.REBUILDS.close()
 
     asyncio.run(scenario())
