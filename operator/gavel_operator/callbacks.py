@@ -52,6 +52,7 @@ _state = None
 _policy: Policy | None = None
 _in_flight: asyncio.Semaphore | None = None
 _deliveries: set[asyncio.Task] = set()
+_session: aiohttp.ClientSession | None = None  # the worker's, shared with `send`
 
 
 # --- where callbacks may go ----------------------------------------------------------------
@@ -311,7 +312,9 @@ async def _slot(key: str, limit: int) -> AsyncIterator[None]:
 
 async def _worker() -> None:
     """Start each callback when due, without waiting for it; in-flight ones end with the worker."""
+    global _session
     async with new_session(_policy) as session:
+        _session = session
         try:
             while True:
                 if not _heap:
@@ -333,6 +336,20 @@ async def _worker() -> None:
             for task in list(_deliveries):
                 task.cancel()
             await asyncio.gather(*_deliveries, return_exceptions=True)
+
+
+async def send(url: str, data: dict) -> CallbackError | None:
+    """One POST of `data` to a tenant's URL (a Contest's scoreboard callback) under the same policy,
+    the same per-destination slots and the same words as the Evaluations' callbacks; None when it was
+    accepted. No retry here: the caller decides (a later scoreboard supersedes this one)."""
+    if _session is None or _session.closed:
+        return CallbackError("the operator's callback sender is not running")
+    async with _slot(destination(url), _state.settings.callback_per_destination):
+        try:
+            await deliver(_session, _policy, url, data, _state.settings.callback_timeout_seconds)
+        except CallbackError as err:
+            return err
+    return None
 
 
 async def _run(session: aiohttp.ClientSession, uid: str) -> None:

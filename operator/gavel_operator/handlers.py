@@ -5,7 +5,8 @@ gavel_operator.handlers`), which imports the others so that their handlers regis
 - state.py: what the process holds, and status writes (serialized with starting Jobs);
 - admission.py: a new Evaluation checked, then started, Queued, or judged at once;
 - dispatch.py: caps and the queue; launch.py: the task Secret, the Job, the egress policy;
-- following.py: Jobs and pods followed to the verdict or the failure, runner logs, cancel.
+- following.py: Jobs and pods followed to the verdict or the failure, runner logs, cancel;
+- contests.py: Contests' scoreboards rebuilt from their Evaluations' judgements.
 
 Restart-safe by construction: Job and Secret names derive from the Evaluation, so creating
 them again is a no-op (409); what is running or queued is rebuilt in the ledger from kopf's
@@ -21,13 +22,13 @@ import time
 import kopf
 
 from . import callbacks, jobs, metrics, retention
-from . import admission, dispatch, following, launch, problems, progress
+from . import admission, contests, dispatch, following, launch, problems, progress
 from .objectstore import ObjectStore
 from .resources import GROUP, VERSION, EvaluationSpec
 from .settings import Settings
 from .state import STATE, KeyLocks, eval_path, kube
 
-STAGES = (admission, dispatch, following, launch, problems)  # imported so that kopf registers their handlers
+STAGES = (admission, contests, dispatch, following, launch, problems)  # imported so that kopf registers their handlers
 
 
 @kopf.on.startup()
@@ -66,6 +67,7 @@ async def startup(settings: kopf.OperatorSettings, **_):
     metrics.start(STATE.settings.metrics_port, lambda: STATE.ledger, dispatch.readiness)
     STATE.looker = asyncio.get_running_loop().create_task(dispatch.look_for_nothing_listed())
     callbacks.start(STATE)
+    contests.start(STATE)
     if STATE.settings.finished_ttl_seconds > 0:
         scopes = [f"/namespaces/{n}" for n in STATE.settings.namespace_list] or [""]
         STATE.sweeper = asyncio.get_running_loop().create_task(retention.sweep_forever(
@@ -84,6 +86,7 @@ def login(**kwargs):
 
 @kopf.on.cleanup()
 async def cleanup(**_):
+    contests.stop()
     await callbacks.stop()
     if STATE.dispatcher:
         STATE.dispatcher.cancel()

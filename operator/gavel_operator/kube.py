@@ -10,7 +10,7 @@ import contextlib
 import json
 import ssl
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,22 @@ class Kube:
 
     async def get(self, path: str, **params) -> dict:
         return await self.request("GET", path, params=params or None)
+
+    async def watch(self, path: str, **params) -> AsyncIterator[dict]:
+        """The events of a watch (params: labelSelector, resourceVersion, timeoutSeconds...), one JSON
+        object a line. Read in chunks, not by readline: an Evaluation's line can pass aiohttp's 64 KiB."""
+        seconds = float(params.get("timeoutSeconds", 300))
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=seconds + 30)
+        async with self._session.get(self.server + path, params={**params, "watch": "true"}, timeout=timeout) as resp:
+            if resp.status >= 400:
+                raise ApiError(resp.status, await resp.text())
+            buffer = b""
+            async for chunk in resp.content.iter_any():
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
 
     async def log(self, namespace: str, pod: str, limit_bytes: int = 4 << 20) -> str:
         return await self.request("GET", f"/api/v1/namespaces/{namespace}/pods/{pod}/log",

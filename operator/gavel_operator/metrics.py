@@ -19,6 +19,10 @@ FAILURES = Counter("gavel_failures_total", "Evaluations that could not be judged
 RETRIED = Counter("gavel_attempts_retried_total", "Attempts whose runner pod failed (crash, eviction, node lost) "
                   "and that were run again as a Job of their own")
 ACTIVE = Gauge("gavel_operator_active", "1 in the replica that holds the Lease and works, 0 in a standby")
+CONTEST_REBUILDS = Counter("gavel_contest_rebuilds_total", "Contest scoreboards rebuilt (all contests; each "
+                           "Contest counts its own in status.rebuilds)")
+CONTEST_REBUILD_SECONDS = Histogram("gavel_contest_rebuild_seconds", "One scoreboard rebuild: standings, files, status",
+                                    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 TIME_TO_VERDICT = Histogram("gavel_time_to_verdict_seconds", "From creation to verdict",
                             buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600))
 
@@ -90,3 +94,8 @@ def failed(reason: str) -> None:
 
 def retried() -> None:
     RETRIED.inc()
+
+
+def contest_rebuilt(seconds: float) -> None:
+    CONTEST_REBUILDS.inc()
+    CONTEST_REBUILD_SECONDS.observe(seconds)

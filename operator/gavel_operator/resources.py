@@ -416,6 +416,10 @@ class ContestSpec(Spec):
                     "every gavel.dev/participant seen on the contest's Evaluations.")
     top: int = Field(10, ge=0, le=50, description="How many rows of the ranking status.top holds.")
     storage: ScoreboardStorage = Field(default_factory=ScoreboardStorage)
+    callback_url: str | None = Field(
+        None, alias="callbackUrl", max_length=2048, pattern=r"^https?://",
+        description="The public scoreboard is POSTed here as JSON each time it changes, under the operator's "
+                    "callback policy (the addresses it may reach), as an Evaluation's result is.")
 
     @property
     def penalty_minutes(self) -> int:

@@ -6,7 +6,9 @@ Once an Evaluation is final the operator labels it `gavel.dev/finished`; its wat
 again (memory and start-up scale with the Evaluations in flight, not with history).
 With GAVEL_FINISHED_TTL_SECONDS, one task deletes finished Evaluations that long after their
 verdict, as `ttlSecondsAfterFinished` does for Jobs: it pages through the labelled ones, so no
-timer per object. Verdicts, outputs and logs stay in storage."""
+timer per object. Verdicts, outputs and logs stay in storage. Evaluations of a contest (label
+`gavel.dev/contest`) are never deleted here: its scoreboard is made of them (contests.py); they go
+when the platform deletes them."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ log = logging.getLogger("gavel.operator")
 
 LABEL_FINISHED = "gavel.dev/finished"
 WATCH_SELECTOR = f"!{LABEL_FINISHED}"  # what the operator's Evaluation watch asks for
+SWEEP_SELECTOR = f"{LABEL_FINISHED},!gavel.dev/contest"  # what the TTL deletes (scoreboard.CONTEST_LABEL spared)
 PAGE = 500
 
 
@@ -45,7 +48,7 @@ async def sweep_forever(get: Callable[..., Awaitable[dict]], delete: Callable[[s
             token = ""
             try:
                 while True:
-                    params = {"labelSelector": LABEL_FINISHED, "limit": str(PAGE)}
+                    params = {"labelSelector": SWEEP_SELECTOR, "limit": str(PAGE)}
                     if token:
                         params["continue"] = token
                     page = await get(path, **params)

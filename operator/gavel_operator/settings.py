@@ -107,6 +107,10 @@ class Settings(BaseModel):
     log_url_template: str = Field("", description="e.g. https://logs.example.com/?pod={namespace}/{pod}")
     outputs_url_template: str = Field("", description="e.g. https://console.example.com/browser/{bucket}/{prefix}/")
 
+    # Contests (contests.py): a contest whose judgements changed is rebuilt this long after the change,
+    # once for every change meanwhile (a burst of completions: one rebuild per this many seconds).
+    contest_rebuild_seconds: float = Field(2.0, ge=0.1, le=300, description="debounce of scoreboard rebuilds")
+
     metrics_port: int = 8080
     leader_lease: str = Field("", description="namespace/name of the Lease that elects the one active replica "
                                              "(leader.py); empty: no election, this process is the only one")

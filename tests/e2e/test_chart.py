@@ -188,6 +188,7 @@ def test_operator_rbac_is_least_privilege(kube, installed):
         return kube.run("auth", "can-i", verb, *args, "-n", ns, "--as", sa, check=False).stdout.strip() == "yes"
 
     for verb, resource in [("watch", "evaluations.gavel.dev"), ("patch", "evaluations.gavel.dev/status"),
+                           ("watch", "contests.gavel.dev"), ("patch", "contests.gavel.dev/status"),
                            ("create", "jobs.batch"), ("delete", "jobs.batch"), ("create", "secrets"),
                            ("get", "pods/log"), ("list", "pods"), ("create", "events"),
                            ("create", "networkpolicies.networking.k8s.io"),
@@ -200,7 +201,7 @@ def test_operator_rbac_is_least_privilege(kube, installed):
                            ("delete", "evaluations.gavel.dev")]:  # retention.finishedTtlSeconds, on by default
         assert can(verb, resource), f"operator cannot {verb} {resource}"
     for verb, resource in [("get", "secrets"), ("list", "secrets"), ("delete", "pods"),
-                           ("create", "evaluations.gavel.dev"),
+                           ("create", "evaluations.gavel.dev"), ("create", "contests.gavel.dev"),
                            ("update", "customresourcedefinitions.apiextensions.k8s.io"), ("create", "deployments.apps"),
                            ("create", "clusterrolebindings.rbac.authorization.k8s.io"), ("delete", "namespaces"),
                            ("create", "pods/exec"), ("update", "nodes"), ("update", "pods"), ("delete", "networkpolicies.networking.k8s.io")]:
