@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# gVisor for the local cluster: build `runsc` and `containerd-shim-runsc-v1` from the Go
+# module proxy into $GAVEL_CACHE/gvisor-$GVISOR_VERSION/bin (never in the repo), and probe
+# whether this machine can start a gVisor sandbox at all.
+#
+#   cluster/gvisor.sh build    build (skipped when the versioned cache dir is complete)
+#   cluster/gvisor.sh probe    try `runsc do true` on every platform and option set, print
+#                              one line per attempt with its exact error (docs/gvisor.md)
+#   cluster/gvisor.sh bin      print the directory holding the binaries
+#
+# GVISOR_VERSION (cluster/versions.env) is a pseudo-version of gVisor's "go" branch, the
+# only branch `go build` can use (the master branch needs Bazel).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+GVISOR_DIR=$GAVEL_CACHE/gvisor-$GVISOR_VERSION
+GVISOR_BIN=$GVISOR_DIR/bin
+
+build() {
+  [[ -f $GVISOR_DIR/.complete ]] && return 0
+  command -v go >/dev/null || die "go is not on PATH (needed to build gVisor; Go >= 1.26 for $GVISOR_VERSION)"
+  log "building gVisor $GVISOR_VERSION (runsc, containerd-shim-runsc-v1) — cold: ~3 min on 2 busy cores"
+  rm -rf "$GVISOR_DIR/bin.tmp" && mkdir -p "$GVISOR_DIR/bin.tmp"
+  # `go install pkg@version` builds outside any module (no wrapper module needed: gVisor's
+  # go.mod has no replace directives). Static binaries, as gVisor's own releases are.
+  (cd / && CGO_ENABLED=0 GOFLAGS=-modcacherw GOBIN=$GVISOR_DIR/bin.tmp \
+    GOCACHE=${GAVEL_GOCACHE:-$GAVEL_CACHE/go/build-cache} GOMODCACHE=${GAVEL_GOMODCACHE:-$GAVEL_CACHE/go/mod} \
+    nice -n 10 go install -p "${GO_BUILD_P:-2}" -trimpath -ldflags "-s -w" \
+    "gvisor.dev/gvisor/runsc@$GVISOR_VERSION" "gvisor.dev/gvisor/shim@$GVISOR_VERSION")
+  mv "$GVISOR_DIR/bin.tmp/shim" "$GVISOR_DIR/bin.tmp/containerd-shim-runsc-v1" # go names it after the package dir
+  rm -rf "${GVISOR_DIR:?}/bin" && mv "$GVISOR_DIR/bin.tmp" "$GVISOR_DIR/bin"
+  date -u +%FT%TZ >"$GVISOR_DIR/.complete"
+  log "gVisor built ($(elapsed)): $GVISOR_BIN"
+}
+
+# One line per attempt: platform, options, user, and the exit status with the last error line.
+probe() {
+  build
+  local dir out p opts rc
+  dir=$(mktemp -d) && chmod 0755 "$dir"
+  printf 'runsc %s on %s (kernel %s)\n' "$GVISOR_VERSION" "$(hostname)" "$(uname -r)"
+  for p in systrap ptrace kvm; do
+    for opts in "--network=none" "--network=none --ignore-cgroups" "--network=sandbox" "--network=none --rootless"; do
+      out=$(cd "$dir" && timeout 60 "$GVISOR_BIN/runsc" --root="$dir/state" --platform=$p $opts do /bin/echo ok 2>&1 </dev/null) && rc=0 || rc=$?
+      printf '%-8s %-34s root    rc=%-3s %s\n' "$p" "$opts" "$rc" "$(tail -n1 <<<"$out")"
+    done
+  done
+  # As an unprivileged user (needs user namespaces).
+  out=$(cd "$dir" && timeout 60 setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$dir" \
+    "$GVISOR_BIN/runsc" --root="$dir/nobody" --rootless --network=none do /bin/echo ok 2>&1 </dev/null) && rc=0 || rc=$?
+  printf '%-8s %-34s nobody  rc=%-3s %s\n' systrap "--rootless --network=none" "$rc" "$(tail -n1 <<<"$out")"
+  rm -rf "$dir"
+}
+
+case ${1:-build} in
+  build) build ;;
+  probe) probe ;;
+  bin) echo "$GVISOR_BIN" ;;
+  *) die "usage: $0 build|probe|bin" ;;
+esac
