@@ -7,6 +7,10 @@
 #   cluster/gvisor.sh probe    try `runsc do true` on every platform and option set, print
 #                              one line per attempt with its exact error (docs/gvisor.md)
 #   cluster/gvisor.sh bin      print the directory holding the binaries
+#   cluster/gvisor.sh runner-tests [PYTEST ARGS]
+#                              the runner's tests (default tests/integration) inside a gVisor
+#                              sandbox (`runsc do`, the host's files seen through an overlay), with
+#                              /tmp, /var/tmp and /dev/shm the sandbox's own tmpfs as in a pod
 #
 # GVISOR_VERSION (cluster/versions.env) is a pseudo-version of gVisor's "go" branch, the
 # only branch `go build` can use (the master branch needs Bazel).
@@ -52,9 +56,26 @@ probe() {
   rm -rf "$dir"
 }
 
+runner_tests() {
+  build
+  [[ -x $REPO_DIR/.venv/bin/pytest ]] || die "no $REPO_DIR/.venv: make venv first"
+  local work
+  work=$(mktemp -d) && chmod 0755 "$work"
+  # root in the sandbox (the runner image runs as root); its kernel is gVisor's, its files the
+  # host's through a memory overlay (nothing written reaches the host). Its /tmp must not be on
+  # that overlay: there a directory and the files in it report different st_dev (as on Linux's
+  # overlayfs), and gavel-sandbox cleans only what is on the directory's device.
+  (cd "$REPO_DIR" && nice -n 5 "$GVISOR_BIN/runsc" --root="$work/state" --network=none do /bin/sh -c \
+    'for d in /tmp /var/tmp /dev/shm; do mkdir -p $d && mount -t tmpfs -o mode=1777 tmpfs $d || exit 1; done
+     exec "$0" -q -p no:cacheprovider "$@"' "$REPO_DIR/.venv/bin/pytest" "${@:-tests/integration}" </dev/null) || rc=$?
+  rm -rf "$work"
+  return "${rc:-0}"
+}
+
 case ${1:-build} in
   build) build ;;
   probe) probe ;;
   bin) echo "$GVISOR_BIN" ;;
-  *) die "usage: $0 build|probe|bin" ;;
+  runner-tests) shift; runner_tests "$@" ;;
+  *) die "usage: $0 build|probe|bin|runner-tests [PYTEST ARGS]" ;;
 esac
