@@ -6,6 +6,10 @@
 #   cluster/gvisor.sh build    build (skipped when the versioned cache dir is complete)
 #   cluster/gvisor.sh probe    try `runsc do true` on every platform and option set, print
 #                              one line per attempt with its exact error (docs/gvisor.md)
+#   cluster/gvisor.sh install  build, then give the running local cluster's containerd the runtime
+#                              handler `runsc` (restarting containerd: running pods stay) and
+#                              apply the RuntimeClass `gvisor`; `make cluster` keeps both from
+#                              then on (up.sh asks containerd-config and runtimeclass below)
 #   cluster/gvisor.sh bin      print the directory holding the binaries
 #   cluster/gvisor.sh runner-tests [PYTEST ARGS]
 #                              the runner's tests (default tests/integration) inside a gVisor
@@ -72,10 +76,86 @@ runner_tests() {
   return "${rc:-0}"
 }
 
+# The shim's configuration: runsc's flags for every pod of the handler. systrap: the platform
+# that runs here (probe: KVM's vCPU setup fails in this VM), and the default where nothing else is
+# said. Its state lives under containerd's own state dir, which cluster/down.sh removes.
+runsc_toml() {
+  cat <<TOML
+binary_name = "$GVISOR_BIN/runsc"
+root = "/run/gavel-containerd/runsc"
+[runsc_config]
+  platform = "systrap"
+TOML
+}
+
+# The CRI runtime handler `runsc` for containerd 1.6's config (version 2), on stdout; nothing
+# when gVisor is not built (a cluster without gVisor has no such handler).
+containerd_config() {
+  [[ -f $GVISOR_DIR/.complete ]] || return 0
+  mkdir -p "$GAVEL_STATE/config"
+  runsc_toml >"$GAVEL_STATE/config/runsc.toml"
+  cat <<TOML
+# gVisor (cluster/gvisor.sh): RuntimeClass gvisor -> handler runsc -> containerd-shim-runsc-v1
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]
+  runtime_type = "io.containerd.runsc.v1"
+  runtime_path = "$GVISOR_BIN/containerd-shim-runsc-v1"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc.options]
+    TypeUrl = "io.containerd.runsc.v1.options"
+    ConfigPath = "$GAVEL_STATE/config/runsc.toml"
+TOML
+}
+
+runtimeclass() {
+  [[ -f $GVISOR_DIR/.complete ]] || return 0
+  "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" apply -f - >/dev/null <<YAML
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata:
+  name: gvisor
+  labels: {app.kubernetes.io/part-of: gavel-cluster}
+handler: runsc
+YAML
+}
+
+# Restart the cluster's containerd with the command line and environment it runs with now
+# (up.sh's): its containers and their shims keep running, the kubelet reconnects.
+restart_containerd() {
+  local pid argv envv i
+  pid=$(cat "$PID_DIR/containerd.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null || die "the cluster's containerd is not running (make cluster)"
+  mapfile -d '' argv <"/proc/$pid/cmdline"
+  mapfile -d '' envv <"/proc/$pid/environ"
+  log "restarting containerd (pid $pid)"
+  kill "$pid"
+  for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -0 "$pid" 2>/dev/null && die "containerd (pid $pid) did not stop"
+  setsid env -i "${envv[@]}" "${argv[@]}" >>"$LOG_DIR/containerd.log" 2>&1 </dev/null 9>&- &
+  echo $! >"$PID_DIR/containerd.pid"
+  for ((i = 0; i < 60; i++)); do ctr -a "$CONTAINERD_SOCK" version >/dev/null 2>&1 && return 0; sleep 1; done
+  die "containerd did not come back (log: $LOG_DIR/containerd.log)"
+}
+
+install() {
+  [[ ${CLUSTER:-local} == local ]] || die "install is for the local cluster (CLUSTER=local); the kind node image has no gVisor yet"
+  [[ -f $KUBECONFIG_PATH ]] || die "no cluster (make cluster)"
+  build
+  local cfg=$GAVEL_STATE/config/containerd.toml
+  if ! grep -q 'runtimes.runsc]' "$cfg"; then
+    containerd_config >>"$cfg"
+    restart_containerd
+  else
+    runsc_toml >"$GAVEL_STATE/config/runsc.toml" # the shim reads it at each pod's start
+  fi
+  runtimeclass
+  log "RuntimeClass gvisor (handler runsc, gVisor $GVISOR_VERSION, platform systrap) installed"
+}
+
 case ${1:-build} in
   build) build ;;
   probe) probe ;;
   bin) echo "$GVISOR_BIN" ;;
+  install) install ;;
+  containerd-config) containerd_config ;;
+  runtimeclass) runtimeclass ;;
   runner-tests) shift; runner_tests "$@" ;;
-  *) die "usage: $0 build|probe|bin|runner-tests [PYTEST ARGS]" ;;
+  *) die "usage: $0 build|probe|install|bin|runner-tests [PYTEST ARGS]|containerd-config|runtimeclass" ;;
 esac
