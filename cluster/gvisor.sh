@@ -15,6 +15,7 @@
 #                              the runner's tests (default tests/integration) inside a gVisor
 #                              sandbox (`runsc do`, the host's files seen through an overlay), with
 #                              /tmp, /var/tmp and /dev/shm the sandbox's own tmpfs as in a pod
+#   cluster/gvisor.sh do CMD...  any command of the repository so (e.g. bench/bench_runner.py)
 #
 # GVISOR_VERSION (cluster/versions.env) is a pseudo-version of gVisor's "go" branch, the
 # only branch `go build` can use (the master branch needs Bazel).
@@ -60,20 +61,25 @@ probe() {
   rm -rf "$dir"
 }
 
-runner_tests() {
+# Run a command of this repository inside a gVisor sandbox (`runsc do`), as root: gVisor's
+# kernel, the host's files through a memory overlay (nothing written reaches the host). Its /tmp,
+# /var/tmp and /dev/shm are the sandbox's own tmpfs, as a pod's emptyDirs are: on that overlay a
+# directory and the files in it report different st_dev (as on Linux's overlayfs), and
+# gavel-sandbox cleans only what is on the directory's device.
+in_gvisor() {
   build
-  [[ -x $REPO_DIR/.venv/bin/pytest ]] || die "no $REPO_DIR/.venv: make venv first"
-  local work
+  local work rc=0
   work=$(mktemp -d) && chmod 0755 "$work"
-  # root in the sandbox (the runner image runs as root); its kernel is gVisor's, its files the
-  # host's through a memory overlay (nothing written reaches the host). Its /tmp must not be on
-  # that overlay: there a directory and the files in it report different st_dev (as on Linux's
-  # overlayfs), and gavel-sandbox cleans only what is on the directory's device.
   (cd "$REPO_DIR" && nice -n 5 "$GVISOR_BIN/runsc" --root="$work/state" --network=none do /bin/sh -c \
     'for d in /tmp /var/tmp /dev/shm; do mkdir -p $d && mount -t tmpfs -o mode=1777 tmpfs $d || exit 1; done
-     exec "$0" -q -p no:cacheprovider "$@"' "$REPO_DIR/.venv/bin/pytest" "${@:-tests/integration}" </dev/null) || rc=$?
+     exec "$@"' sh "$@" </dev/null) || rc=$?
   rm -rf "$work"
-  return "${rc:-0}"
+  return "$rc"
+}
+
+runner_tests() {
+  [[ -x $REPO_DIR/.venv/bin/pytest ]] || die "no $REPO_DIR/.venv: make venv first"
+  in_gvisor "$REPO_DIR/.venv/bin/pytest" -q -p no:cacheprovider "${@:-tests/integration}"
 }
 
 # The shim's configuration: runsc's flags for every pod of the handler. systrap: the platform
@@ -157,5 +163,6 @@ case ${1:-build} in
   containerd-config) containerd_config ;;
   runtimeclass) runtimeclass ;;
   runner-tests) shift; runner_tests "$@" ;;
-  *) die "usage: $0 build|probe|install|bin|runner-tests [PYTEST ARGS]|containerd-config|runtimeclass" ;;
+  do) shift; in_gvisor "$@" ;;
+  *) die "usage: $0 build|probe|install|bin|runner-tests [PYTEST ARGS]|do CMD...|containerd-config|runtimeclass" ;;
 esac

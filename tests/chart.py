@@ -25,6 +25,11 @@ FINAL = ("Succeeded", "Failed", "Canceled")
 VALUES = ["storage.bundled.enabled=true", "runner.pullPolicy=Never", "operator.image.pullPolicy=Never",
           "storage.bundled.image.pullPolicy=Never", "runner.cpu=100m", "runner.cpuLimit=1",
           "runner.memoryOverheadMi=128", "operator.logFormat=plain", "concurrency.maxRunning=8"]
+# RUNTIME=gvisor (make test-e2e / test-hostile): every runner pod of the install in the RuntimeClass
+# gvisor (cluster/gvisor.sh install), imposed on every namespace as an administrator would
+RUNTIME = os.environ.get("GAVEL_TEST_RUNTIME", "")
+if RUNTIME:
+    VALUES.append(f"tenancy.default.placement.imposed.runtimeClassName={RUNTIME}")
 
 
 class Helm:
