@@ -72,7 +72,8 @@ in_gvisor() {
   work=$(mktemp -d) && chmod 0755 "$work"
   (cd "$REPO_DIR" && nice -n 5 "$GVISOR_BIN/runsc" --root="$work/state" --network=none do /bin/sh -c \
     'for d in /tmp /var/tmp /dev/shm; do mkdir -p $d && mount -t tmpfs -o mode=1777 tmpfs $d || exit 1; done
-     exec "$@"' sh "$@" </dev/null) || rc=$?
+     exec "$@"' sh "$@" </dev/null | cat) || rc=$? # (| cat: written to a file, the sandbox's output
+                                                # starts at offset 0, over what was there)
   rm -rf "$work"
   return "$rc"
 }
