@@ -111,7 +111,8 @@ def test_cpu_of_a_process_main_never_waited_for(box, place, name, source):
     exe = program(place, name, source)
     m, out = run(box, place, [exe], identity=identity())
     assert m.exit_code == 0 and m.killed == "none"
-    assert float(out) - 2 <= m.cpu_ms <= float(out) + 20, (m, out)
+    # (gVisor counts CPU in 10 ms ticks, per process: three processes here)
+    assert float(out) - 2 <= m.cpu_ms <= float(out) + (40 if GVISOR else 20), (m, out)
 
 
 def test_cpu_limit_watches_the_whole_tree(box, place):
