@@ -83,9 +83,27 @@ runner_tests() {
   in_gvisor "$REPO_DIR/.venv/bin/pytest" -q -p no:cacheprovider "${@:-tests/integration}"
 }
 
-# The shim's configuration: runsc's flags for every pod of the handler. systrap: the platform
-# that runs here (probe: KVM's vCPU setup fails in this VM), and the default where nothing else is
-# said. Its state lives under containerd's own state dir, which cluster/down.sh removes.
+# gVisor's own shim (containerd-shim-runsc-v1) sets its process's oom_score_adj to -999 as it
+# starts, which needs CAP_SYS_RESOURCE: where root lacks it (this VM, DESIGN.md) the shim fails
+# ("failed to set OOM Score on shim: write /proc/PID/oom_score_adj: permission denied"). There
+# the handler is containerd's runc shim with runsc as its runtime binary (Docker's way of
+# running gVisor), behind the runc-nosysres spec edits, as runc is. Either way runsc runs on
+# systrap: KVM's vCPU setup fails in this VM (probe).
+can_sys_resource() { (($((16#$(awk '/^CapBnd:/ {print $2}' /proc/self/status))) >> 24 & 1)); }
+
+# The runtime binary the runc shim calls: runsc through runc-nosysres (its spec edits), in the cache.
+runsc_wrapper() {
+  local w=$GAVEL_CACHE/bin/runsc-nosysres-$GVISOR_VERSION
+  command install -D -m 0755 "$RUNC_WRAPPER_SRC" "$GAVEL_CACHE/bin/runc-nosysres" 2>/dev/null ||
+    [[ -x $GAVEL_CACHE/bin/runc-nosysres ]] || die "no runc wrapper at $RUNC_WRAPPER_SRC"
+  printf '#!/bin/sh\n# runsc (gVisor %s) behind the runc-nosysres spec edits: written by cluster/gvisor.sh\nREAL_RUNC=%s exec %s "$@"\n' \
+    "$GVISOR_VERSION" "$GVISOR_BIN/runsc" "$GAVEL_CACHE/bin/runc-nosysres" >"$w.tmp"
+  chmod 0755 "$w.tmp" && mv "$w.tmp" "$w"
+  echo "$w"
+}
+
+# The shim's configuration (gVisor's shim only): runsc's flags for every pod of the handler.
+# Its state lives under containerd's own state dir, which cluster/down.sh removes.
 runsc_toml() {
   cat <<TOML
 binary_name = "$GVISOR_BIN/runsc"
@@ -99,17 +117,28 @@ TOML
 # when gVisor is not built (a cluster without gVisor has no such handler).
 containerd_config() {
   [[ -f $GVISOR_DIR/.complete ]] || return 0
-  mkdir -p "$GAVEL_STATE/config"
-  runsc_toml >"$GAVEL_STATE/config/runsc.toml"
-  cat <<TOML
-# gVisor (cluster/gvisor.sh): RuntimeClass gvisor -> handler runsc -> containerd-shim-runsc-v1
+  local state=${1:-$GAVEL_STATE}
+  echo '# gVisor (cluster/gvisor.sh): RuntimeClass gvisor -> handler runsc'
+  if can_sys_resource; then
+    mkdir -p "$state/config"
+    runsc_toml >"$state/config/runsc.toml"
+    cat <<TOML
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]
   runtime_type = "io.containerd.runsc.v1"
   runtime_path = "$GVISOR_BIN/containerd-shim-runsc-v1"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc.options]
     TypeUrl = "io.containerd.runsc.v1.options"
-    ConfigPath = "$GAVEL_STATE/config/runsc.toml"
+    ConfigPath = "$state/config/runsc.toml"
 TOML
+  else
+    cat <<TOML
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]
+  runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc.options]
+    BinaryName = "$(runsc_wrapper)"
+    SystemdCgroup = false
+TOML
+  fi
 }
 
 runtimeclass() {
@@ -141,7 +170,7 @@ restart_containerd() {
   die "containerd did not come back (log: $LOG_DIR/containerd.log)"
 }
 
-install() {
+install_cluster() {
   [[ ${CLUSTER:-local} == local ]] || die "install is for the local cluster (CLUSTER=local); the kind node image has no gVisor yet"
   [[ -f $KUBECONFIG_PATH ]] || die "no cluster (make cluster)"
   build
@@ -149,19 +178,18 @@ install() {
   if ! grep -q 'runtimes.runsc]' "$cfg"; then
     containerd_config >>"$cfg"
     restart_containerd
-  else
-    runsc_toml >"$GAVEL_STATE/config/runsc.toml" # the shim reads it at each pod's start
   fi
   runtimeclass
   log "RuntimeClass gvisor (handler runsc, gVisor $GVISOR_VERSION, platform systrap) installed"
+  can_sys_resource || log "(through containerd's runc shim: gVisor's own needs CAP_SYS_RESOURCE, which root lacks here)"
 }
 
 case ${1:-build} in
   build) build ;;
   probe) probe ;;
   bin) echo "$GVISOR_BIN" ;;
-  install) install ;;
-  containerd-config) containerd_config ;;
+  install) install_cluster ;;
+  containerd-config) shift; containerd_config "$@" ;;
   runtimeclass) runtimeclass ;;
   runner-tests) shift; runner_tests "$@" ;;
   do) shift; in_gvisor "$@" ;;
