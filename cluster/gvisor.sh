@@ -25,8 +25,33 @@ source "$(dirname "$0")/lib.sh"
 GVISOR_DIR=$GAVEL_CACHE/gvisor-$GVISOR_VERSION
 GVISOR_BIN=$GVISOR_DIR/bin
 
+# gVisor's shim sets its own process's oom_score_adj to -999 as it starts, which needs
+# CAP_SYS_RESOURCE; where root lacks it (this VM: DESIGN.md) the shim fails ("failed to set OOM
+# Score on shim: … permission denied") and no pod can start. containerd-shim-runsc-v1-nosysres is
+# the same shim built with that one error ignored when it is EPERM (as runc-nosysres asks runc
+# for nothing this machine cannot grant): the one-line change is made at build time, in a copy of
+# the module in the cache (removed after), never in the repository.
+build_shim_nosysres() { # $1: output dir
+  local mod=${GAVEL_GOMODCACHE:-$GAVEL_CACHE/go/mod}/gvisor.dev/gvisor@$GVISOR_VERSION
+  local src=$GVISOR_DIR/src-nosysres file=pkg/shim/v1/manager.go
+  local old='if err := sys.SetOOMScore(cmd.Process.Pid, oomScoreMax); err != nil {'
+  local new='if err := sys.SetOOMScore(cmd.Process.Pid, oomScoreMax); err != nil && !os.IsPermission(err) {'
+  grep -qF "$old" "$mod/$file" || die "gVisor $GVISOR_VERSION: the shim's SetOOMScore call moved ($mod/$file): update build_shim_nosysres"
+  # (go build refuses overlays of the module cache: a copy of the module, 71 MB, in the cache)
+  rm -rf "$src" && cp -a "$mod" "$src" && chmod -R u+w "$src"
+  local text
+  text=$(<"$mod/$file")
+  shopt -u patsub_replacement 2>/dev/null || true # ("&" in the replacement is itself)
+  printf '%s\n' "${text//"$old"/"$new"}" >"$src/$file"
+  grep -qF '!os.IsPermission(err)' "$src/$file" || die "could not patch $file"
+  (cd "$src" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -modcacherw" \
+    GOCACHE=${GAVEL_GOCACHE:-$GAVEL_CACHE/go/build-cache} GOMODCACHE=${GAVEL_GOMODCACHE:-$GAVEL_CACHE/go/mod} \
+    nice -n 10 go build -p "${GO_BUILD_P:-2}" -trimpath -ldflags "-s -w" -o "$1/containerd-shim-runsc-v1-nosysres" ./shim)
+  rm -rf "$src"
+}
+
 build() {
-  [[ -f $GVISOR_DIR/.complete ]] && return 0
+  [[ -f $GVISOR_DIR/.complete && -x $GVISOR_BIN/containerd-shim-runsc-v1-nosysres ]] && return 0
   command -v go >/dev/null || die "go is not on PATH (needed to build gVisor; Go >= 1.26 for $GVISOR_VERSION)"
   log "building gVisor $GVISOR_VERSION (runsc, containerd-shim-runsc-v1) — cold: ~3 min on 2 busy cores"
   rm -rf "$GVISOR_DIR/bin.tmp" && mkdir -p "$GVISOR_DIR/bin.tmp"
@@ -37,6 +62,7 @@ build() {
     nice -n 10 go install -p "${GO_BUILD_P:-2}" -trimpath -ldflags "-s -w" \
     "gvisor.dev/gvisor/runsc@$GVISOR_VERSION" "gvisor.dev/gvisor/shim@$GVISOR_VERSION")
   mv "$GVISOR_DIR/bin.tmp/shim" "$GVISOR_DIR/bin.tmp/containerd-shim-runsc-v1" # go names it after the package dir
+  build_shim_nosysres "$GVISOR_DIR/bin.tmp"
   rm -rf "${GVISOR_DIR:?}/bin" && mv "$GVISOR_DIR/bin.tmp" "$GVISOR_DIR/bin"
   date -u +%FT%TZ >"$GVISOR_DIR/.complete"
   log "gVisor built ($(elapsed)): $GVISOR_BIN"
@@ -83,15 +109,14 @@ runner_tests() {
   in_gvisor "$REPO_DIR/.venv/bin/pytest" -q -p no:cacheprovider "${@:-tests/integration}"
 }
 
-# gVisor's own shim (containerd-shim-runsc-v1) sets its process's oom_score_adj to -999 as it
-# starts, which needs CAP_SYS_RESOURCE: where root lacks it (this VM, DESIGN.md) the shim fails
-# ("failed to set OOM Score on shim: write /proc/PID/oom_score_adj: permission denied"). There
-# the handler is containerd's runc shim with runsc as its runtime binary (Docker's way of
-# running gVisor), behind the runc-nosysres spec edits, as runc is. Either way runsc runs on
-# systrap: KVM's vCPU setup fails in this VM (probe).
+# Where root lacks CAP_SYS_RESOURCE (this VM, DESIGN.md), the handler uses the shim built without
+# that need (build_shim_nosysres) and runsc behind the runc-nosysres spec edits (a pause
+# container's oomScoreAdj -998, rlimits above the machine's), as runc is. (containerd's runc shim
+# with runsc as its binary, Docker's way, starts a pod's sandbox but never sees its containers'
+# output nor their exit: it cannot run pods.) runsc runs on systrap: KVM's vCPU setup fails here.
 can_sys_resource() { (($((16#$(awk '/^CapBnd:/ {print $2}' /proc/self/status))) >> 24 & 1)); }
 
-# The runtime binary the runc shim calls: runsc through runc-nosysres (its spec edits), in the cache.
+# runsc through runc-nosysres, in the cache: the runtime binary the shim calls.
 runsc_wrapper() {
   local w=$GAVEL_CACHE/bin/runsc-nosysres-$GVISOR_VERSION
   command install -D -m 0755 "$RUNC_WRAPPER_SRC" "$GAVEL_CACHE/bin/runc-nosysres" 2>/dev/null ||
@@ -102,43 +127,64 @@ runsc_wrapper() {
   echo "$w"
 }
 
-# The shim's configuration (gVisor's shim only): runsc's flags for every pod of the handler.
-# Its state lives under containerd's own state dir, which cluster/down.sh removes.
-runsc_toml() {
+# containerd 1.6 (Debian's, the cluster's) reads a shim's answer to `start` as the address of its
+# socket; this gVisor's shim answers as containerd 1.7+ expects, a JSON bootstrap
+# ({"version":2,"address":"unix:///run/containerd/s/…","protocol":"ttrpc"}), which 1.6 dials as
+# an abstract socket named by the whole text. This wrapper answers the address alone.
+shim_wrapper() { # $1: the shim binary
+  local w=$GAVEL_CACHE/bin/containerd-shim-runsc-v1-$GVISOR_VERSION
+  mkdir -p "$GAVEL_CACHE/bin"
+  cat >"$w.tmp" <<SH
+#!/bin/sh
+# gVisor's containerd shim ($GVISOR_VERSION) for containerd 1.6: written by cluster/gvisor.sh.
+# \`start\` answers the socket's address, not containerd 1.7's JSON bootstrap.
+case " \$* " in
+  *" start "*)
+    out=\$("$1" "\$@") || exit \$?
+    case \$out in
+      "{"*) printf '%s' "\$out" | sed -n 's/.*"address" *: *"\([^"]*\)".*/\1/p' ;;
+      *) printf '%s' "\$out" ;;
+    esac ;;
+  *) exec "$1" "\$@" ;;
+esac
+SH
+  chmod 0755 "$w.tmp" && mv "$w.tmp" "$w"
+  echo "$w"
+}
+
+# The shim's configuration: runsc's flags for every pod of the handler. Its state lives under
+# containerd's own state dir, which cluster/down.sh removes.
+runsc_toml() { # $1: runsc state root
+  local binary=$GVISOR_BIN/runsc
+  can_sys_resource || binary=$(runsc_wrapper)
   cat <<TOML
-binary_name = "$GVISOR_BIN/runsc"
-root = "/run/gavel-containerd/runsc"
+binary_name = "$binary"
+root = "$1"
 [runsc_config]
   platform = "systrap"
 TOML
 }
 
 # The CRI runtime handler `runsc` for containerd 1.6's config (version 2), on stdout; nothing
-# when gVisor is not built (a cluster without gVisor has no such handler).
+# when gVisor is not built. The shim is named by its path as the runtime type (containerd 1.6
+# starts a shim by path; its runtime_path setting does not reach the shim's start);
+# a cluster without gVisor has no such handler. $1: the state dir
+# (default the cluster's), $2: runsc's state root.
 containerd_config() {
   [[ -f $GVISOR_DIR/.complete ]] || return 0
-  local state=${1:-$GAVEL_STATE}
-  echo '# gVisor (cluster/gvisor.sh): RuntimeClass gvisor -> handler runsc'
-  if can_sys_resource; then
-    mkdir -p "$state/config"
-    runsc_toml >"$state/config/runsc.toml"
-    cat <<TOML
+  local state=${1:-$GAVEL_STATE} root=${2:-/run/gavel-containerd/runsc} shim=$GVISOR_BIN/containerd-shim-runsc-v1
+  can_sys_resource || shim+=-nosysres
+  shim=$(shim_wrapper "$shim")
+  mkdir -p "$state/config"
+  runsc_toml "$root" >"$state/config/runsc.toml"
+  cat <<TOML
+# gVisor (cluster/gvisor.sh): RuntimeClass gvisor -> handler runsc
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]
-  runtime_type = "io.containerd.runsc.v1"
-  runtime_path = "$GVISOR_BIN/containerd-shim-runsc-v1"
+  runtime_type = "$shim"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc.options]
     TypeUrl = "io.containerd.runsc.v1.options"
     ConfigPath = "$state/config/runsc.toml"
 TOML
-  else
-    cat <<TOML
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]
-  runtime_type = "io.containerd.runc.v2"
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc.options]
-    BinaryName = "$(runsc_wrapper)"
-    SystemdCgroup = false
-TOML
-  fi
 }
 
 runtimeclass() {
@@ -181,7 +227,7 @@ install_cluster() {
   fi
   runtimeclass
   log "RuntimeClass gvisor (handler runsc, gVisor $GVISOR_VERSION, platform systrap) installed"
-  can_sys_resource || log "(through containerd's runc shim: gVisor's own needs CAP_SYS_RESOURCE, which root lacks here)"
+  can_sys_resource || log "(root lacks CAP_SYS_RESOURCE here: the shim built without that need, runsc behind runc-nosysres)"
 }
 
 case ${1:-build} in

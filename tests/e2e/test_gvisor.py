@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(RUNTIME != "gvisor", reason="the install's runne
 KERNEL = 'import os\nprint("gvisor" in os.uname().release)\n'
 FORK_BOMB = "#include <unistd.h>\nint main(){for(;;)fork();}\n"
 # one process (the C language's processes: 1): fork refused with EAGAIN, as RLIMIT_NPROC does on Linux
-ONE_PROCESS = ('#include <errno.h>\n#include <stdio.h>\n#include <unistd.h>\n'
+ONE_PROCESS = ('#include <errno.h>\n#include <stdio.h>\n#include <sys/types.h>\n#include <unistd.h>\n'
                'int main(){pid_t p=fork();if(p==0)_exit(0);printf("%d %d\\n",p,p<0?errno:0);return 0;}\n')
 # no POSIX message queue, no SysV IPC object (gVisor cannot list them to remove them after a test)
 IPC = ('#include <fcntl.h>\n#include <mqueue.h>\n#include <stdio.h>\n#include <sys/ipc.h>\n#include <sys/shm.h>\n'
