@@ -97,6 +97,8 @@ state = "/run/gavel-containerd"
         BinaryName = "$GAVEL_CACHE/bin/runc-nosysres"
         SystemdCgroup = false
 TOML
+# gVisor's runtime handler runsc (RuntimeClass gvisor), once cluster/gvisor.sh has built it.
+"$CLUSTER_DIR/gvisor.sh" containerd-config >>"$cfg/containerd.toml"
 cat >"$GAVEL_STATE/cni/net.d/10-gavel.conflist" <<JSON
 {
   "cniVersion": "0.4.0",
@@ -199,6 +201,7 @@ for f in "$CLUSTER_DIR"/addons/*.yaml; do
   sed -e "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|g; s|@DNS_SERVICE_IP@|$DNS_SERVICE_IP|g; s|@CLUSTER_DOMAIN@|$CLUSTER_DOMAIN|g" "$f"
   echo ---
 done | kubectl apply -f - >/dev/null
+"$CLUSTER_DIR/gvisor.sh" runtimeclass
 start kube-router "$KUBE_ROUTER_BIN/kube-router" --kubeconfig "$pki/kube-router.kubeconfig" \
   --hostname-override "$NODE_NAME" --run-firewall=true --run-router=false --run-service-proxy=false \
   --enable-cni=false --enable-pod-egress=false --enable-overlay=false --enable-ibgp=false --service-cluster-ip-range "$SERVICE_CIDR" --health-port 20244 --metrics-port 0

@@ -28,6 +28,11 @@ VALUES = ["storage.bundled.enabled=true", "runner.pullPolicy=Never", "operator.i
           # links a person can open (issue 20): what status.logUrl and status.outputsUrl are rendered from
           "links.logUrlTemplate=https://logs.example.com/{namespace}/{pod}",
           "links.outputsUrlTemplate=https://console.example.com/browser/{bucket}/{prefix}/"]
+# RUNTIME=gvisor (make test-e2e / test-hostile): every runner pod of the install in the RuntimeClass
+# gvisor (cluster/gvisor.sh install), imposed on every namespace as an administrator would
+RUNTIME = os.environ.get("GAVEL_TEST_RUNTIME", "")
+if RUNTIME:
+    VALUES.append(f"tenancy.default.placement.imposed.runtimeClassName={RUNTIME}")
 
 
 class Helm:
