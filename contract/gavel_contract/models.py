@@ -153,6 +153,9 @@ class CheckerKind(str, Enum):
     TOKENS = "tokens"
     FLOAT = "float"
     CUSTOM = "custom"
+    # the problem package format's default output validator (Kattis, DOMjudge): tokens, case-insensitive
+    # unless case_sensitive, numbers within float tolerances when given; its flags are each test's checkerArgs
+    KATTIS = "kattis"
 
 
 class CheckerProtocol(str, Enum):
@@ -161,10 +164,17 @@ class CheckerProtocol(str, Enum):
     testlib (default): exit 0 accepts, 1 or 2 reject, 7 gives partial points (`quitp(x)`: the
     first `points X` on stderr, or on stdout, X a fraction of the test's points from 0 to 1),
     anything else is a checker failure.  score-line: exit 0, and the first line of stdout is the
-    fraction (1 accepts, 0 rejects, in between is partial); anything else is a checker failure."""
+    fraction (1 accepts, 0 rejects, in between is partial); anything else is a checker failure.
+    kattis: the problem package format's output validator: run as `checker input answer feedback_dir/
+    [test's checkerArgs] < output` (an interactor: the same, talking through stdin and stdout), exit 42
+    accepts, 43 rejects, anything else is a checker failure; `judgemessage.txt` in the feedback
+    directory is the test's message.  kattis-score: the same, and `score.txt` (points, at most the
+    test's) or `score_multiplier.txt` (a fraction) there scores an accepted test."""
 
     TESTLIB = "testlib"
     SCORE_LINE = "score-line"
+    KATTIS = "kattis"
+    KATTIS_SCORE = "kattis-score"
 
 
 class Order(str, Enum):
@@ -206,13 +216,16 @@ class Checker(Strict):
 
     @classmethod
     def parse(cls, text: str) -> "Checker":
-        """`exact`, `lines`, `tokens`, `float:EPS`, or a path to a custom checker."""
+        """`exact`, `lines`, `tokens`, `float:EPS`, `kattis`, or a path to a custom checker."""
         name, _, arg = text.partition(":")
         if name == "float":
             return cls(kind=CheckerKind.FLOAT, epsilon=float(arg or "1e-6"))
-        if name in ("exact", "lines", "tokens") and not arg:
+        if name in ("exact", "lines", "tokens", "kattis") and not arg:
             return cls(kind=CheckerKind(name))
         return cls(kind=CheckerKind.CUSTOM, program=text)
+
+
+CheckerArg = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00]*$")]
 
 
 class TestCase(Strict):
@@ -227,6 +240,10 @@ class TestCase(Strict):
     stderr: Location | None = Field(None, description="where the program's stderr goes")
     diff: Location | None = Field(None, description="where the checker's explanation goes on a wrong answer")
     limits: Limits = Field(default_factory=Limits)
+    checker_args: list[CheckerArg] = Field(
+        default_factory=list, alias="checkerArgs", max_length=32,
+        description="the kattis checker's flags (case_sensitive, float_tolerance 1e-6, …), or arguments a kattis "
+                    "custom checker or interactor is given after its feedback directory, for this test")
 
 
 class EgressCheck(Strict):
@@ -280,6 +297,18 @@ class Interactor(Strict):
     language: str | None = Field(None, description="its source language as NAME[:VERSION]; none: an executable")
     files: list[SupportFile] = Field(default_factory=list, max_length=16,
                                      description="files beside its source (e.g. testlib.h)")
+    protocol: CheckerProtocol = Field(
+        CheckerProtocol.TESTLIB,
+        description="testlib (run as `interactor input answer`, decides as a testlib checker) or kattis / "
+                    "kattis-score (the problem package format: run as `interactor input answer feedback_dir/ [args]`, "
+                    "exit 42 accepts, 43 rejects; a rejection given before the program ended is the verdict)")
+
+    @field_validator("protocol")
+    @classmethod
+    def _interactive_protocol(cls, value: CheckerProtocol) -> CheckerProtocol:
+        if value == CheckerProtocol.SCORE_LINE:
+            raise ValueError("an interactor speaks testlib, kattis or kattis-score, not score-line")
+        return value
 
 
 class Task(Strict):
@@ -322,8 +351,10 @@ class Task(Strict):
         _drop_defaults(doc, {"groups": [], "fileIO": None})
         _drop_defaults(doc.get("checker", {}), {"ignoreCase": False, "order": "as-given", "protocol": "testlib",
                                                 "files": []})
+        if doc.get("interactor"):
+            _drop_defaults(doc["interactor"], {"protocol": "testlib"})
         for test in doc["tests"]:
-            _drop_defaults(test, {"points": 1, "group": None})
+            _drop_defaults(test, {"points": 1, "group": None, "checkerArgs": []})
         return json.dumps(doc, separators=(",", ":"))
 
     @model_validator(mode="after")

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from gavel_contract import Checker, CheckerKind, Order
+from gavel_contract.kattis import KattisFlags, c_double as _c_double, kattis_flags
 
 CHUNK = 1 << 20  # bytes read at a time (tests shrink it to put chunk boundaries everywhere)
 FLOAT_CHUNK = 256 << 10  # float and unordered split a chunk into a list of items: smaller keeps that list small
@@ -425,6 +426,112 @@ def _float(out: _Source, ans: _Source, epsilon: float, fold: bool = False) -> _D
     return None
 
 
+# --- kattis: the problem package format's default output validator -----------------------------------
+
+def _kattis_close(got: bytes, want: bytes, flags: KattisFlags) -> bool | None:
+    """Whether an output token matches a numeric answer token within the tolerances; None when the
+    answer token is no number (then it is compared as a word)."""
+    w = _c_double(want)
+    if w is None:
+        return None
+    g = _c_double(got)
+    if g is None:
+        return False
+    diff = abs(g - w)
+    return ((flags.absolute is not None and diff <= flags.absolute)
+            or (flags.relative is not None and diff <= flags.relative * abs(w)))
+
+
+def _kattis_tokens(out: _Source, ans: _Source, flags: KattisFlags) -> _Difference | None:
+    """Token by token with the float tolerances (words folded unless case_sensitive)."""
+    fold = not flags.case_sensitive
+    got, want = _Cursor(_token_batches(out)), _Cursor(_token_batches(ans))
+    seen = 0
+    while n := min(got.ahead(), want.ahead()):
+        g, w = got.peek(n), want.peek(n)
+        if g != w:
+            for i, (x, y) in enumerate(zip(g, w), seen + 1):
+                if x == y:
+                    continue
+                if type(x) is bytes and type(y) is bytes:
+                    close = _kattis_close(x, y, flags)
+                    if close or (close is None and fold and x.lower() == y.lower()):
+                        continue
+                    if close is False:
+                        return _Difference(f"token {i}: expected {_show(y)}, got {_show(x)} (not within the "
+                                           f"tolerance{_tolerances(flags)})", i, True)
+                return _Difference(f"token {i}: expected {_show(_head(y))}, got {_show(_head(x))}", i, True)
+        seen += n
+        got.skip(n)
+        want.skip(n)
+    if got.ahead() or want.ahead():
+        counts = [seen + sum(map(len, c.rest())) for c in (want, got)]
+        return _Difference(f"expected {counts[0]} tokens, got {counts[1]}", seen + 1, True)
+    return None
+
+
+def _tolerances(flags: KattisFlags) -> str:
+    words = ([f"absolute {flags.absolute:g}"] if flags.absolute is not None else []) + \
+            ([f"relative {flags.relative:g}"] if flags.relative is not None else [])
+    return ": " + " or ".join(words)
+
+
+# translate: whitespace kept, anything else -> "x"; runs of "x" are then halved to one
+_SPACE_MARKS = bytes(i if i in BLANK else ord("x") for i in range(256))
+
+
+def _space_stream(src: _Source) -> Iterator[bytes]:
+    """src with every token (run of non-whitespace) as one "x" and its whitespace as it is: two files
+    agree on it exactly when their whitespace is the same byte for byte."""
+    in_token = False
+    for _, chunk in src.chunks():
+        text = chunk.translate(_SPACE_MARKS)
+        while b"xx" in text:
+            text = text.replace(b"xx", b"x")
+        if in_token and text[:1] == b"x":
+            text = text[1:]
+        in_token = chunk[-1:] not in (b"", b" ", b"\t", b"\n", b"\r", b"\v", b"\f")
+        if text:
+            yield text
+
+
+def _space_change(out: _Source, ans: _Source) -> _Difference | None:
+    """space_change_sensitive: the first line whose whitespace differs from the answer's."""
+    got, want = _Cursor(_space_stream(out)), _Cursor(_space_stream(ans))
+    lines = 1
+    while n := min(got.ahead(), want.ahead()):
+        g, w = got.peek(n), want.peek(n)
+        if g != w:
+            at = _mismatch(g, w)
+            lines += g.count(b"\n", 0, at)
+            return _Difference(f"line {lines}: the whitespace differs from the answer's (space_change_sensitive: "
+                               f"expected {_whitespace(w[at:at + 1])}, got {_whitespace(g[at:at + 1])})", lines)
+        lines += g.count(b"\n")
+        got.skip(n)
+        want.skip(n)
+    if got.ahead() or want.ahead():
+        g = got.peek(1) if got.ahead() else b""
+        w = want.peek(1) if want.ahead() else b""
+        return _Difference(f"line {lines}: the whitespace differs from the answer's (space_change_sensitive: "
+                           f"expected {_whitespace(w)}, got {_whitespace(g)})", lines)
+    return None
+
+
+def _whitespace(mark: bytes) -> str:
+    return {b"": "the end", b"x": "a token", b" ": "a space", b"\n": "a newline", b"\t": "a tab",
+            b"\r": "a carriage return"}.get(mark, repr(mark.decode("latin-1")))
+
+
+def _kattis(out: _Source, ans: _Source, args: Iterable[str]) -> _Difference | None:
+    flags = kattis_flags(args)
+    if flags.space_change_sensitive and (difference := _space_change(out, ans)):
+        return difference
+    if flags.floats:
+        return _kattis_tokens(out, ans, flags)
+    stream = _token_stream if flags.case_sensitive else _folded(_token_stream)
+    return _by_stream(out, ans, stream, b" ", "token", _token_head)
+
+
 # --- unordered: the same multiset of lines or tokens ------------------------------------------------
 
 def _line_batches(src: _Source, fold: bool, new_hash: Callable) -> Iterator[list[Token]]:
@@ -673,6 +780,7 @@ _ROW_KEYS: dict[CheckerKind, Callable[[_Row], tuple]] = {
     CheckerKind.LINES: lambda row: (row.head.rstrip(WHITESPACE), row.cut),
     CheckerKind.TOKENS: lambda row: (tuple(row.head.split()), row.cut),
     CheckerKind.FLOAT: lambda row: (tuple(row.head.split()), row.cut),
+    CheckerKind.KATTIS: lambda row: (tuple(row.head.split()), row.cut),
 }
 
 
@@ -730,6 +838,12 @@ def validate(checker: Checker) -> None:
                         + (" (which compares bytes)" if kind is CheckerKind.EXACT else " (which decides itself)"))
     if checker.order is not Order.AS_GIVEN and kind not in (CheckerKind.LINES, CheckerKind.TOKENS):
         problems.append(f"order {checker.order.value} is for the lines and tokens checkers, not {kind.value}")
+    if kind is CheckerKind.KATTIS and checker.ignore_case:
+        problems.append("the kattis checker compares letters without case unless a test's flags say case_sensitive: "
+                        "no ignoreCase")
+    if kind is CheckerKind.KATTIS and checker.epsilon is not None:
+        problems.append("the kattis checker takes its tolerances from each test's flags (float_tolerance EPS): "
+                        "no epsilon")
     if problems:
         raise ValueError("; ".join(problems))
 
@@ -741,7 +855,7 @@ def _folded(stream: Callable[[_Source], Iterator[bytes]]) -> Callable[[_Source],
 ONLY_WHITESPACE = "the output differs only in whitespace (presentation error)"
 
 
-def _find(checker: Checker, out: _Source, ans: _Source) -> _Difference | None:
+def _find(checker: Checker, out: _Source, ans: _Source, args: Iterable[str] = ()) -> _Difference | None:
     validate(checker)
     fold, unordered = checker.ignore_case, checker.order is Order.UNORDERED
     match checker.kind:
@@ -760,37 +874,42 @@ def _find(checker: Checker, out: _Source, ans: _Source) -> _Difference | None:
             return _by_stream(out, ans, _folded(_token_stream) if fold else _token_stream, b" ", "token", _token_head)
         case CheckerKind.FLOAT:
             return _float(out, ans, checker.epsilon or 1e-6, fold)
+        case CheckerKind.KATTIS:
+            return _kattis(out, ans, args)
     raise ValueError(f"{checker.kind} is not a built-in checker")
 
 
 # the kinds that accept an output byte for byte the answer (float need not: a "nan" equals no number)
-_SAME_BYTES_PASS = (CheckerKind.EXACT, CheckerKind.LINES, CheckerKind.TOKENS)
+_SAME_BYTES_PASS = (CheckerKind.EXACT, CheckerKind.LINES, CheckerKind.TOKENS, CheckerKind.KATTIS)
 _ACCEPTED = Outcome(True, "", "")
 
 
-def _outcome(checker: Checker, out: _Source, ans: _Source) -> Outcome:
+def _outcome(checker: Checker, out: _Source, ans: _Source, args: Iterable[str] = ()) -> Outcome:
+    if checker.kind is CheckerKind.KATTIS:
+        kattis_flags(args)  # unknown flags are refused even when the output is the answer
     if checker.kind in _SAME_BYTES_PASS and out.size == ans.size <= CHUNK:
         validate(checker)  # the usual case, an accepted test, in two reads and a compare: no streams
         if out.read(0, CHUNK) == ans.read(0, CHUNK):
             return _ACCEPTED
-    difference = _find(checker, out, ans)
+    difference = _find(checker, out, ans, args)
     if difference is None:
         return _ACCEPTED
     return Outcome(False, difference.message, _excerpt(difference, out, ans, checker))
 
 
-def check_files(checker: Checker, output: Path, answer: Path) -> Outcome:
-    """Compare the output file with the answer file in bounded memory (see the module docstring)."""
+def check_files(checker: Checker, output: Path, answer: Path, args: Iterable[str] = ()) -> Outcome:
+    """Compare the output file with the answer file in bounded memory (see the module docstring);
+    args: the test's checkerArgs (the kattis checker's flags)."""
     with _opened(output) as out, _opened(answer) as ans:
-        return _outcome(checker, out, ans)
+        return _outcome(checker, out, ans, args)
 
 
-def check_bytes(checker: Checker, output: bytes, answer: bytes) -> Outcome:
-    return _outcome(checker, _Source(output), _Source(answer))
+def check_bytes(checker: Checker, output: bytes, answer: bytes, args: Iterable[str] = ()) -> Outcome:
+    return _outcome(checker, _Source(output), _Source(answer), args)
 
 
-def compare(checker: Checker, output: bytes, answer: bytes) -> tuple[bool, str]:
-    difference = _find(checker, _Source(output), _Source(answer))
+def compare(checker: Checker, output: bytes, answer: bytes, args: Iterable[str] = ()) -> tuple[bool, str]:
+    difference = _find(checker, _Source(output), _Source(answer), args)
     return (True, "") if difference is None else (False, difference.message)
 
 

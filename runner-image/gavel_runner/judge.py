@@ -27,7 +27,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from gavel_contract import (
-    CHECKER_LIMITS, CheckerKind, CheckerProtocol, LanguageVersion, MemoryModel, Result, SupportFile, Task, TestCase,
+    CHECKER_LIMITS, CheckerKind, CheckerProtocol, GroupScoring, LanguageVersion, MemoryModel, Result, SupportFile, Task, TestCase,
     TestResult, TestVerdict, Verdict,
 )
 from gavel_contract.languages import UnknownLanguage, resolve
@@ -194,6 +194,50 @@ def _collect_output(scratch: Path, name: str, dest: Path, cap: int,
     if copied > cap:
         return TestVerdict.OUTPUT_LIMIT_EXCEEDED, f"{name} exceeds the limit of {cap // 1024} kB"
     return None
+
+
+KATTIS_PROTOCOLS = (CheckerProtocol.KATTIS, CheckerProtocol.KATTIS_SCORE)
+FEEDBACK_FILES = ("judgemessage.txt", "score.txt", "score_multiplier.txt")
+
+
+def _feedback_dir(scratch: Path, uid: int, gid: int) -> Path:
+    """A kattis validator's feedback directory, `feedback` in its fresh scratch directory, its uid's.
+    Made before it runs (nothing of that uid is alive), through a descriptor of the scratch directory."""
+    dfd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.mkdir("feedback", 0o700, dir_fd=dfd)
+        if os.geteuid() == 0:
+            os.chown("feedback", uid, gid, dir_fd=dfd, follow_symlinks=False)
+    finally:
+        os.close(dfd)
+    return scratch / "feedback"
+
+
+def _feedback_files(feedback: Path, uid: int | None) -> dict[str, bytes]:
+    """The feedback files a validator left (FEEDBACK_FILES, the first CHECKER_REPORT_READ bytes of
+    each), read after it ended and every process of its uid is gone, through descriptors: a link is
+    never followed, anything but a regular file of the validator's uid is ignored."""
+    found: dict[str, bytes] = {}
+    try:
+        dfd = os.open(feedback, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return found  # replaced by the validator: it reported nothing there
+    try:
+        for name in FEEDBACK_FILES:
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC,
+                             dir_fd=dfd)
+            except OSError:
+                continue
+            try:
+                st = os.fstat(fd)
+                if stat.S_ISREG(st.st_mode) and (uid is None or st.st_uid == uid):
+                    found[name] = os.read(fd, CHECKER_REPORT_READ)
+            finally:
+                os.close(fd)
+    finally:
+        os.close(dfd)
+    return found
 
 
 class Judgement:
@@ -426,9 +470,14 @@ class Judgement:
                 except OSError:
                     pass
 
+        kattis = self.task.interactor.protocol in KATTIS_PROTOCOLS
+        iargv = [*self.interactor_argv, str(files["input"]), str(files["answer"])]
+        if kattis:  # the problem package format: a feedback directory, then the test's arguments
+            feedback = _feedback_dir(iscratch, iuid, igid)
+            iargv += [f"{feedback}/", *test.checker_args]
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(
-                self.interactor_box.run, [*self.interactor_argv, str(files["input"]), str(files["answer"])],
+                self.interactor_box.run, iargv,
                 cwd=iscratch, stdin=from_program, stdout=to_program, stderr=report,
                 identity=self.checker_identity, env={"HOME": str(iscratch), "TMPDIR": str(iscratch),
                                                      **self.interactor_env},
@@ -457,6 +506,18 @@ class Judgement:
         limit_verdict, why = classify(im, ilim.model_copy(update={"wall_ms": iwall}), 0)
         if limit_verdict not in (None, TestVerdict.RUNTIME_ERROR):
             raise CheckerFailure(f"{failed}: {why}")
+        if kattis:
+            outcome = self._kattis(test, im.exit_code, im.signal, feedback, imessage, failed)
+            score = None
+            if outcome[0] == TestVerdict.WRONG_ANSWER and im.end_ms <= m.end_ms:
+                verdict, message = outcome[0], outcome[1]  # it rejected first: that is the verdict
+            elif verdict is None:
+                verdict, message, score = outcome
+            result = TestResult(
+                name=test.name, verdict=verdict, cpuTimeMs=m.cpu_ms, wallTimeMs=m.wall_ms, memoryKb=m.rss_kb,
+                exitCode=m.exit_code, signal=m.signal, message=message, score=score)
+            self.deliver(test, result)
+            return result
         outcome = self._testlib(im.exit_code, im.signal, said, b"", imessage, failed)
         # out of wall time, not CPU, after the interactor had ended: it waited on an interactor that
         # had given its verdict (one that ended after the program was killed was waiting on it). Their
@@ -530,10 +591,12 @@ class Judgement:
         """The checker's verdict, message and, for a Partial, the fraction of the points given."""
         out, ans = self.output, self.answers[test.name]
         if self.checker_argv is None:
-            outcome = checkers.check_files(self.task.checker, out, ans)
+            outcome = checkers.check_files(self.task.checker, out, ans, test.checker_args)
             if not outcome.accepted:
                 self.diff.write_text(outcome.diff)
             return (TestVerdict.PASSED if outcome.accepted else TestVerdict.WRONG_ANSWER), outcome.message, None
+        if self.task.checker.protocol in KATTIS_PROTOCOLS:
+            return self.check_kattis(test)
         uid, gid = self._ids(self.checker_identity)
         files = expose({"input": self.inputs[test.name], "output": out, "answer": ans}, self.check_dir, gid)
         report_out, report_err = self.private / "checker-stdout", self.private / "checker-stderr"
@@ -565,6 +628,77 @@ class Judgement:
                                      f"not {_clip(first.decode('utf-8', 'replace'), 60)!r}")
             return self._scored(value, message)
         return self._testlib(m.exit_code, m.signal, said_err, said_out, message, failed)
+
+    def check_kattis(self, test: TestCase) -> tuple[TestVerdict, str, float | None]:
+        """An output validator of the problem package format: run as `validator input answer
+        feedback_dir/ [args] < output` under the checker's uid, which may read that test's input and
+        answer and write its own feedback directory; exit 42 accepts, 43 rejects."""
+        uid, gid = self._ids(self.checker_identity)
+        files = expose({"input": self.inputs[test.name], "answer": self.answers[test.name]}, self.check_dir, gid)
+        report_out, report_err = self.private / "checker-stdout", self.private / "checker-stderr"
+        scratch = fresh_dir(self.checker_scratch, uid, gid)
+        feedback = _feedback_dir(scratch, uid, gid)
+        argv = [*self.checker_argv, str(files["input"]), str(files["answer"]), f"{feedback}/", *test.checker_args]
+        lim = CHECKER_LIMITS
+        m = self.box.run(argv, cwd=scratch, stdin=self.output, stdout=report_out, stderr=report_err,
+                         identity=self.checker_identity,
+                         env={"HOME": str(scratch), "TMPDIR": str(scratch), **self.checker_env},
+                         cpu_ms=lim.time_ms, wall_ms=lim.wall_limit_ms, memory_kb=lim.memory_kb,
+                         file_size=lim.output_kb * 1024, processes=self.checker_processes,
+                         stack_kb=65536, cleanup_dirs=self.cleanup)
+        said = [_head(report_err, CHECKER_REPORT_READ), _head(report_out, CHECKER_REPORT_READ)]
+        message = _clip("\n".join(t.decode("utf-8", "replace").strip() for t in said if t.strip()),
+                        CHECKER_MESSAGE_SHOWN)
+        failed = f"output validator failed on test {test.name}"
+        limit_verdict, why = classify(m, lim, 0)
+        if limit_verdict not in (None, TestVerdict.RUNTIME_ERROR):
+            raise CheckerFailure(f"{failed}: {why}")
+        return self._kattis(test, m.exit_code, m.signal, feedback, message, failed)
+
+    def _kattis(self, test: TestCase, exit_code: int | None, signal: int | None, feedback: Path, said: str,
+                failed: str) -> tuple[TestVerdict, str, float | None]:
+        """A kattis validator's verdict: exit 42 accepts, 43 rejects, anything else is its failure; its
+        judgemessage.txt (else what it printed) is the message; with kattis-score, score.txt (points,
+        at most the test's) or score_multiplier.txt (a fraction) scores an accepted test."""
+        feedback_files = _feedback_files(feedback, self.checker_identity.uid if self.checker_identity else None)
+        judged = feedback_files.get("judgemessage.txt")
+        message = _clip(judged.decode("utf-8", "replace").strip(), CHECKER_MESSAGE_SHOWN) if judged else said
+        if exit_code == 43:
+            self.diff.write_text(message + "\n")
+            return TestVerdict.WRONG_ANSWER, message, None
+        if exit_code != 42:
+            raise CheckerFailure(f"{failed} (exit {exit_code}, signal {signal}; a validator exits 42 to accept, "
+                                 f"43 to reject): {message or said}")
+        protocol = (self.task.interactor.protocol if self.task.interactor else self.task.checker.protocol)
+        most = self._score_max(test)
+        if protocol != CheckerProtocol.KATTIS_SCORE or not most:
+            return TestVerdict.PASSED, message, None
+        score, multiplier = feedback_files.get("score.txt"), feedback_files.get("score_multiplier.txt")
+        if score is not None and multiplier is not None:
+            raise CheckerFailure(f"{failed}: it wrote both score.txt and score_multiplier.txt")
+        if score is None and multiplier is None:
+            return TestVerdict.PASSED, message, None
+        value = _fraction(score if score is not None else multiplier)
+        if value is None or value < 0:
+            which = "score.txt" if score is not None else "score_multiplier.txt"
+            raise CheckerFailure(f"{failed}: {which} must hold one number >= 0, not "
+                                 f"{_clip((score or multiplier).decode('utf-8', 'replace'), 60)!r}")
+        fraction = value / most if score is not None else value
+        if fraction > 1 + 1e-9:
+            raise CheckerFailure(f"{failed}: " + (f"score.txt gives {value:g}, above the test's {most:g} points"
+                                                  if score is not None else
+                                                  f"score_multiplier.txt gives {value:g}, above 1"))
+        if fraction >= 1 - 1e-9:
+            return TestVerdict.PASSED, message, None
+        return TestVerdict.PARTIAL, message, fraction  # accepted, for part of its points
+
+    def _score_max(self, test: TestCase) -> float:
+        """What a test is worth, for a validator's score.txt: in a min group the group's points (its
+        weakest test's share decides), in an all group none (all or nothing), else its own points."""
+        group = next((g for g in self.task.groups if g.name == test.group), None) if test.group else None
+        if group is None or group.scoring == GroupScoring.SUM:
+            return test.points
+        return group.points if group.scoring == GroupScoring.MIN else 0.0
 
     def _scored(self, value: float, message: str) -> tuple[TestVerdict, str, float | None]:
         if value >= 1:
@@ -650,6 +784,9 @@ def _judge(j: Judgement) -> Result:
     task = j.task
     try:
         checkers.validate(task.checker)
+        if task.checker.kind == CheckerKind.KATTIS and not task.interactor:
+            for test in task.tests:
+                checkers.kattis_flags(test.checker_args)
         j.prepare()
         j.prepare_checker()
         j.prepare_interactor()
