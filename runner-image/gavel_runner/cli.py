@@ -255,8 +255,15 @@ def _problem_commands(sub) -> None:
     p = sub.add_parser("problem", help="problem directories (problem.yaml)")
     psub = p.add_subparsers(dest="problem_command", required=True)
     c = psub.add_parser("check", help="load a problem, check its tests, and judge each listed solution "
-                                      "against what it must get")
+                                      "against what it must get (a problem package: its example submissions)")
     c.add_argument("directory")
+    c.add_argument("--json", action="store_true", help="print the report as JSON (per submission: path, expected "
+                                                       "and actual verdict, score, time)")
+    c.add_argument("--write-timelimit", action="store_true",
+                   help="a problem package without a stated time limit: write the computed one to its .timelimit")
+    c.add_argument("--time-cap", type=int, default=60_000,
+                   help="a problem package without a stated time limit: CPU ms per test the submissions that "
+                        "bound it from below may take (default 60000)")
 
 
 def _score(value: float | None) -> str:
@@ -301,10 +308,14 @@ def judge_problem_main(args: argparse.Namespace) -> int:
     from . import problems
 
     try:
-        problem = problems.load(args.problem)
+        pkg = problems.load_package(args.problem)
+        problem = pkg.problem if pkg else problems.load(args.problem)
     except ProblemError as err:
         print(f"gavel judge: {err}", file=sys.stderr)
         return 2
+    for note in (pkg.notes if pkg else []):
+        if not note.startswith("submissions/") and (args.time_limit is None or "time limit" not in note):
+            print(f"note: {note}", file=sys.stderr)
     spec = args.language or _language_of(args.source)
     if not spec:
         print(f"gavel judge: cannot tell the language of {args.source} from its suffix: give --language",
@@ -338,10 +349,13 @@ def problem_main(args: argparse.Namespace) -> int:
     from . import problems
 
     try:
-        problem = problems.load(args.directory)
+        pkg = problems.load_package(args.directory)
+        problem = pkg.problem if pkg else problems.load(args.directory)
     except ProblemError as err:
         print(f"gavel problem check: {err}", file=sys.stderr)
         return 2
+    if pkg is not None:
+        return package_check_main(args, pkg)
     groups = f"; groups: {problem.describe_groups()}" if problem.groups else ""
     print(f"{problem.name}: {len(problem.tests)} tests, each with its answer; "
           f"max score {problem.max_score():g}{groups}")
@@ -361,6 +375,74 @@ def problem_main(args: argparse.Namespace) -> int:
         print(line, flush=True)
     print(f"{len(problem.solutions) - failed}/{len(problem.solutions)} solutions as expected")
     return 1 if failed else 0
+
+
+def _describe_package(pkg) -> str:
+    problem = pkg.problem
+    kind = ("scoring" if pkg.scoring else "pass-fail") + (", interactive" if pkg.interactive else "")
+    if problem.interactor:
+        judged_by = f"validator {problem.interactor.source} ({problem.interactor.protocol.value}, interactive)"
+    elif problem.checker.custom:
+        judged_by = f"validator {problem.checker.custom.source} ({problem.checker.custom.protocol.value})"
+    else:
+        judged_by = "the default output validator"
+    groups = f"; groups: {problem.describe_groups()}" if pkg.scoring and problem.groups else ""
+    score = f"; max score {pkg.range_max if pkg.range_max is not None else problem.max_score():g}" if pkg.scoring \
+        else ""
+    return (f"{problem.name}: problem package ({pkg.version}, {kind}), {len(problem.tests)} tests, "
+            f"{judged_by}; memory {problem.limits.memory_kb // 1024} MiB, output {problem.limits.output_kb // 1024} MiB"
+            f"{score}{groups}")
+
+
+def package_check_main(args: argparse.Namespace, pkg) -> int:
+    """gavel problem check on a problem package: its example submissions (package_check)."""
+    from . import package_check
+
+    as_json = getattr(args, "json", False)
+    out = (lambda *a, **k: None) if as_json else print
+    out(_describe_package(pkg))
+    for note in pkg.notes:
+        if not note.startswith("no time limit stated"):
+            out(f"note: {note}")
+    width = max((len(s.path) for s in pkg.submissions), default=10)
+
+    def announce(timing) -> None:
+        out(f"time limit: {timing.explanation}", flush=True)
+
+    def report(check) -> None:
+        sub = check.submission
+        if not check.judged:
+            out(f"skip  {sub.path.ljust(width)}  {(sub.language or '-'):10}  {sub.unsupported or 'not judged'}",
+                flush=True)
+            return
+        score = f" {_score(check.score)}" if check.score is not None else ""
+        got = f"{check.verdict}{score} {check.time_ms / 1000:.2f} s"
+        line = f"{'ok' if check.ok else 'FAIL':4}  {sub.path.ljust(width)}  {sub.language:10}  {got}"
+        if not check.ok:
+            line += f"  (expected {check.expected}: " + "; ".join(check.problems) + ")"
+        elif check.notes:
+            line += "  (" + "; ".join(check.notes) + ")"
+        out(line, flush=True)
+
+    timing, checks = package_check.check_package(pkg, args.directory, judge, cap_ms=args.time_cap, report=report,
+                                                 announce=announce)
+    judged = [c for c in checks if c.judged]
+    failed = [c for c in judged if not c.ok]
+    skipped = len(checks) - len(judged)
+    if args.write_timelimit and timing.source == "computed":
+        path = package_check.write_timelimit(args.directory, timing)
+        out(f"wrote {path}")
+    if not any(c.submission.expectation.lower_bound for c in checks):
+        out("note: no accepted submission")
+    if as_json:
+        print(json.dumps({"problem": pkg.problem.name, "version": pkg.version,
+                          "type": "scoring" if pkg.scoring else "pass-fail", "interactive": pkg.interactive,
+                          "timeLimit": timing.dump(), "notes": pkg.notes,
+                          "submissions": [c.dump() for c in checks]}, indent=2))
+    else:
+        print(f"{len(judged) - len(failed)}/{len(judged)} judged submissions as expected"
+              + (f"; {skipped} not judged (see skip)" if skipped else ""))
+    return 1 if failed or timing.source == "cap" else 0
 
 
 def _client_commands(sub) -> None:
