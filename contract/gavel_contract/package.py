@@ -956,7 +956,8 @@ def _expectation(entry: str, directory: str, version: str, scoring: bool, config
         return Expectation(verdict=verdict, partial=directory == "partially_accepted",
                            lower_bound=directory == "accepted", upper_bound=directory == "time_limit_exceeded")
     base = dict(DRAFT_DIRECTORIES.get(directory, {}))
-    if directory in config and isinstance(config[directory], dict):  # a directory's defaults, overridden
+    overridden = directory in config and isinstance(config[directory], dict)
+    if overridden:  # a directory's defaults, overridden
         base |= {k: v for k, v in config[directory].items() if k in SUBMISSION_RULE_KEYS}
     rules = [base] if base else []
     for pattern, value in config.items():
@@ -970,8 +971,9 @@ def _expectation(entry: str, directory: str, version: str, scoring: bool, config
         for key, sub in value.items():
             if _looks_like_group(key) and isinstance(sub, dict):
                 rules.append({**{k: v for k, v in sub.items() if k in SUBMISSION_RULE_KEYS}, "tests": key})
-    if directory == "partially_accepted":  # problemtools' 2023-07 reading keeps this legacy directory
-        rules = rules or [{"permitted": ["AC"]}]
+    if directory == "partially_accepted" and not overridden:
+        # problemtools reads this legacy directory in 2023-07-draft packages as legacy does: the
+        # package's verdict accepted (its grading may accept failed tests), not the full score
         return Expectation(verdict="AC", partial=True, rules=rules)
     if not rules:
         return None

@@ -22,6 +22,7 @@ import re
 import secrets
 import stat
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -197,6 +198,35 @@ def _collect_output(scratch: Path, name: str, dest: Path, cap: int,
 
 
 KATTIS_PROTOCOLS = (CheckerProtocol.KATTIS, CheckerProtocol.KATTIS_SCORE)
+
+
+class _HeldEnds:
+    """The runner's own ends of an interaction's two FIFOs, as problemtools' interactive runner holds
+    them (support/interactive): read ends of both, so that the validator writing to a program that
+    ended, or a program writing after the validator accepted, is not killed by SIGPIPE; write ends of
+    both, so that neither side reads the end of the other's output before the runner has seen that
+    side end (then whichever ended first is known): the program's is closed when its run returns,
+    the validator's when its run does."""
+
+    def __init__(self, to_program: Path | None = None, from_program: Path | None = None):
+        self.fds: dict[str, int] = {}
+        self.lock = threading.Lock()
+        if to_program is None or from_program is None:
+            return
+        for name, fifo in (("to-program-r", to_program), ("from-program-r", from_program)):
+            self.fds[name] = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        for name, fifo in (("to-program-w", to_program), ("from-program-w", from_program)):
+            self.fds[name] = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def close(self, name: str) -> None:
+        with self.lock:
+            fd = self.fds.pop(name, None)
+        if fd is not None:
+            os.close(fd)
+
+    def close_all(self) -> None:
+        for name in list(self.fds):
+            self.close(name)
 FEEDBACK_FILES = ("judgemessage.txt", "score.txt", "score_multiplier.txt")
 
 
@@ -475,6 +505,7 @@ class Judgement:
         if kattis:  # the problem package format: a feedback directory, then the test's arguments
             feedback = _feedback_dir(iscratch, iuid, igid)
             iargv += [f"{feedback}/", *test.checker_args]
+        held = _HeldEnds(to_program, from_program) if kattis else _HeldEnds()
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(
                 self.interactor_box.run, iargv,
@@ -484,6 +515,13 @@ class Judgement:
                 cpu_ms=ilim.time_ms, wall_ms=iwall, memory_kb=ilim.memory_kb, file_size=ilim.output_kb * 1024,
                 processes=self.interactor_processes, stack_kb=65536, cleanup_dirs=self.cleanup, stdout_first=True)
             pending.add_done_callback(lambda f: f.exception() and unblock())
+            ended = threading.Event()
+            stopper = None
+            first: list[bool] = []  # the validator's run ended while the program's still ran
+            if kattis:
+                stopper = threading.Thread(target=self._after_validator, args=(pending, ended, held, first),
+                                           daemon=True)
+                stopper.start()
             try:
                 m = self.box.run(argv, cwd=scratch, stdin=to_program, stdout=from_program, stderr=err,
                                  identity=self.identity, env=env, cpu_ms=limits.time_ms,
@@ -493,7 +531,13 @@ class Judgement:
             except sandbox.SandboxError:
                 unblock()
                 raise
+            finally:
+                ended.set()
+                held.close("from-program-w")  # now the validator may read the program's end
+                if stopper is not None:
+                    stopper.join()  # done before anything of the next test runs as the uid
             im = pending.result()
+        held.close_all()
         if m.leftovers:
             self.warnings.append(f"test {test.name}: killed processes the submission left running")
         verdict, message = classify(m, limits, 0)
@@ -509,7 +553,7 @@ class Judgement:
         if kattis:
             outcome = self._kattis(test, im.exit_code, im.signal, feedback, imessage, failed)
             score = None
-            if outcome[0] == TestVerdict.WRONG_ANSWER and im.end_ms <= m.end_ms:
+            if outcome[0] == TestVerdict.WRONG_ANSWER and first and first[0]:
                 verdict, message = outcome[0], outcome[1]  # it rejected first: that is the verdict
             elif verdict is None:
                 verdict, message, score = outcome
@@ -539,6 +583,21 @@ class Judgement:
         )
         self.deliver(test, result)
         return result
+
+    def _after_validator(self, pending, ended: threading.Event, held: "_HeldEnds", first: list[bool]) -> None:
+        """When a kattis validator ends: the program may now read the end of its input; and if it
+        rejected (exit 43) while the program runs, that is the verdict, and what runs as the program's
+        uid is killed (as that uid: kill(-1) reaches its own processes only) rather than left to spin
+        or wait until its limit."""
+        try:
+            im = pending.result()
+        except Exception:  # noqa: BLE001 - the main thread sees it
+            held.close("to-program-w")
+            return
+        first.append(not ended.is_set())
+        if im.exit_code == 43 and first[0] and self.identity is not None:
+            sandbox.sweep(self.identity)
+        held.close("to-program-w")
 
     def _testlib(self, exit_code: int | None, signal: int | None, said_err: bytes, said_out: bytes,
                  message: str, failed: str) -> tuple[TestVerdict, str, float | None]:
