@@ -122,7 +122,7 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
     put = lambda name: store.put_url(where.bucket, where.key(name), expiry)  # noqa: E731
     tests = [TestCase(name=t.name, input=get(t.input), expected=get(t.expected),
                       stdout=put(f"{t.name}.stdout"), stderr=put(f"{t.name}.stderr"), diff=put(f"{t.name}.diff"),
-                      limits=resolve_limits(version, spec, t), group=t.group,
+                      limits=resolve_limits(version, spec, t), group=t.group, checkerArgs=t.checker_args,
                       **({} if t.points is None else {"points": t.points})) for t in spec.tests]
     checker = Checker(kind=spec.checker.kind, epsilon=spec.checker.epsilon, language=spec.checker.language,
                       ignoreCase=spec.checker.ignore_case, order=spec.checker.order, protocol=spec.checker.protocol,
@@ -137,7 +137,8 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
                 failFast=spec.fail_fast, egressCheck=egress, groups=spec.groups, fileIO=spec.file_io,
                 nodeCache=settings.node_cache,
                 interactor=Interactor(program=get(spec.interactor.program), language=spec.interactor.language,
-                                      files=[SupportFile(name=f.name, location=get(f)) for f in spec.interactor.files])
+                                      files=[SupportFile(name=f.name, location=get(f)) for f in spec.interactor.files],
+                                      protocol=spec.interactor.protocol)
                 if spec.interactor else None)
 
 
