@@ -153,7 +153,9 @@ class GroupNode:
             yield from g.walk()
 
     def flags(self) -> list[str]:
-        return str(self.config.get("grader_flags") or "").split()
+        """Its grader_flags (inherited); ignore_sample only at the root, where it means something."""
+        flags = str(self.config.get("grader_flags") or "").split()
+        return flags if not self.path else [f for f in flags if f != "ignore_sample"]
 
 
 @dataclass
@@ -651,7 +653,7 @@ def _grading_model(root: GroupNode, scoring: bool,
             raise ProblemError(f"grader_flags: unknown {', '.join(unknown)}", file=g.config.get("_file"))
         if g.config.get("on_reject", "break") not in ("break", "continue"):
             raise ProblemError("on_reject must be break or continue", file=g.config.get("_file"))
-        if "ignore_sample" in g.flags() and g.path:
+        if "ignore_sample" in str(g.own.get("grader_flags") or "").split() and g.path:
             raise ProblemError("grader_flags: ignore_sample is for the root (data/testdata.yaml) only",
                                file=g.config.get("_file"))
     segments = _segments(root)
