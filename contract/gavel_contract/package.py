@@ -82,6 +82,7 @@ GRADER_FLAGS = (*GRADER_VERDICT_MODES, *GRADER_SCORE_MODES, "ignore_sample", "ac
 # a program's language by its files' suffixes (the spec's languages table, as far as Gavel judges them)
 SUFFIX_LANGUAGES = {".c": "c", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".c++": "cpp", ".C": "cpp",
                     ".py": "python", ".py3": "python", ".java": "java", ".rs": "rust", ".go": "go", ".js": "javascript"}
+LANGUAGE_CODES = {"python3": "python", "c++": "cpp"}  # the languages table's codes, Gavel's names
 VALIDATOR_LANGUAGES = {"c", "cpp", "python"}  # the spec: validators without build/run scripts are these
 
 # expectations of the example submissions, by directory
@@ -914,8 +915,9 @@ def _submissions(files: set[str], read, version: str, scoring: bool, read_paths:
             continue
         lang, why = submission_language(entry, (read(f"submissions/{entry}") or b"")[:200])
         rules_language = _rules_for(entry, config).get("language")
-        if rules_language:
-            lang, why = str(rules_language).split(":")[0], None
+        if rules_language:  # the languages table's code
+            code = str(rules_language).lower()
+            lang, why = LANGUAGE_CODES.get(code, code), None
         out.append(PackageSubmission(entry, lang, expectation, why))
     return out
 

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import secrets
+import signal
 import stat
 import tempfile
 import threading
@@ -198,25 +199,33 @@ def _collect_output(scratch: Path, name: str, dest: Path, cap: int,
 
 
 KATTIS_PROTOCOLS = (CheckerProtocol.KATTIS, CheckerProtocol.KATTIS_SCORE)
+FEEDBACK_FILES = ("judgemessage.txt", "score.txt", "score_multiplier.txt")
 
 
 class _HeldEnds:
-    """The runner's own ends of an interaction's two FIFOs, as problemtools' interactive runner holds
-    them (support/interactive): read ends of both, so that the validator writing to a program that
-    ended, or a program writing after the validator accepted, is not killed by SIGPIPE; write ends of
-    both, so that neither side reads the end of the other's output before the runner has seen that
-    side end (then whichever ended first is known): the program's is closed when its run returns,
-    the validator's when its run does."""
+    """The runner's own ends of an interaction's FIFOs, much as problemtools' interactive runner
+    (support/interactive) holds them. Both ends of the program's input: the validator writing to a
+    program that has ended gets no SIGPIPE, and the program reads the end of its input only once
+    the runner has seen the validator's run end (so a program that dies of that end is known to
+    have ended second). The read end of the program's output once the validator has accepted: a
+    program writing on is not killed by SIGPIPE. (The program's output is not held from the start:
+    the program's sandbox opening it must wait for the validator's sandbox, so that both start
+    only once every end is open, see sandbox.c.)"""
 
     def __init__(self, to_program: Path | None = None, from_program: Path | None = None):
         self.fds: dict[str, int] = {}
         self.lock = threading.Lock()
-        if to_program is None or from_program is None:
+        self.from_program = from_program
+        if to_program is None:
             return
-        for name, fifo in (("to-program-r", to_program), ("from-program-r", from_program)):
-            self.fds[name] = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        for name, fifo in (("to-program-w", to_program), ("from-program-w", from_program)):
-            self.fds[name] = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.fds["to-program-r"] = os.open(to_program, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.fds["to-program-w"] = os.open(to_program, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def hold_program_output(self) -> None:
+        if self.from_program is not None:
+            fd = os.open(self.from_program, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with self.lock:
+                self.fds["from-program-r"] = fd
 
     def close(self, name: str) -> None:
         with self.lock:
@@ -227,7 +236,6 @@ class _HeldEnds:
     def close_all(self) -> None:
         for name in list(self.fds):
             self.close(name)
-FEEDBACK_FILES = ("judgemessage.txt", "score.txt", "score_multiplier.txt")
 
 
 def _feedback_dir(scratch: Path, uid: int, gid: int) -> Path:
@@ -517,9 +525,9 @@ class Judgement:
             pending.add_done_callback(lambda f: f.exception() and unblock())
             ended = threading.Event()
             stopper = None
-            first: list[bool] = []  # the validator's run ended while the program's still ran
+            stopped: list[bool] = []  # the validator rejected while the program ran on, which was stopped
             if kattis:
-                stopper = threading.Thread(target=self._after_validator, args=(pending, ended, held, first),
+                stopper = threading.Thread(target=self._after_validator, args=(pending, ended, held, stopped),
                                            daemon=True)
                 stopper.start()
             try:
@@ -533,7 +541,6 @@ class Judgement:
                 raise
             finally:
                 ended.set()
-                held.close("from-program-w")  # now the validator may read the program's end
                 if stopper is not None:
                     stopper.join()  # done before anything of the next test runs as the uid
             im = pending.result()
@@ -553,8 +560,19 @@ class Judgement:
         if kattis:
             outcome = self._kattis(test, im.exit_code, im.signal, feedback, imessage, failed)
             score = None
-            if outcome[0] == TestVerdict.WRONG_ANSWER and first and first[0]:
-                verdict, message = outcome[0], outcome[1]  # it rejected first: that is the verdict
+            # it rejected first: that is the verdict. Known by cause, not by the two sandboxes' clocks
+            # (under load either may stamp late): the program still ran when the validator's run came
+            # back (then it was stopped; it could not have read the end of its input, which the runner
+            # holds until then), or it was killed by SIGPIPE (it wrote to a validator that had stopped
+            # reading). Without a uid of its own to stop, the clocks, as for testlib interactors below.
+            if self.identity is not None:  # stopped: killed by that SIGKILL, not by its own limits or end
+                first = (bool(stopped) and m.killed == "none" and m.signal == signal.SIGKILL) or \
+                    m.signal == signal.SIGPIPE
+            else:
+                first = m.signal == signal.SIGPIPE or (
+                    im.end_ms < m.end_ms and (m.killed == "none" or im.end_ms + 100 < m.end_ms))
+            if outcome[0] == TestVerdict.WRONG_ANSWER and first:
+                verdict, message = outcome[0], outcome[1]
             elif verdict is None:
                 verdict, message, score = outcome
             result = TestResult(
@@ -584,7 +602,7 @@ class Judgement:
         self.deliver(test, result)
         return result
 
-    def _after_validator(self, pending, ended: threading.Event, held: "_HeldEnds", first: list[bool]) -> None:
+    def _after_validator(self, pending, ended: threading.Event, held: "_HeldEnds", stopped: list[bool]) -> None:
         """When a kattis validator ends: the program may now read the end of its input; and if it
         rejected (exit 43) while the program runs, that is the verdict, and what runs as the program's
         uid is killed (as that uid: kill(-1) reaches its own processes only) rather than left to spin
@@ -594,9 +612,12 @@ class Judgement:
         except Exception:  # noqa: BLE001 - the main thread sees it
             held.close("to-program-w")
             return
-        first.append(not ended.is_set())
-        if im.exit_code == 43 and first[0] and self.identity is not None:
+        if im.exit_code == 43 and not ended.is_set() and self.identity is not None and \
+                sandbox.alive(self.identity.uid):
+            stopped.append(True)
             sandbox.sweep(self.identity)
+        elif im.exit_code == 42:
+            held.hold_program_output()
         held.close("to-program-w")
 
     def _testlib(self, exit_code: int | None, signal: int | None, said_err: bytes, said_out: bytes,

@@ -225,3 +225,16 @@ def test_a_kattis_interactor_rejecting_first_stops_a_program_that_would_spin(tmp
     test = result.tests[0]
     assert test.verdict == TestVerdict.WRONG_ANSWER and test.message == "no", result
     assert test.cpu_time_ms < 1500  # stopped, not run to its limit of 2000 ms
+
+
+def test_a_kattis_interactor_reading_the_end_of_a_crashed_program_leaves_the_crash_the_verdict(tmp_path):
+    """The program ends first (a crash, or killed at its wall limit while both wait): the validator
+    rejects only because it read the end; the program's own verdict stands, as in problemtools."""
+    (tmp_path / "v.py").write_text("import sys\nif not sys.stdin.readline():\n    sys.exit(43)\nsys.exit(42)\n")
+    interactor = Interactor(program=str(tmp_path / "v.py"), language="python", protocol=CheckerProtocol.KATTIS)
+    for _ in range(3):
+        result = judge(_task(tmp_path, "raise SystemExit(3)\n", "python", interactor=interactor))
+        assert result.tests[0].verdict == TestVerdict.RUNTIME_ERROR, result
+    waits = "import sys\nsys.stdout.write('1\\n')\nsys.stdin.readline()\n"  # never flushed: both wait
+    result = judge(_task(tmp_path, waits, "python", interactor=interactor))
+    assert result.tests[0].verdict == TestVerdict.TIME_LIMIT_EXCEEDED, result
