@@ -925,7 +925,7 @@ def _submissions(files: set[str], read, version: str, scoring: bool, read_paths:
 def _rules_for(entry: str, config: dict) -> dict:
     merged: dict = {}
     for pattern, value in config.items():
-        if isinstance(value, dict) and _submission_glob(str(pattern), entry):
+        if isinstance(value, dict) and spec_glob(str(pattern), entry):
             merged |= {k: v for k, v in value.items() if k in SUBMISSION_KEYS}
     return merged
 
@@ -938,7 +938,7 @@ def _brace(pattern: str) -> list[str]:
             for x in _brace(pattern[:match.start()] + alt + pattern[match.end():])]
 
 
-def _glob(pattern: str, path: str) -> bool:
+def spec_glob(pattern: str, path: str) -> bool:
     """The spec's globs: `*` within a name, brace expansion; a path matches when it or a parent does."""
     parts = path.split("/")
     for p in _brace(pattern):
@@ -946,10 +946,6 @@ def _glob(pattern: str, path: str) -> bool:
         if len(pp) <= len(parts) and all(fnmatch.fnmatchcase(a, b) and "[" not in b for a, b in zip(parts, pp)):
             return True
     return False
-
-
-def _submission_glob(pattern: str, entry: str) -> bool:
-    return _glob(pattern, entry)
 
 
 def _expectation(entry: str, directory: str, version: str, scoring: bool, config: dict) -> Expectation | None:
@@ -965,7 +961,7 @@ def _expectation(entry: str, directory: str, version: str, scoring: bool, config
         base |= {k: v for k, v in config[directory].items() if k in SUBMISSION_RULE_KEYS}
     rules = [base] if base else []
     for pattern, value in config.items():
-        if pattern == directory or not isinstance(value, dict) or not _submission_glob(str(pattern), entry):
+        if pattern == directory or not isinstance(value, dict) or not spec_glob(str(pattern), entry):
             continue
         if unknown := [k for k in value if k not in SUBMISSION_KEYS and not _looks_like_group(k)]:
             raise ProblemError(f"{pattern}: unknown key {', '.join(unknown)}", file="submissions/submissions.yaml")
@@ -1008,7 +1004,7 @@ class Outcome:
     message: str = ""
 
 
-def test_outcomes(results: Iterable[Any], limit_ms: int | None = None) -> dict[str, Outcome]:
+def outcomes_of(results: Iterable[Any], limit_ms: int | None = None) -> dict[str, Outcome]:
     """Each test's outcome from a Result's tests; with limit_ms, a test whose CPU time is past it is a
     time-limit failure (a judgement at a higher limit, read at this one)."""
     out = {}

@@ -21,9 +21,8 @@ from pathlib import Path
 from gavel_contract import Limits, Result, Task, Verdict
 from gavel_contract.languages import UnknownLanguage
 from gavel_contract.package import (
-    ALL_VERDICTS, DRAFT, LEGACY, TIMELIMIT_FILE, Outcome, Package, PackageSubmission, _glob, grade, test_outcomes,
+    ALL_VERDICTS, DRAFT, LEGACY, TIMELIMIT_FILE, Outcome, Package, PackageSubmission, grade, spec_glob, outcomes_of,
 )
-from gavel_contract.problem import MAX_TIME_MS
 
 from . import problems
 
@@ -107,7 +106,7 @@ def _task(pkg: Package, directory: Path, sub: PackageSubmission, limit_ms: int, 
 def _verdict_of(result: Result, pkg: Package, limit_ms: int) -> tuple[str, float | None, int, dict[str, Outcome]]:
     if result.verdict in RESULT_VERDICTS:
         return RESULT_VERDICTS[result.verdict], None, 0, {}
-    outcomes = test_outcomes(result.tests, limit_ms)
+    outcomes = outcomes_of(result.tests, limit_ms)
     verdict, score, slowest = grade(pkg, outcomes)
     return verdict, score, slowest, outcomes
 
@@ -125,7 +124,7 @@ def _rule_tests(pkg: Package, rule: dict) -> set[str]:
     if "tests" not in rule:
         return {t.name for t in pkg.problem.tests}
     paths = {t.name: t.input[len("data/"):-len(".in")] for t in pkg.problem.tests}
-    return {name for name, path in paths.items() if _glob(rule["tests"], path)}
+    return {name for name, path in paths.items() if spec_glob(rule["tests"], path)}
 
 
 def _score_matches(want, score: float | None) -> bool:
@@ -261,4 +260,4 @@ def write_timelimit(directory: str | os.PathLike, timing: TimeLimitReport) -> Pa
     return path
 
 
-__all__ = ["check_package", "write_timelimit", "SubmissionCheck", "TimeLimitReport", "MAX_TIME_MS"]
+__all__ = ["check_package", "write_timelimit", "SubmissionCheck", "TimeLimitReport"]

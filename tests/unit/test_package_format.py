@@ -11,7 +11,7 @@ import pytest
 from gavel_contract import CheckerKind, CheckerProtocol, GroupScoring, TestResult, TestVerdict
 from gavel_contract.kattis import c_double, kattis_flags
 from gavel_contract.package import Outcome, grade, is_package, load
-from gavel_contract.package import test_outcomes as outcomes_of
+from gavel_contract.package import outcomes_of
 from gavel_contract.problem import ProblemError
 
 ROOT = Path(__file__).resolve().parents[2]
