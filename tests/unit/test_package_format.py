@@ -258,3 +258,24 @@ def test_numbers_as_c_reads_them():
     assert c_double(b"3.14000000e-2") == 0.0314 and c_double(b"-0x1p3") == -8.0 and c_double(b".5") == 0.5
     for word in (b"inf", b"nan", b"1e999", b"1_000", b"1.0x", b"", b"+"):
         assert c_double(word) is None, word
+
+
+def test_the_task_carries_checker_args_and_the_protocol_only_when_used():
+    """An operator newer than a runner still hands it tasks it reads, where a package is not used."""
+    import json
+
+    from gavel_contract import Checker, Interactor, Task, TestCase
+    from gavel_contract.languages import resolve
+
+    lang, ver = resolve("python")
+    plain = Task(language=ver, languageName=lang.name, submission="s", tests=[TestCase(name="1", input="i", expected="e")])
+    doc = json.loads(plain.document())
+    assert "checkerArgs" not in doc["tests"][0]
+    kattis = Task(language=ver, languageName=lang.name, submission="s", checker=Checker(kind=CheckerKind.KATTIS),
+                  tests=[TestCase(name="1", input="i", expected="e", checkerArgs=["float_tolerance", "1e-6"])],
+                  interactor=Interactor(program="v", protocol=CheckerProtocol.KATTIS))
+    doc = json.loads(kattis.document())
+    assert doc["tests"][0]["checkerArgs"] == ["float_tolerance", "1e-6"] and doc["interactor"]["protocol"] == "kattis"
+    assert Task.model_validate_json(kattis.document()) == kattis
+    with pytest.raises(ValueError):
+        Interactor(program="v", protocol=CheckerProtocol.SCORE_LINE)
