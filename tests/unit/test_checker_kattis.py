@@ -77,8 +77,8 @@ def test_space_change_sensitive_compares_every_whitespace_byte():
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1 << 20])
 def test_agrees_with_the_whole_file_reference_at_every_chunk_size(monkeypatch, chunk):
-    monkeypatch.setattr(checkers, "CHUNK", chunk)
-    monkeypatch.setattr(checkers, "FLOAT_CHUNK", max(chunk, 2))
+    monkeypatch.setattr(checkers.bounds, "CHUNK", chunk)
+    monkeypatch.setattr(checkers.bounds, "FLOAT_CHUNK", max(chunk, 2))
     rng = random.Random(chunk)
     words = [b"a", b"A", b"bb", b"1", b"1.0", b"1e0", b"0.99", b"x1", b"-0", b"0x10", b"16"]
     spaces = [b" ", b"  ", b"\n", b"\t", b" \n", b"\r\n"]
