@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .submission import MAX_FILES, ArchiveFormat
+
 TASK_API = "gavel.dev/task/v1"
 RESULT_API = "gavel.dev/result/v1"
 SUMMARY_MAX_BYTES = 4096
@@ -90,6 +92,35 @@ class MemoryModel(str, Enum):
     RSS = "rss"
 
 
+class EntryRule(str, Enum):
+    """Which file of a submission of several files is the program.
+
+    none: every source is built into one program (C, C++: compiled and linked together; Go: the
+    package in the top directory). named: the first of entryNames found in the top directory, else
+    the only source. java-main-class: the one class with `public static void main(String[])` among
+    the compiled classes (none, or more than one, is a CompilationError); each source is placed in the
+    directory its `package` declaration names."""
+
+    NONE = "none"
+    NAMED = "named"
+    JAVA_MAIN_CLASS = "java-main-class"
+
+
+class MultiFile(Strict):
+    """How a submission of several files (a directory, a storage prefix, an archive) is built: the
+    same toolchain as one file, with every source named on the command line."""
+
+    sources: list[str] = Field(min_length=1, max_length=8,
+                               description="globs of the source files' names (e.g. *.cpp), in any directory")
+    compile: list[str] | None = Field(None, description="compile command; `{sources}` (a whole word) is every source's "
+                                                        "path, `{entry}` the entry's; default: none")
+    run: list[str] | None = Field(None, description="run command, `{entry}` the entry (a path, or Java's class); "
+                                                    "default: the version's run")
+    entry: EntryRule = EntryRule.NONE
+    entry_names: list[str] = Field(default_factory=list, alias="entryNames", max_length=8,
+                                   description="named: the entry's names tried in order; {problem} is the problem's name")
+
+
 class LanguageVersion(Strict):
     """One version of a language: how to compile and run a submission in the runner image."""
 
@@ -128,6 +159,8 @@ class LanguageVersion(Strict):
         description="extra arguments placed after the run program, {memoryMb} replaced (e.g. -Xmx{memoryMb}m for Java)",
     )
     default_limits: Limits = Field(default_factory=Limits, alias="defaultLimits")
+    multi_file: MultiFile | None = Field(None, alias="multiFile",
+                                         description="how a submission of several files is built; none: one file only")
 
 
 class Language(Strict):
@@ -311,6 +344,15 @@ class Interactor(Strict):
         return value
 
 
+class SubmissionFile(Strict):
+    """One file of a submission of several files: its path in the submission and where it is. The
+    path is checked by the runner (gavel_contract.submission.checked_path): a bad one is the
+    submission's CompilationError, not a malformed task."""
+
+    path: str = Field(min_length=1, max_length=1024)
+    location: Location
+
+
 class Task(Strict):
     """What the runner is asked to judge: one submission against ordered test cases."""
 
@@ -318,7 +360,15 @@ class Task(Strict):
     id: str = Field("local", max_length=317, description="evaluation identity, for logs (NAMESPACE/NAME: 63 + 1 + 253)")
     language: LanguageVersion
     language_name: str = Field(alias="languageName")
-    submission: Location
+    submission: Location | None = Field(None, description="the source file, or the archive (submissionArchive)")
+    submission_archive: ArchiveFormat | None = Field(None, alias="submissionArchive",
+                                                     description="the submission is an archive of several files")
+    submission_files: list[SubmissionFile] = Field(
+        default_factory=list, alias="submissionFiles", max_length=MAX_FILES + 1,
+        description="instead of submission: the files of a directory or a storage prefix (one past the limit "
+                    "at most: the runner refuses that many)")
+    problem_name: str | None = Field(None, alias="problemName", max_length=253, pattern=r"^[A-Za-z0-9_.-]+$",
+                                     description="the problem's name: the entry of several files may be named after it")
     tests: list[TestCase] = Field(min_length=1, max_length=1000)
     checker: Checker = Field(default_factory=Checker)
     result: Location | None = Field(None, description="where the result JSON goes")
@@ -348,7 +398,10 @@ class Task(Strict):
         a runner image older than the operator still judges every task that does not use them."""
         doc = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         doc["language"].pop("aliases", None)  # names for people choosing a version: the runner is given one
-        _drop_defaults(doc, {"groups": [], "fileIO": None})
+        if not self.several_files:
+            doc["language"].pop("multiFile", None)
+            doc.pop("problemName", None)
+        _drop_defaults(doc, {"groups": [], "fileIO": None, "submissionFiles": []})
         _drop_defaults(doc.get("checker", {}), {"ignoreCase": False, "order": "as-given", "protocol": "testlib",
                                                 "files": []})
         if doc.get("interactor"):
@@ -356,6 +409,10 @@ class Task(Strict):
         for test in doc["tests"]:
             _drop_defaults(test, {"points": 1, "group": None, "checkerArgs": []})
         return json.dumps(doc, separators=(",", ":"))
+
+    @property
+    def several_files(self) -> bool:
+        return bool(self.submission_files) or self.submission_archive is not None
 
     @model_validator(mode="after")
     def _groups_known(self) -> "Task":
@@ -365,6 +422,10 @@ class Task(Strict):
             raise ValueError(why)
         if self.interactor is not None and self.file_io is not None:
             raise ValueError("an interactive problem talks through stdin and stdout: no fileIO")
+        if (self.submission is None) == (not self.submission_files):
+            raise ValueError("give either submission (a file or an archive) or submissionFiles")
+        if self.submission_archive is not None and self.submission is None:
+            raise ValueError("submissionArchive names the format of submission")
         return self
 
 

@@ -517,20 +517,22 @@ class Problem(_Model):
             raise ProblemError("the problem's tests are not resolved yet: call resolve(files) first")
         return self.tests  # type: ignore[return-value]
 
-    def task(self, *, language_name: str, language: LanguageVersion, submission: Location,
+    def task(self, *, language_name: str, language: LanguageVersion, submission: Location | None,
              locate: Callable[[str], str], limits: Limits | None = None,
              test_outputs: Callable[[str], dict[str, str]] | None = None, **fields: Any) -> Task:
         """The contract Task judging `submission` on this (resolved) problem. locate: a path in the
         problem directory -> its Location (a local path, a presigned URL); limits: instead of the
         problem's (timeFactors not applied); test_outputs: test name -> its stdout/stderr/diff
-        Locations; fields: more Task fields (id, result, compileOutput, failFast, …)."""
+        Locations; fields: more Task fields (id, result, compileOutput, failFast, submissionFiles, …).
+        The problem's name is the task's problemName (an entry file of several may be named after it)."""
         lim = limits or self.limits_for(language_name)
         tests = [TestCase(name=t.name, input=locate(t.input), expected=locate(t.answer),
                           points=1 if t.points is None else t.points, checkerArgs=t.checker_args,
                           group=t.group, limits=lim, **(test_outputs(t.name) if test_outputs else {}))
                  for t in self._resolved_tests()]
         return Task.model_validate({
-            "language": language, "languageName": language_name, "submission": submission, "tests": tests,
+            "language": language, "languageName": language_name, "problemName": self.name, "tests": tests,
+            **({"submission": submission} if submission is not None else {}),
             "checker": self.checker.contract(locate), "groups": [g.contract() for g in self.groups],
             "fileIO": self.file_io, **fields,
             **({"interactor": Interactor(program=locate(self.interactor.source), language=self.interactor.language,

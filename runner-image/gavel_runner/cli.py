@@ -19,6 +19,7 @@ from gavel_contract.languages import UnknownLanguage, resolve
 
 from . import egress, storage
 from .judge import judge
+from .multifile import local_fields
 
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 
@@ -190,7 +191,7 @@ def judge_main(args: argparse.Namespace) -> int:
                          "diff": str(out_dir / f"{name}.diff")} if out_dir else {}))
             for name, inp, ans in discover_tests(tests_dir)
         ]
-        task = Task(language=ver, languageName=lang.name, submission=str(Path(args.source).resolve()), tests=tests,
+        task = Task(language=ver, languageName=lang.name, **local_fields(args.source), tests=tests,
                     checker=checker, compileOutput=str(out_dir / "compile.txt") if out_dir else None,
                     failFast=args.fail_fast)
     except (ValidationError, ValueError) as err:
@@ -209,7 +210,11 @@ CHECKER_SUFFIXES = {".cpp": "cpp", ".cc": "cpp", ".c": "c", ".py": "python", ".r
 
 
 def _language_of(path: str) -> str | None:
-    """A custom checker given as a source file is compiled with the language its suffix names."""
+    """A custom checker given as a source file is compiled with the language its suffix names; a
+    directory's, when the suffixes of its files name one language."""
+    if Path(path).is_dir():
+        found = {CHECKER_SUFFIXES.get(p.suffix) for p in Path(path).rglob("*") if p.is_file()} - {None}
+        return found.pop() if len(found) == 1 else None
     return CHECKER_SUFFIXES.get(Path(path).suffix)
 
 
@@ -217,7 +222,7 @@ def gavel_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gavel", description="Gavel: judge code submissions.")
     sub = parser.add_subparsers(dest="command", required=True)
     j = sub.add_parser("judge", help="judge a source file against a directory of tests or a problem, locally")
-    j.add_argument("source")
+    j.add_argument("source", help="a source file, or several: a directory, a .zip or a .tar(.gz) archive")
     j.add_argument("--language", "-l", help="NAME[:VERSION], e.g. cpp:20 or python "
                                             "(with --problem, default: from the source's suffix)")
     what = j.add_mutually_exclusive_group(required=True)

@@ -35,7 +35,9 @@ from gavel_contract import (
 from gavel_contract.languages import UnknownLanguage, resolve
 from gavel_contract.scoring import Scorer
 
-from . import checkers, sandbox, storage
+from gavel_contract.submission import SubmissionRefused
+
+from . import checkers, multifile, sandbox, storage
 from .verdicts import classify
 from .workspace import UnsafeDirectory, chown_tree, expose, fresh_dir, seal, secure_base
 
@@ -315,6 +317,7 @@ class Judgement:
         self.inputs: dict[str, Path] = {}  # test name -> its input, fetched or local
         self.answers: dict[str, Path] = {}
         self.upload_error: storage.StorageError | None = None
+        self.plan: multifile.Plan | None = None  # a submission of several files
 
     def _ids(self, identity: sandbox.Identity | None) -> tuple[int, int]:
         return (identity.uid, identity.gid) if identity else (os.getuid(), os.getgid())
@@ -326,7 +329,12 @@ class Judgement:
         self.build.parent.chmod(0o711)
         self.private.mkdir(mode=0o700)
         self.build.mkdir(mode=0o700)
-        storage.fetch(self.task.submission, self.build / self.lang.source_file)
+        if self.task.several_files:  # SubmissionRefused: the submission's CompilationError
+            self.plan = multifile.plan(self.task, multifile.gather(self.task))
+            self.lang = self.plan.language
+            multifile.write(self.plan.files, self.build)
+        else:
+            storage.fetch(self.task.submission, self.build / self.lang.source_file)
         cache = storage.NodeCache(self.task.node_cache)  # inputs and answers: the problem's, shared
         dirs: dict[str, str] = {}
         for test in self.task.tests:
@@ -361,6 +369,12 @@ class Judgement:
             seal(self.build)
         text = _read_text(out, COMPILE_OUTPUT_KEPT)
         verdict, why = classify(m, self.lang.compile_limits, 0)
+        if verdict is None and self.plan is not None and self.plan.find_main:
+            try:  # Java: the program is the one class with main, read from what javac wrote
+                main = multifile.find_main_class(self.build)
+            except SubmissionRefused as err:
+                return False, f"{err}\n{text}".strip()
+            self.lang = self.lang.model_copy(update={"run": [w.replace("{entry}", main) for w in self.lang.run]})
         if verdict is None:
             return True, text
         if verdict == TestVerdict.RUNTIME_ERROR:
@@ -870,6 +884,8 @@ def _judge(j: Judgement) -> Result:
         j.prepare()
         j.prepare_checker()
         j.prepare_interactor()
+    except SubmissionRefused as err:  # several files, and a rule they break: the submission's fault
+        return Result(id=task.id, verdict=Verdict.COMPILATION_ERROR, message=str(err), compileOutput=str(err))
     except (storage.StorageError, UnknownLanguage, CheckerFailure, ValueError) as err:
         return Result(id=task.id, verdict=Verdict.INITIALIZATION_ERROR, message=str(err))
     except sandbox.SandboxError as err:  # compiling the checker or interactor

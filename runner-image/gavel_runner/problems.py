@@ -16,6 +16,8 @@ import yaml
 
 from gavel_contract import Limits, Result, package
 from gavel_contract.languages import UnknownLanguage, resolve
+
+from .multifile import local_fields
 from gavel_contract.problem import (
     PROBLEM_FILE, Problem, ProblemError, Solution, TestPattern, glob_match, glob_may_enter,
 )
@@ -174,7 +176,7 @@ def task_for(problem: Problem, directory: str | os.PathLike, source: str | os.Pa
     def outputs(name: str) -> dict[str, str]:
         return {"stdout": str(out / f"{name}.stdout"), "stderr": str(out / f"{name}.stderr"),
                 "diff": str(out / f"{name}.diff")}
-    return problem.task(language_name=lang.name, language=ver, submission=str(Path(source).resolve()),
+    return problem.task(language_name=lang.name, language=ver, submission=None, **local_fields(source),
                         locate=locate, limits=limits, test_outputs=outputs if out else None, failFast=fail_fast,
                         compileOutput=str(out / "compile.txt") if out else None)
 
