@@ -398,9 +398,6 @@ class Task(Strict):
         a runner image older than the operator still judges every task that does not use them."""
         doc = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         doc["language"].pop("aliases", None)  # names for people choosing a version: the runner is given one
-        if not self.several_files:
-            doc["language"].pop("multiFile", None)
-            doc.pop("problemName", None)
         _drop_defaults(doc, {"groups": [], "fileIO": None, "submissionFiles": []})
         _drop_defaults(doc.get("checker", {}), {"ignoreCase": False, "order": "as-given", "protocol": "testlib",
                                                 "files": []})
@@ -426,6 +423,9 @@ class Task(Strict):
             raise ValueError("give either submission (a file or an archive) or submissionFiles")
         if self.submission_archive is not None and self.submission is None:
             raise ValueError("submissionArchive names the format of submission")
+        if not self.several_files and self.language.multi_file is not None:
+            # one file: no multiFile in the task, so that a runner older than it still takes the task
+            self.language = self.language.model_copy(update={"multi_file": None})
         return self
 
 

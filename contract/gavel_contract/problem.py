@@ -524,15 +524,16 @@ class Problem(_Model):
         problem directory -> its Location (a local path, a presigned URL); limits: instead of the
         problem's (timeFactors not applied); test_outputs: test name -> its stdout/stderr/diff
         Locations; fields: more Task fields (id, result, compileOutput, failFast, submissionFiles, …).
-        The problem's name is the task's problemName (an entry file of several may be named after it)."""
+        With several files, the problem's name is the task's problemName (their entry may be named after it)."""
         lim = limits or self.limits_for(language_name)
         tests = [TestCase(name=t.name, input=locate(t.input), expected=locate(t.answer),
                           points=1 if t.points is None else t.points, checkerArgs=t.checker_args,
                           group=t.group, limits=lim, **(test_outputs(t.name) if test_outputs else {}))
                  for t in self._resolved_tests()]
         return Task.model_validate({
-            "language": language, "languageName": language_name, "problemName": self.name, "tests": tests,
+            "language": language, "languageName": language_name, "tests": tests,
             **({"submission": submission} if submission is not None else {}),
+            **({"problemName": self.name} if submission is None or fields.get("submissionArchive") else {}),
             "checker": self.checker.contract(locate), "groups": [g.contract() for g in self.groups],
             "fileIO": self.file_io, **fields,
             **({"interactor": Interactor(program=locate(self.interactor.source), language=self.interactor.language,

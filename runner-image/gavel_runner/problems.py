@@ -176,7 +176,8 @@ def task_for(problem: Problem, directory: str | os.PathLike, source: str | os.Pa
     def outputs(name: str) -> dict[str, str]:
         return {"stdout": str(out / f"{name}.stdout"), "stderr": str(out / f"{name}.stderr"),
                 "diff": str(out / f"{name}.diff")}
-    return problem.task(language_name=lang.name, language=ver, submission=None, **local_fields(source),
+    several = local_fields(source)  # one file: its path; several: the directory's files, or the archive
+    return problem.task(language_name=lang.name, language=ver, submission=several.pop("submission", None), **several,
                         locate=locate, limits=limits, test_outputs=outputs if out else None, failFast=fail_fast,
                         compileOutput=str(out / "compile.txt") if out else None)
 
