@@ -44,6 +44,12 @@ class SubmissionRefused(ValueError):
     """The submission's files break a rule: judged CompilationError with this message."""
 
 
+def is_hidden(path: str) -> bool:
+    """A file nobody meant to submit, skipped: a name starting with a dot (.git/, .DS_Store), or in
+    macOS's __MACOSX/ metadata."""
+    return any((part.startswith(".") and part not in (".", "..")) or part == "__MACOSX" for part in path.split("/"))
+
+
 def checked_path(path: str) -> str | None:
     """`path` as a relative POSIX path of plain names; None for a file nobody meant to submit, skipped
     (a component starting with a dot: .git/, .DS_Store; macOS's __MACOSX/); or SubmissionRefused saying
@@ -59,7 +65,7 @@ def checked_path(path: str) -> str | None:
         raise SubmissionRefused(f"{shown!r}: a path leading out (..)")
     if not parts:
         raise SubmissionRefused(f"{shown!r}: an empty path")
-    if any(part.startswith(".") or part == "__MACOSX" for part in parts):
+    if is_hidden(path):
         return None
     if len(path) > MAX_PATH or len(parts) > MAX_DEPTH + 1:
         raise SubmissionRefused(f"{shown!r}: longer than {MAX_PATH} characters or deeper than {MAX_DEPTH} directories")

@@ -146,7 +146,9 @@ class EvaluationSpec(Spec):
     version: str | None = Field(None, max_length=32, pattern=r"^[a-z0-9][a-z0-9._+-]*$",
                                 description="Language version (e.g. 20 for C++20); default: the "
                                             "language's default version.")
-    submission: ObjectRef = Field(description="The submitted source file.")
+    submission: ObjectRef = Field(description="The submitted source file; or several files: a key ending in / (a "
+                                              "prefix: every object under it) or a .zip, .tar, .tar.gz, .tgz, "
+                                              ".tar.bz2 or .tar.xz archive.")
     problem: str | None = Field(
         None, min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description="A Problem in this namespace (kubectl get problems) whose tests, groups, limits, checker and "

@@ -453,7 +453,7 @@ def package_check_main(args: argparse.Namespace, pkg) -> int:
 def _client_commands(sub) -> None:
     """gavel submit / status / fetch: the cluster side (gavel_client; needs the `client` extra)."""
     s = sub.add_parser("submit", help="upload a submission and tests, create the Evaluation (and wait)")
-    s.add_argument("source")
+    s.add_argument("source", help="a source file, or several: a directory (uploaded under a prefix) or an archive")
     s.add_argument("--language", "-l", required=True, help="NAME[:VERSION]")
     s.add_argument("--tests", "-t", required=True, help="directory of NAME.in with NAME.out or NAME.ans")
     s.add_argument("--name", help="Evaluation name (default: from the file name)")
