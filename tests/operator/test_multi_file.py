@@ -1,7 +1,7 @@
 """Several-file submissions and a problem package (issue 16) through the real operator and Jobs.
 
-A C++ program of a header and two sources (and a third, in a subdirectory), submitted as a storage
-prefix (a key ending in /: the operator lists and presigns each file, hidden ones left out) and as a
+A C++ program of a main, a header and two more sources (the header and one source in a
+subdirectory), submitted as a storage prefix (a key ending in /: the operator lists and presigns each file, hidden ones left out) and as a
 .tar.gz archive (its key's suffix: the runner unpacks it), each judged Accepted in a runner pod; an
 empty prefix refused at admission. Then a `Problem` whose prefix holds a package in the problem
 package format (legacy: problem.yaml, .timelimit, data/sample and data/secret with .in/.ans, judged
