@@ -1,9 +1,9 @@
 """Several-file submissions and a problem package (issue 16) through the real operator and Jobs.
 
 A C++ program of a main, a header and two more sources (the header and one source in a
-subdirectory), submitted as a storage prefix (a key ending in /: the operator lists and presigns each file, hidden ones left out) and as a
-.tar.gz archive (its key's suffix: the runner unpacks it), each judged Accepted in a runner pod; an
-empty prefix refused at admission. Then a `Problem` whose prefix holds a package in the problem
+subdirectory), submitted as a storage prefix (a key ending in /: the operator lists and presigns
+each file, hidden ones left out) and as a .tar.gz archive (its key's suffix: the runner unpacks
+it), each judged Accepted in a runner pod; an empty prefix refused at admission. Then a `Problem` whose prefix holds a package in the problem
 package format (legacy: problem.yaml, .timelimit, data/sample and data/secret with .in/.ans, judged
 by the format's default output validator), read as one and judging Evaluations of it: one
 Accepted, one whose int32 overflow is a WrongAnswer on the test that needs 64 bits, and the
