@@ -247,7 +247,12 @@ def gavel_main(argv: list[str] | None = None) -> int:
     if args.command == "problem":
         return problem_main(args)
     if args.command != "judge":
-        from gavel_client.cli import main as client_main
+        try:
+            from gavel_client.cli import main as client_main
+        except ImportError:  # the runner image carries the runner alone
+            print(f"gavel {args.command}: the client is not installed here (pip install 'gavel[client]')",
+                  file=sys.stderr)
+            return 2
 
         return client_main(args)
     return judge_main(args)
