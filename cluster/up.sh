@@ -167,6 +167,10 @@ clusterDomain: $CLUSTER_DOMAIN
 clusterDNS: [$DNS_SERVICE_IP]
 resolvConf: /etc/resolv.conf
 failSwapOn: false
+# The last wall against a fork bomb (README, "Threads and processes"): every pod's tasks at most this
+# many (the pids cgroup). Above ceilings.maxProcesses (256) plus a checker's or an interactor's and
+# the runner's own, so that a bomb at its limit leaves the runner room to judge it.
+podPidsLimit: 1024
 oomScoreAdj: 0
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1

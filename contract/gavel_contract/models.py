@@ -58,6 +58,11 @@ VERDICT_CODES = {TestVerdict.PASSED: "P", TestVerdict.WRONG_ANSWER: "W", TestVer
                  TestVerdict.RUNTIME_ERROR: "R", TestVerdict.PARTIAL: "H", TestVerdict.SKIPPED: "S"}
 
 
+# Processes and threads of one run at most (RLIMIT_NPROC of its uid); the sandbox samples a run's
+# process tree up to this many processes (sandbox.c's MAX_TREE).
+MAX_PROCESSES = 4096
+
+
 class Limits(Strict):
     """Limits for one run of a program."""
 
@@ -68,6 +73,10 @@ class Limits(Strict):
     )
     memory_kb: int = Field(262_144, ge=1024, le=64 * 1024 * 1024, alias="memoryKb", description="peak memory (RSS) limit in kB")
     output_kb: int = Field(65_536, ge=1, le=1024 * 1024, alias="outputKb", description="cap on stdout, stderr and any file written, in kB")
+    processes: int | None = Field(
+        None, ge=1, le=MAX_PROCESSES,
+        description="processes and threads the program may have at once (RLIMIT_NPROC of its uid; every one's CPU "
+                    "counts toward timeMs); default: the language version's `processes`")
 
     @property
     def wall_limit_ms(self) -> int:
@@ -140,7 +149,9 @@ class LanguageVersion(Strict):
         alias="compileLimits",
     )
     compile_processes: int = Field(64, ge=1, le=4096, alias="compileProcesses", description="processes and threads the compiler may use")
-    processes: int = Field(1, ge=1, le=4096, description="processes and threads a submission may use (RLIMIT_NPROC)")
+    processes: int = Field(1, ge=1, le=MAX_PROCESSES,
+                           description="processes and threads a submission may use (RLIMIT_NPROC), unless its limits "
+                                       "say otherwise (limits.processes)")
     memory_model: MemoryModel = Field(MemoryModel.RSS, alias="memoryModel")
     address_space_grace_kb: int = Field(
         262_144, ge=0, alias="addressSpaceGraceKb",

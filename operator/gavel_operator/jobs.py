@@ -123,7 +123,7 @@ def resolve_limits(version: LanguageVersion, spec: EvaluationSpec, test) -> Limi
     """Language defaults, then the Evaluation's limits, then the test's own."""
     values = version.default_limits.model_dump(by_alias=True)
     for layer in (spec.limits, test):
-        for key, value in layer.model_dump(by_alias=True, include={"time_ms", "wall_ms", "memory_kb", "output_kb"}).items():
+        for key, value in layer.model_dump(by_alias=True, include={"time_ms", "wall_ms", "memory_kb", "output_kb", "processes"}).items():
             if value is not None:
                 values[key] = value
     return Limits.model_validate(values)

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from gavel_contract.models import MAX_PROCESSES
 from gavel_contract import CheckerArg, CheckerKind, CheckerProtocol, FileIO, Group, LanguageVersion, Order, TestVerdict, Verdict
 
 GROUP = "gavel.dev"
@@ -49,6 +50,11 @@ class TestLimits(Spec):
     output_kb: int | None = Field(None, ge=1, le=1024 * 1024, alias="outputKb",
                                   description="Cap on stdout, stderr and any file written, in kB. "
                                               "OutputLimitExceeded past it.")
+    processes: int | None = Field(None, ge=1, le=MAX_PROCESSES,
+                                  description="Processes and threads the program may have at once (RLIMIT_NPROC of "
+                                              "its uid): a thread or fork past it fails (EAGAIN). The CPU of all of "
+                                              "them counts toward timeMs. Default: the language version's processes "
+                                              "(kubectl get language NAME -o yaml).")
 
 
 class EvaluationTest(TestLimits):

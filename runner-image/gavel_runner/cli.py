@@ -178,7 +178,8 @@ def judge_main(args: argparse.Namespace) -> int:
     out_dir = Path(args.output_dir).resolve() if args.output_dir else None
     limits = ver.default_limits.model_copy(update={
         k: v for k, v in (("time_ms", args.time_limit), ("memory_kb", args.memory_limit),
-                          ("output_kb", args.output_limit), ("wall_ms", args.wall_limit)) if v is not None})
+                          ("output_kb", args.output_limit), ("wall_ms", args.wall_limit),
+                          ("processes", args.processes)) if v is not None})
     try:
         limits = Limits.model_validate(limits.model_dump())
         checker = Checker.parse(args.checker or "lines")
@@ -232,6 +233,7 @@ def gavel_main(argv: list[str] | None = None) -> int:
     j.add_argument("--wall-limit", type=int, help="wall-clock limit per test, ms (default 2×time+1000)")
     j.add_argument("--memory-limit", type=int, help="peak memory limit per test, kB")
     j.add_argument("--output-limit", type=int, help="output cap per test, kB")
+    j.add_argument("--processes", type=int, help="processes and threads per test (default: the language's)")
     j.add_argument("--checker",
                    help="exact | lines (default) | tokens | float:EPS | PATH of a checker (source or executable)")
     j.add_argument("--output-dir", "-o", help="keep each test's stdout, stderr and diff here")
@@ -250,7 +252,12 @@ def gavel_main(argv: list[str] | None = None) -> int:
     if args.command == "problem":
         return problem_main(args)
     if args.command != "judge":
-        from gavel_client.cli import main as client_main
+        try:
+            from gavel_client.cli import main as client_main
+        except ImportError:  # the runner image carries the runner alone
+            print(f"gavel {args.command}: the client is not installed here (pip install 'gavel[client]')",
+                  file=sys.stderr)
+            return 2
 
         return client_main(args)
     return judge_main(args)
@@ -330,7 +337,8 @@ def judge_problem_main(args: argparse.Namespace) -> int:
         lang, ver = resolve(spec)
         limits = None
         overrides = {k: v for k, v in (("time_ms", args.time_limit), ("memory_kb", args.memory_limit),
-                                       ("output_kb", args.output_limit), ("wall_ms", args.wall_limit)) if v is not None}
+                                       ("output_kb", args.output_limit), ("wall_ms", args.wall_limit),
+                                       ("processes", args.processes)) if v is not None}
         if overrides:
             limits = Limits.model_validate(problem.limits_for(lang.name).model_copy(update=overrides).model_dump())
         task = problems.task_for(problem, args.problem, args.source, lang.name, ver.version, limits=limits,
@@ -461,6 +469,7 @@ def _client_commands(sub) -> None:
                                     "tenancy policy lets the namespace read)")
     s.add_argument("--time-limit", type=int, help="ms")
     s.add_argument("--memory-limit", type=int, help="kB")
+    s.add_argument("--processes", type=int, help="processes and threads per test (default: the language's)")
     s.add_argument("--checker", help="exact | lines | tokens | float:EPS")
     s.add_argument("--queue")
     s.add_argument("--priority", type=int)

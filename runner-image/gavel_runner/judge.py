@@ -453,7 +453,7 @@ class Judgement:
             argv, cwd=scratch, stdin=stdin, stdout=out, stderr=err,
             identity=self.identity, env=env, cpu_ms=limits.time_ms, wall_ms=limits.wall_limit_ms,
             memory_kb=limits.memory_kb, address_space_kb=as_kb, file_size=limits.output_kb * 1024 + 1,
-            processes=lang.processes, stack_kb=limits.memory_kb, cleanup_dirs=self.cleanup,
+            processes=limits.processes or lang.processes, stack_kb=limits.memory_kb, cleanup_dirs=self.cleanup,
         )
         if m.leftovers:
             self.warnings.append(f"test {test.name}: killed processes the submission left running")
@@ -549,7 +549,7 @@ class Judgement:
                 m = self.box.run(argv, cwd=scratch, stdin=to_program, stdout=from_program, stderr=err,
                                  identity=self.identity, env=env, cpu_ms=limits.time_ms,
                                  wall_ms=limits.wall_limit_ms, memory_kb=limits.memory_kb, address_space_kb=as_kb,
-                                 file_size=limits.output_kb * 1024 + 1, processes=lang.processes,
+                                 file_size=limits.output_kb * 1024 + 1, processes=limits.processes or lang.processes,
                                  stack_kb=limits.memory_kb, cleanup_dirs=self.cleanup)
             except sandbox.SandboxError:
                 unblock()

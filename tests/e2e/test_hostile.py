@@ -14,7 +14,8 @@ The red-team list (README, "Security model"), each tried below:
   64 MiB outputs against every checker (the runner stays within its memory), CPU in a helper
   process; network: the API server, the node's API server and kubelet ports, the operator's pod,
   in the submission's first moments; the checker: the same reads from inside a custom checker,
-  a checker fork bomb and memory bomb; file I/O: output.txt a link to the input or the task, a
+  a checker fork bomb and memory bomb; a thread bomb and a fork bomb at limits.processes 64 (and
+  two threads, Accepted with both threads' CPU); file I/O: output.txt a link to the input or the task, a
   FIFO, a directory; interactive: the program hunting the interactor's secret (its argv, files,
   memory) and signalling it; the node cache: another Evaluation's objects (cached) asked for with its
   URL expired, forged, re-pointed or unsigned, the cache as a proxy to the API server or the operator,
@@ -157,6 +158,18 @@ sys.exit(0 if open(out).read().split() == open(ans).read().split() else 1)
 FORK_BOMB_CHECKER = "#include <unistd.h>\nint main(){for(;;)fork();}\n"
 MEMORY_BOMB_CHECKER = ("#include <stdlib.h>\n#include <string.h>\n"
                        "int main(){for(;;){char*p=malloc(1<<20);if(p)memset(p,1,1<<20);}}\n")
+# limits.processes: threads up to it, each one's CPU counted; a bomb of either kind at it ends in a
+# verdict (the tasks spin on refused creations: their CPU, summed, passes the limit), and a second
+# test after it is judged too (the runner survived and nothing of the first was left running)
+TWO_THREADS_C = ("#define _GNU_SOURCE\n#include <pthread.h>\n#include <stdio.h>\n#include <time.h>\n"
+                 "static void *spin(void *ms){struct timespec t;volatile unsigned long x=0;do{for(int i=0;i<100000;i++)x++;"
+                 "clock_gettime(CLOCK_THREAD_CPUTIME_ID,&t);}while(t.tv_sec*1000+t.tv_nsec/1000000<(long)ms);return 0;}\n"
+                 "int main(){pthread_t t[2];for(int i=0;i<2;i++)if(pthread_create(&t[i],0,spin,(void*)400L))return 3;"
+                 "for(int i=0;i<2;i++)pthread_join(t[i],0);puts(\"3\");return 0;}\n")
+THREAD_BOMB_C = ("#include <pthread.h>\n"
+                 "static void *bomb(void *a){pthread_t t;for(;;)pthread_create(&t,0,bomb,0);return a;}\n"
+                 "int main(){bomb(0);}\n")
+FORK_BOMB_C = "#include <unistd.h>\nint main(){for(;;)fork();}\n"
 BIG_LINES = 32 * 1024 * 1024  # "1\n" × 32 Mi = 64 MiB: the default output cap exactly
 BIG_OUTPUT_C = ('#include <stdio.h>\n#include <string.h>\nint main(){static char b[1<<20];'
                 'for(int i=0;i<(1<<20);i+=2)memcpy(b+i,"1\\n",2);'
@@ -504,6 +517,11 @@ def attacks(kube, storage):
             objs.append(storage.evaluation(f"checker-{kind}-bomb", "print(3)\n", "python", {"1": ("", "3\n")},
                                            checker={"kind": "custom", "language": "c",
                                                     "program": storage.put(f"{ns}/hostile/{kind}.c", src)}))
+        objs.append(storage.evaluation("two-threads", TWO_THREADS_C, "c", {"1": ("", "3\n")},
+                                       limits={"timeMs": 5000, "wallMs": 60000}))
+        for kind, src in (("thread", THREAD_BOMB_C), ("fork", FORK_BOMB_C)):
+            objs.append(storage.evaluation(f"{kind}-bomb", src, "c", {"1": ("", ""), "2": ("", "")},
+                                           limits={"timeMs": 1000, "wallMs": 10000, "processes": 64}))
         answer = put_bytes(storage, f"{ns}/hostile/big.ans", b"1\n" * (BIG_LINES - 1) + b"2\n")
         for kind in ("exact", "lines", "tokens", "float"):
             obj = storage.evaluation(f"cap-{kind}", BIG_OUTPUT_C, "c", {"1": ("", "")},
@@ -582,6 +600,26 @@ def test_cpu_of_a_helper_process_counts(attacks):
     obj = done["helper-burns-cpu"]
     test = obj["status"]["tests"][0]
     assert test["verdict"] == "TimeLimitExceeded", verdicts(obj)
+
+
+def test_two_threads_are_accepted_with_both_threads_cpu(attacks):
+    _, done = attacks
+    obj = done["two-threads"]
+    st = obj["status"]
+    assert st["verdict"] == "Accepted", verdicts(obj)
+    assert 800 <= st["tests"][0]["cpuTimeMs"] < 2000, verdicts(obj)  # 2 × 400 ms, each thread's own clock
+
+
+@pytest.mark.parametrize("kind", ["thread", "fork"])
+def test_a_bomb_at_processes_64_ends_in_a_verdict(attacks, kind):
+    _, done = attacks
+    obj = done[f"{kind}-bomb"]
+    st = obj["status"]
+    # judged (not Failed: the runner was neither starved nor killed), both tests ended by their limits
+    assert st["phase"] == "Succeeded" and st["verdict"] == "TestFailed", verdicts(obj)
+    for test in st["tests"]:
+        assert test["verdict"] in ("TimeLimitExceeded", "RuntimeError", "MemoryLimitExceeded"), verdicts(obj)
+        assert test["wallTimeMs"] < 12_000, verdicts(obj)
 
 
 @pytest.mark.parametrize("name", list(FILE_IO_ATTACKS))

@@ -22,10 +22,25 @@ GVISOR = under_gvisor()
 OK = {"1": ("", "SAFE\n"), "2": ("", "SAFE\n")}
 
 
+JUDGED_UIDS: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def own_uids(monkeypatch):
+    """Each test's judgements run as a uid fixed for it (GAVEL_SANDBOX_UID; the checker's is the
+    next): what is left is looked for under these, not under every sandbox uid (other judges may
+    run on this machine meanwhile, and their processes are not ours)."""
+    uid = random.randrange(1_000_000, 1_400_000_000)
+    monkeypatch.setenv("GAVEL_SANDBOX_UID", str(uid))
+    JUDGED_UIDS.clear()
+    JUDGED_UIDS.update({uid, uid + 1})
+
+
 def sandbox_processes() -> list[str]:
-    """Processes owned by a sandbox uid (Gavel picks uids from 1,000,000 up)."""
-    out = subprocess.run(["ps", "-eo", "uid=,pid=,args="], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if int(line.split()[0]) >= 1_000_000]
+    """Processes of this test's sandbox uids still alive."""
+    out = subprocess.run(["ps", "-eo", "uid=,pid=,stat=,args="], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines()
+            if int(line.split()[0]) in JUDGED_UIDS and not line.split()[2].startswith("Z")]
 
 
 def only(result):
