@@ -528,7 +528,10 @@ class Judgement:
         if kattis:  # the problem package format: a feedback directory, then the test's arguments
             feedback = _feedback_dir(iscratch, iuid, igid)
             iargv += [f"{feedback}/", *test.checker_args]
-        held = _HeldEnds(to_program, from_program) if kattis else _HeldEnds()
+        # held for every protocol: a testlib interactor replying to a program that has just exited
+        # would otherwise write into a pipe without readers (EPIPE: Python's BrokenPipeError, exit
+        # 120), an InternalError where the program's early end is its own wrong answer
+        held = _HeldEnds(to_program, from_program)
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(
                 self.interactor_box.run, iargv,
@@ -541,10 +544,9 @@ class Judgement:
             ended = threading.Event()
             stopper = None
             stopped: list[bool] = []  # the validator rejected while the program ran on, which was stopped
-            if kattis:
-                stopper = threading.Thread(target=self._after_validator, args=(pending, ended, held, stopped),
-                                           daemon=True)
-                stopper.start()
+            stopper = threading.Thread(target=self._after_validator, args=(pending, ended, held, stopped, kattis),
+                                       daemon=True)
+            stopper.start()
             try:
                 m = self.box.run(argv, cwd=scratch, stdin=to_program, stdout=from_program, stderr=err,
                                  identity=self.identity, env=env, cpu_ms=limits.time_ms,
@@ -617,9 +619,10 @@ class Judgement:
         self.deliver(test, result)
         return result
 
-    def _after_validator(self, pending, ended: threading.Event, held: "_HeldEnds", stopped: list[bool]) -> None:
-        """When a kattis validator ends: the program may now read the end of its input; and if it
-        rejected (exit 43) while the program runs, that is the verdict, and what runs as the program's
+    def _after_validator(self, pending, ended: threading.Event, held: "_HeldEnds", stopped: list[bool],
+                         kattis: bool = True) -> None:
+        """When an interactor ends: the program may now read the end of its input; and if a kattis
+        validator rejected (exit 43) while the program runs, that is the verdict, and what runs as the program's
         uid is killed (as that uid: kill(-1) reaches its own processes only) rather than left to spin
         or wait until its limit."""
         try:
@@ -627,7 +630,9 @@ class Judgement:
         except Exception:  # noqa: BLE001 - the main thread sees it
             held.close("to-program-w")
             return
-        if im.exit_code == 43 and not ended.is_set() and self.identity is not None and \
+        if not kattis:
+            pass
+        elif im.exit_code == 43 and not ended.is_set() and self.identity is not None and \
                 sandbox.alive(self.identity.uid):
             stopped.append(True)
             sandbox.sweep(self.identity)
