@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+
 from gavel_contract import TestVerdict, Verdict
 from gavel_runner import sandbox
+from gavel_runner.sandbox import under_gvisor
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a uid of its own needs root (the runner image runs as root)")
 
@@ -102,11 +104,13 @@ def test_two_threads_past_the_time_limit_are_tle_though_each_is_under_it(judge_s
     assert left(uid) == []
 
 
+@pytest.mark.xfail(under_gvisor(), reason="compile memory under gVisor (docs/gvisor.md)", strict=False)
 def test_rust_threads_are_accepted(judge_source, uid):
     result = judge_source(TWO_THREADS_RUST, "rust", SUM, timeMs=5000, wallMs=30000)
     assert result.verdict == Verdict.ACCEPTED, result
 
 
+@pytest.mark.xfail(under_gvisor(), reason="compile memory under gVisor (docs/gvisor.md)", strict=False)
 def test_rust_thread_past_processes_1_is_a_runtime_error(judge_source, uid):
     # one task only (the main thread): spawning panics, exit 101
     result = judge_source(TWO_THREADS_RUST, "rust", {"1": ("1 2\n", "3\n")}, timeMs=5000, processes=1)
@@ -114,12 +118,14 @@ def test_rust_thread_past_processes_1_is_a_runtime_error(judge_source, uid):
     assert t.verdict == TestVerdict.RUNTIME_ERROR and t.exit_code == 101, result
 
 
+@pytest.mark.xfail(under_gvisor(), reason="gVisor does not enforce RLIMIT_NPROC: a run past its processes is killed (RuntimeError), not refused (docs/gvisor.md)", strict=False)
 def test_c_threads_past_processes_are_refused(judge_source, uid):
     result = judge_source(TWO_THREADS_C, "c", {"1": ("1 2\n", "3\n")}, timeMs=5000, processes=2)
     t = result.tests[0]
     assert t.verdict == TestVerdict.RUNTIME_ERROR and t.exit_code == 3, result  # the second pthread_create: EAGAIN
 
 
+@pytest.mark.xfail(under_gvisor(), reason="gVisor does not enforce RLIMIT_NPROC: a run past its processes is killed (RuntimeError), not refused (docs/gvisor.md)", strict=False)
 @pytest.mark.parametrize("processes", [1, 8, 64, 300])
 def test_threads_stop_at_processes(judge_source, tmp_path, uid, processes):
     result = judge_source(COUNTED_THREADS_C, "c", {"1": ("", "")}, timeMs=5000, wallMs=30000, processes=processes)
@@ -130,6 +136,7 @@ def test_threads_stop_at_processes(judge_source, tmp_path, uid, processes):
     assert left(uid) == []
 
 
+@pytest.mark.xfail(under_gvisor(), reason="gVisor does not enforce RLIMIT_NPROC: a run past its processes is killed (RuntimeError), not refused (docs/gvisor.md)", strict=False)
 @pytest.mark.parametrize("processes", [1, 64])
 def test_forks_stop_at_processes(judge_source, tmp_path, uid, processes):
     result = judge_source(COUNTED_FORKS_C, "c", {"1": ("", "")}, timeMs=5000, wallMs=30000, processes=processes)
@@ -139,6 +146,7 @@ def test_forks_stop_at_processes(judge_source, tmp_path, uid, processes):
     assert left(uid) == []  # the waiting children were killed with the test
 
 
+@pytest.mark.xfail(under_gvisor(), reason="gVisor does not enforce RLIMIT_NPROC: a run past its processes is killed (RuntimeError), not refused (docs/gvisor.md)", strict=False)
 @pytest.mark.parametrize("source", [THREAD_BOMB_C, FORK_BOMB_C], ids=["threads", "forks"])
 @pytest.mark.parametrize("processes", [64, 1024])
 def test_a_bomb_ends_in_a_verdict_and_the_next_test_runs(judge_source, uid, source, processes):
