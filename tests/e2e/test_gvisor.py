@@ -30,7 +30,8 @@ def test_judged_in_gvisor_runner_pods(kube, namespace, storage):
     one = {"1": ("", "")}
     evs = [at.evaluation("kernel", KERNEL, "python", {"1": ("", "True\n")}),
            at.evaluation("sum", SUM_CPP, "cpp", {"1": ("1 2\n", "3\n"), "2": ("-5 5\n", "0\n")}),
-           at.evaluation("one-process", ONE_PROCESS, "c", {"1": ("", "-1 11\n")}),
+           at.evaluation("one-process", ONE_PROCESS, "c", {"1": ("", "-1 11\n")},
+                         limits={"processes": 1}),  # C allows 64 (threads) by default
            at.evaluation("ipc", IPC, "c", {"1": ("", "0\n")}),
            at.evaluation("fork-bomb", FORK_BOMB, "c", one, limits={"timeMs": 500})]
     apply(kube, namespace, evs)
