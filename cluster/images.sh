@@ -147,7 +147,9 @@ build_project_image() { # name, Dockerfile[, context (default: the repository ro
   for t in "${names[@]}"; do args+=(-t "$t"); done
   tar=$(tarball "${names[0]}")
   key=$(image_key "$dockerfile" "$ctx")
-  if [[ -f $tar && $(cat "$tar.key" 2>/dev/null) == "$key" ]]; then
+  # The key file names the archive it describes (size, mtime): an archive another checkout wrote
+  # over since (one without keys, or another branch: the cache is the machine's) is not taken.
+  if [[ -f $tar && $(cat "$tar.key" 2>/dev/null) == "$key $(stat -c '%s %Y' "$tar")" ]]; then
     log "$name image up to date (key $key: ${dockerfile#"$REPO_DIR"/} and the files it copies unchanged)"
     return 0
   fi
@@ -156,7 +158,7 @@ build_project_image() { # name, Dockerfile[, context (default: the repository ro
     >"$IMAGES_DIR/build-$name.log" 2>&1 || { tail -20 "$IMAGES_DIR/build-$name.log" >&2; die "docker build $name failed"; }
   rm -f "$tar.key"
   docker save "${names[@]}" -o "$tar.tmp" && mv "$tar.tmp" "$tar"
-  echo "$key" >"$tar.key"
+  echo "$key $(stat -c '%s %Y' "$tar")" >"$tar.key"
   docker image prune -f >/dev/null # the previous build's layers, untagged now: gigabytes each time
 }
 
