@@ -24,5 +24,5 @@ test: ## set up everything and run every test tier (what .ci/run calls; removes 
 	@if [ "$(CLUSTER)" = kind ]; then $(MAKE) --no-print-directory test-nodes; fi
 
 .PHONY: demo
-demo: deps ## the main job: cluster, images, chart with bundled MinIO, example Evaluations to their verdicts
+demo: deps ## the main job: cluster, images, chart with bundled MinIO, example Evaluations to their verdicts (RUNTIME=gvisor: runner pods in gVisor)
 	@scripts/demo.sh

@@ -56,6 +56,7 @@ for cg in /sys/fs/cgroup/*/kubepods; do
 done
 stop containerd
 kill_matching "containerd-shim" "/run/gavel-containerd/" "containerd shims"
+kill_matching "runsc" "/run/gavel-containerd/runsc" "gVisor sandboxes and gofers"
 sleep 0.5
 for cg in /sys/fs/cgroup/*/kubepods; do
   [[ -d $cg ]] || continue

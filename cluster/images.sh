@@ -9,13 +9,15 @@
 #   operator Gavel's operator image (operator/Dockerfile), when it exists
 #   minio    the S3 server of the chart's bundled storage (cluster/images/minio)
 #   (runner and operator: context = the repository root, tags gavel.local/<name>:dev and
-#   :<the Helm chart's appVersion>, rebuilt every time; Docker's layer cache keeps that quick)
+#   :<the Helm chart's appVersion>; rebuilt only when their key changes: the Dockerfile, the base
+#   and the files its COPY lines name, `images.sh key NAME`)
 # Each built image is also saved as $GAVEL_CACHE/images/<tag>.tar, so a warm machine
 # loads it into the cluster without Docker. Usage:
 #   images.sh build NAME...   build (or take from the cache) and save
 #   images.sh load NAME...    build if needed, then import into the running cluster
 #   images.sh load-docker IMAGE   import any image from the local Docker into the cluster
 #   images.sh reload TAG...   import the cached archives of these tags again
+#   images.sh key NAME        print the key of the runner or operator image
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -114,8 +116,28 @@ build_dockerfile() { # $1: tag, $2: context dir, $3: "always" to rebuild even wh
 
 # Gavel's own images: built from the repository root with the base as BASE.
 project_tag() { echo "gavel.local/$1:dev"; }
+
+# The key of a Dockerfile image: its Dockerfile, the base it starts from (the base's archive), and
+# the content of exactly the files its COPY lines take from the context (as .dockerignore leaves
+# them: no __pycache__, *.pyc or *.egg-info). The same key: the archive built for it is the image,
+# and nothing is built, saved or loaded again (a README change no longer rebuilds the runner and
+# reloads 2 GB into each kind node).
+image_key() { # Dockerfile, context
+  local dockerfile=$1 ctx=$2 src
+  {
+    echo "dockerfile $(sha256sum <"$dockerfile" | cut -c1-64)"
+    echo "base $(stat -c '%s %Y' "$(tarball "$BASE_IMAGE")" 2>/dev/null || echo none)"
+    # COPY [--chown=..] SRC... DEST, one line each; --from= copies from another stage, not the context
+    awk 'toupper($1) == "COPY" && $0 !~ /--from=/ { for (i = 2; i < NF; i++) if ($i !~ /^--/) print $i }' "$dockerfile" |
+      while read -r src; do
+        (cd "$ctx" && compgen -G "$src" >/dev/null) || { echo "missing $src"; continue; }
+        (cd "$ctx" && find $src -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path '*.egg-info/*' -print0 |
+          sort -z | xargs -0r sha256sum)
+      done
+  } | sha256sum | cut -c1-16
+}
 build_project_image() { # name, Dockerfile[, context (default: the repository root)]
-  local name=$1 dockerfile=$2 ctx=${3:-$REPO_DIR} tar app names t args=()
+  local name=$1 dockerfile=$2 ctx=${3:-$REPO_DIR} tar app names t key args=()
   [[ -f $dockerfile ]] || { log "no ${dockerfile#"$REPO_DIR"/} yet: skipping the $name image"; return 0; }
   build_base
   ensure_docker
@@ -124,10 +146,19 @@ build_project_image() { # name, Dockerfile[, context (default: the repository ro
   [[ -n $app ]] && names+=("gavel.local/$name:$app")
   for t in "${names[@]}"; do args+=(-t "$t"); done
   tar=$(tarball "${names[0]}")
-  log "docker build ${names[*]} (${dockerfile#"$REPO_DIR"/}) — first build: several minutes"
+  key=$(image_key "$dockerfile" "$ctx")
+  # The key file names the archive it describes (size, mtime): an archive another checkout wrote
+  # over since (one without keys, or another branch: the cache is the machine's) is not taken.
+  if [[ -f $tar && $(cat "$tar.key" 2>/dev/null) == "$key $(stat -c '%s %Y' "$tar")" ]]; then
+    log "$name image up to date (key $key: ${dockerfile#"$REPO_DIR"/} and the files it copies unchanged)"
+    return 0
+  fi
+  log "docker build ${names[*]} (${dockerfile#"$REPO_DIR"/}, key $key) — first build: several minutes"
   docker build --network host --build-arg "BASE=$BASE_IMAGE" "${args[@]}" -f "$dockerfile" "$ctx" \
     >"$IMAGES_DIR/build-$name.log" 2>&1 || { tail -20 "$IMAGES_DIR/build-$name.log" >&2; die "docker build $name failed"; }
+  rm -f "$tar.key"
   docker save "${names[@]}" -o "$tar.tmp" && mv "$tar.tmp" "$tar"
+  echo "$key $(stat -c '%s %Y' "$tar")" >"$tar.key"
   docker image prune -f >/dev/null # the previous build's layers, untagged now: gigabytes each time
 }
 
@@ -210,6 +241,9 @@ case $cmd in
       log "reloading $tag"
       ctr_import "$tar"
     done ;;
+  key) # NAME: the key of a project image (runner, operator): what decides whether it is rebuilt
+    [[ $# -eq 1 ]] || die "usage: images.sh key runner|operator"
+    image_key "$REPO_DIR/$([[ $1 == runner ]] && echo runner-image || echo "$1")/Dockerfile" "$REPO_DIR" ;;
   load-docker)
     [[ $# -eq 1 ]] || die "usage: images.sh load-docker IMAGE"
     ensure_docker
@@ -219,5 +253,5 @@ case $cmd in
     docker save "$1" -o "$tmp"
     ctr_import "$tmp"
     rm -f "$tmp" ;;
-  *) die "usage: images.sh build|load NAME... | reload TAG... | load-docker IMAGE" ;;
+  *) die "usage: images.sh build|load NAME... | reload TAG... | load-docker IMAGE | key NAME" ;;
 esac

@@ -45,9 +45,15 @@ networking:
   podSubnet: $KIND_POD_SUBNET
   serviceSubnet: $KIND_SERVICE_SUBNET
 EOF
-  [[ $KIND_OFFLINE == 1 ]] || return 0
+  # every pod's tasks at most 1024 (the pids cgroup), as on the local cluster (up.sh)
   cat <<EOF
 kubeadmConfigPatches:
+- |
+  kind: KubeletConfiguration
+  podPidsLimit: 1024
+EOF
+  [[ $KIND_OFFLINE == 1 ]] || return 0
+  cat <<EOF
 - |
   kind: ClusterConfiguration
   etcd:

@@ -97,6 +97,8 @@ state = "/run/gavel-containerd"
         BinaryName = "$GAVEL_CACHE/bin/runc-nosysres"
         SystemdCgroup = false
 TOML
+# gVisor's runtime handler runsc (RuntimeClass gvisor), once cluster/gvisor.sh has built it.
+"$CLUSTER_DIR/gvisor.sh" containerd-config >>"$cfg/containerd.toml"
 cat >"$GAVEL_STATE/cni/net.d/10-gavel.conflist" <<JSON
 {
   "cniVersion": "0.4.0",
@@ -165,6 +167,10 @@ clusterDomain: $CLUSTER_DOMAIN
 clusterDNS: [$DNS_SERVICE_IP]
 resolvConf: /etc/resolv.conf
 failSwapOn: false
+# The last wall against a fork bomb (README, "Threads and processes"): every pod's tasks at most this
+# many (the pids cgroup). Above ceilings.maxProcesses (256) plus a checker's or an interactor's and
+# the runner's own, so that a bomb at its limit leaves the runner room to judge it.
+podPidsLimit: 1024
 oomScoreAdj: 0
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
@@ -199,6 +205,7 @@ for f in "$CLUSTER_DIR"/addons/*.yaml; do
   sed -e "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|g; s|@DNS_SERVICE_IP@|$DNS_SERVICE_IP|g; s|@CLUSTER_DOMAIN@|$CLUSTER_DOMAIN|g" "$f"
   echo ---
 done | kubectl apply -f - >/dev/null
+"$CLUSTER_DIR/gvisor.sh" runtimeclass
 start kube-router "$KUBE_ROUTER_BIN/kube-router" --kubeconfig "$pki/kube-router.kubeconfig" \
   --hostname-override "$NODE_NAME" --run-firewall=true --run-router=false --run-service-proxy=false \
   --enable-cni=false --enable-pod-egress=false --enable-overlay=false --enable-ibgp=false --service-cluster-ip-range "$SERVICE_CIDR" --health-port 20244 --metrics-port 0

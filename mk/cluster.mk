@@ -14,6 +14,16 @@ cluster: ## start the cluster (CLUSTER=local: one node of host processes; kind: 
 cluster-down: ## remove the cluster: no process, mount, interface or iptables rule left behind
 	@$(CLUSTER_SH) down
 
+.PHONY: gvisor gvisor-probe test-runner-gvisor
+gvisor: ## gVisor in the local cluster: build runsc + shim (cold ~3 min), runtime handler runsc, RuntimeClass gvisor
+	@cluster/gvisor.sh install
+
+gvisor-probe: ## can runsc start a sandbox on this machine? one line per platform and option set (docs/gvisor.md)
+	@cluster/gvisor.sh probe
+
+test-runner-gvisor: venv ## the runner's integration tests inside a gVisor sandbox (runsc do), as root
+	@cluster/gvisor.sh runner-tests
+
 images: ## build the images locally (base, pause, coredns, testbox, runner, operator) and load them into the cluster
 	@$(CLUSTER_SH) images
 

@@ -2,19 +2,25 @@
 
 .PHONY: test-e2e test-hostile test-nodes demo-down
 
-test-e2e: deps ## end-to-end: install the chart, judge every verdict in every language, upgrade, uninstall
+# RUNTIME=gvisor: the chart installed with every runner pod in the RuntimeClass gvisor (local cluster)
+E2E_RUNTIME = $(if $(RUNTIME),GAVEL_TEST_RUNTIME=$(RUNTIME),)
+E2E_GVISOR = $(if $(filter gvisor,$(RUNTIME)),cluster/gvisor.sh install,true)
+
+test-e2e: deps ## end-to-end: install the chart, judge every verdict in every language, upgrade, uninstall (RUNTIME=gvisor: in gVisor)
 	@$(CLUSTER_SH) up >/dev/null
 	@$(CLUSTER_SH) images-e2e
+	@$(E2E_GVISOR)
 	@echo "[test] e2e: helm install, 42 evaluations in 7 languages, hostile pods, cancel, delete, upgrade, uninstall (~12 min)"
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
-		GAVEL_HELM=$$(scripts/helm.sh) $(VENV)/bin/pytest -q tests/e2e
+		GAVEL_HELM=$$(scripts/helm.sh) $(E2E_RUNTIME) $(VENV)/bin/pytest -q tests/e2e
 
-test-hostile: deps ## containment in real runner pods: hostile submissions and checkers through the chart (part of test-e2e)
+test-hostile: deps ## containment in real runner pods: hostile submissions and checkers through the chart (part of test-e2e; RUNTIME=gvisor: in gVisor)
 	@$(CLUSTER_SH) up >/dev/null
 	@$(CLUSTER_SH) images-e2e
+	@$(E2E_GVISOR)
 	@echo "[test] hostile: attacks from submissions and checkers in runner pods, outputs at the cap, Pod Security (~5 min)"
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
-		GAVEL_HELM=$$(scripts/helm.sh) $(VENV)/bin/pytest -q tests/e2e/test_hostile.py
+		GAVEL_HELM=$$(scripts/helm.sh) $(E2E_RUNTIME) $(VENV)/bin/pytest -q tests/e2e/test_hostile.py tests/e2e/test_gvisor.py
 
 test-nodes: deps ## many nodes (CLUSTER=kind, 3 nodes): spread, a worker paused mid-judging, the operator's node killed, a drain
 	@if [ "$(CLUSTER)" != kind ]; then echo "test-nodes needs two workers: CLUSTER=kind make test-nodes"; exit 2; fi

@@ -6,12 +6,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\n[demo] %s\n' "$*"; }
 release=gavel ns=gavel-system demo_ns=default
+# RUNTIME=gvisor: every runner pod in a gVisor sandbox (RuntimeClass gvisor, docs/gvisor.md)
+runtime=${RUNTIME:-}
+case $runtime in
+  "" | runc) runtime="" ;;
+  gvisor) [[ ${CLUSTER:-local} == local ]] || { echo "RUNTIME=gvisor needs CLUSTER=local (the kind node image has no gVisor yet)" >&2; exit 2; } ;;
+  *) echo "RUNTIME=$runtime: only gvisor (or runc, the default)" >&2; exit 2 ;;
+esac
 
 say "cluster (cold: ~11 min of building Kubernetes from source; warm: ~20 s)"
 cluster/cluster.sh up
 kubeconfig=$(cluster/cluster.sh kubeconfig)
 kc() { "$(cluster/cluster.sh kubectl)" --kubeconfig "$kubeconfig" "$@"; }
 helm=$(scripts/helm.sh)
+
+if [[ -n $runtime ]]; then
+  say "gVisor: runsc and its containerd shim (cold build: ~3 min), the runtime handler runsc, RuntimeClass gvisor"
+  cluster/gvisor.sh install
+fi
 
 say "images: runner, operator, MinIO (first build: several minutes)"
 cluster/cluster.sh images-e2e
@@ -27,7 +39,8 @@ pull=Never; [[ ${CLUSTER:-local} == kind ]] && pull=IfNotPresent
 installed=$("$helm" --kubeconfig "$kubeconfig" status "$release" -n "$ns" >/dev/null 2>&1 && echo yes || true)
 "$helm" --kubeconfig "$kubeconfig" upgrade --install "$release" charts/gavel -n "$ns" --create-namespace \
   --set storage.bundled.enabled=true --set runner.pullPolicy=$pull --set operator.image.pullPolicy=$pull \
-  --set storage.bundled.image.pullPolicy=$pull --set runner.cpu=250m --set runner.cpuLimit=1 --wait --timeout 5m
+  --set storage.bundled.image.pullPolicy=$pull --set runner.cpu=250m --set runner.cpuLimit=1 \
+  ${runtime:+--set-string "tenancy.default.placement.imposed.runtimeClassName=$runtime"} --wait --timeout 5m
 if [[ -n $installed ]]; then
   # the images were rebuilt under the same tags: an unchanged pod spec would keep the old operator
   say "restarting the operator on the image just built"

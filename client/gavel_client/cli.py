@@ -37,7 +37,8 @@ def main(args: argparse.Namespace) -> int:
         from gavel_runner.cli import discover_tests
 
         spec = {"queue": args.queue, "priority": args.priority, "callbackUrl": args.callback_url}
-        limits = {k: v for k, v in (("timeMs", args.time_limit), ("memoryKb", args.memory_limit)) if v}
+        limits = {k: v for k, v in (("timeMs", args.time_limit), ("memoryKb", args.memory_limit),
+                                    ("processes", args.processes)) if v}
         if limits:
             spec["limits"] = limits
         if args.checker:

@@ -75,17 +75,32 @@ def upload_tests(storage: Storage, tests: list[tuple[str, Path, Path]], root: st
     return out
 
 
+def upload_submission(storage: Storage, source: Path, under: str) -> dict:
+    """A file (an archive too: its suffix tells the runner) goes to UNDER/NAME; a directory's files
+    (hidden ones left out) under UNDER/files/, and the submission is that prefix (a key ending in /)."""
+    if not source.is_dir():
+        return storage.put(f"{under}{source.name}", source.read_bytes())
+    from gavel_contract.submission import MAX_FILES, is_hidden
+
+    files = sorted(p for p in source.rglob("*") if p.is_file() and not is_hidden(p.relative_to(source).as_posix()))
+    if not files or len(files) > MAX_FILES:
+        raise ValueError(f"{source}: {len(files)} files; a submission has 1 to {MAX_FILES}")
+    for path in files:
+        storage.put(f"{under}files/{path.relative_to(source).as_posix()}", path.read_bytes())
+    return {"bucket": storage.bucket, "key": f"{under}files/"}
+
+
 def submit(storage: Storage, namespace: str, source: Path, language: str, tests: list[tuple[str, Path, Path]],
            name: str | None = None, prefix: str | None = None, **spec) -> dict:
     """Uploads under PREFIX (default NAMESPACE/: what the default tenancy policy lets a namespace
     read), then creates the Evaluation."""
-    name = name or f"{source.stem.lower().replace('_', '-')[:40]}-{uuid.uuid4().hex[:6]}"
+    stem = source.name.split(".")[0] if source.is_file() else source.name
+    name = name or f"{stem.lower().replace('_', '-')[:40]}-{uuid.uuid4().hex[:6]}"
     root = (prefix if prefix is not None else namespace).strip("/")
     root = f"{root}/" if root else ""
     lang, _, version = language.partition(":")
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Evaluation", "metadata": {"name": name},
-            "spec": {"language": lang, "submission": storage.put(f"{root}submissions/{name}/{source.name}",
-                                                                  source.read_bytes()),
+            "spec": {"language": lang, "submission": upload_submission(storage, source, f"{root}submissions/{name}/"),
                      "tests": upload_tests(storage, tests, root), **{k: v for k, v in spec.items() if v is not None}}}
     if version:
         body["spec"]["version"] = version

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .submission import MAX_FILES, ArchiveFormat
+
 TASK_API = "gavel.dev/task/v1"
 RESULT_API = "gavel.dev/result/v1"
 PROGRESS_API = "gavel.dev/progress/v1"
@@ -56,6 +58,11 @@ VERDICT_CODES = {TestVerdict.PASSED: "P", TestVerdict.WRONG_ANSWER: "W", TestVer
                  TestVerdict.RUNTIME_ERROR: "R", TestVerdict.PARTIAL: "H", TestVerdict.SKIPPED: "S"}
 
 
+# Processes and threads of one run at most (RLIMIT_NPROC of its uid); the sandbox samples a run's
+# process tree up to this many processes (sandbox.c's MAX_TREE).
+MAX_PROCESSES = 4096
+
+
 class Limits(Strict):
     """Limits for one run of a program."""
 
@@ -66,6 +73,10 @@ class Limits(Strict):
     )
     memory_kb: int = Field(262_144, ge=1024, le=64 * 1024 * 1024, alias="memoryKb", description="peak memory (RSS) limit in kB")
     output_kb: int = Field(65_536, ge=1, le=1024 * 1024, alias="outputKb", description="cap on stdout, stderr and any file written, in kB")
+    processes: int | None = Field(
+        None, ge=1, le=MAX_PROCESSES,
+        description="processes and threads the program may have at once (RLIMIT_NPROC of its uid; every one's CPU "
+                    "counts toward timeMs); default: the language version's `processes`")
 
     @property
     def wall_limit_ms(self) -> int:
@@ -92,6 +103,35 @@ class MemoryModel(str, Enum):
     RSS = "rss"
 
 
+class EntryRule(str, Enum):
+    """Which file of a submission of several files is the program.
+
+    none: every source is built into one program (C, C++: compiled and linked together; Go: the
+    package in the top directory). named: the first of entryNames found in the top directory, else
+    the only source. java-main-class: the one class with `public static void main(String[])` among
+    the compiled classes (none, or more than one, is a CompilationError); each source is placed in the
+    directory its `package` declaration names."""
+
+    NONE = "none"
+    NAMED = "named"
+    JAVA_MAIN_CLASS = "java-main-class"
+
+
+class MultiFile(Strict):
+    """How a submission of several files (a directory, a storage prefix, an archive) is built: the
+    same toolchain as one file, with every source named on the command line."""
+
+    sources: list[str] = Field(min_length=1, max_length=8,
+                               description="globs of the source files' names (e.g. *.cpp), in any directory")
+    compile: list[str] | None = Field(None, description="compile command; `{sources}` (a whole word) is every source's "
+                                                        "path, `{entry}` the entry's; default: none")
+    run: list[str] | None = Field(None, description="run command, `{entry}` the entry (a path, or Java's class); "
+                                                    "default: the version's run")
+    entry: EntryRule = EntryRule.NONE
+    entry_names: list[str] = Field(default_factory=list, alias="entryNames", max_length=8,
+                                   description="named: the entry's names tried in order; {problem} is the problem's name")
+
+
 class LanguageVersion(Strict):
     """One version of a language: how to compile and run a submission in the runner image."""
 
@@ -109,7 +149,9 @@ class LanguageVersion(Strict):
         alias="compileLimits",
     )
     compile_processes: int = Field(64, ge=1, le=4096, alias="compileProcesses", description="processes and threads the compiler may use")
-    processes: int = Field(1, ge=1, le=4096, description="processes and threads a submission may use (RLIMIT_NPROC)")
+    processes: int = Field(1, ge=1, le=MAX_PROCESSES,
+                           description="processes and threads a submission may use (RLIMIT_NPROC), unless its limits "
+                                       "say otherwise (limits.processes)")
     memory_model: MemoryModel = Field(MemoryModel.RSS, alias="memoryModel")
     address_space_grace_kb: int = Field(
         262_144, ge=0, alias="addressSpaceGraceKb",
@@ -130,6 +172,8 @@ class LanguageVersion(Strict):
         description="extra arguments placed after the run program, {memoryMb} replaced (e.g. -Xmx{memoryMb}m for Java)",
     )
     default_limits: Limits = Field(default_factory=Limits, alias="defaultLimits")
+    multi_file: MultiFile | None = Field(None, alias="multiFile",
+                                         description="how a submission of several files is built; none: one file only")
 
 
 class Language(Strict):
@@ -155,6 +199,9 @@ class CheckerKind(str, Enum):
     TOKENS = "tokens"
     FLOAT = "float"
     CUSTOM = "custom"
+    # the problem package format's default output validator (Kattis, DOMjudge): tokens, case-insensitive
+    # unless case_sensitive, numbers within float tolerances when given; its flags are each test's checkerArgs
+    KATTIS = "kattis"
 
 
 class CheckerProtocol(str, Enum):
@@ -163,10 +210,17 @@ class CheckerProtocol(str, Enum):
     testlib (default): exit 0 accepts, 1 or 2 reject, 7 gives partial points (`quitp(x)`: the
     first `points X` on stderr, or on stdout, X a fraction of the test's points from 0 to 1),
     anything else is a checker failure.  score-line: exit 0, and the first line of stdout is the
-    fraction (1 accepts, 0 rejects, in between is partial); anything else is a checker failure."""
+    fraction (1 accepts, 0 rejects, in between is partial); anything else is a checker failure.
+    kattis: the problem package format's output validator: run as `checker input answer feedback_dir/
+    [test's checkerArgs] < output` (an interactor: the same, talking through stdin and stdout), exit 42
+    accepts, 43 rejects, anything else is a checker failure; `judgemessage.txt` in the feedback
+    directory is the test's message.  kattis-score: the same, and `score.txt` (points, at most the
+    test's) or `score_multiplier.txt` (a fraction) there scores an accepted test."""
 
     TESTLIB = "testlib"
     SCORE_LINE = "score-line"
+    KATTIS = "kattis"
+    KATTIS_SCORE = "kattis-score"
 
 
 class Order(str, Enum):
@@ -208,13 +262,16 @@ class Checker(Strict):
 
     @classmethod
     def parse(cls, text: str) -> "Checker":
-        """`exact`, `lines`, `tokens`, `float:EPS`, or a path to a custom checker."""
+        """`exact`, `lines`, `tokens`, `float:EPS`, `kattis`, or a path to a custom checker."""
         name, _, arg = text.partition(":")
         if name == "float":
             return cls(kind=CheckerKind.FLOAT, epsilon=float(arg or "1e-6"))
-        if name in ("exact", "lines", "tokens") and not arg:
+        if name in ("exact", "lines", "tokens", "kattis") and not arg:
             return cls(kind=CheckerKind(name))
         return cls(kind=CheckerKind.CUSTOM, program=text)
+
+
+CheckerArg = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00]*$")]
 
 
 class TestCase(Strict):
@@ -229,6 +286,10 @@ class TestCase(Strict):
     stderr: Location | None = Field(None, description="where the program's stderr goes")
     diff: Location | None = Field(None, description="where the checker's explanation goes on a wrong answer")
     limits: Limits = Field(default_factory=Limits)
+    checker_args: list[CheckerArg] = Field(
+        default_factory=list, alias="checkerArgs", max_length=32,
+        description="the kattis checker's flags (case_sensitive, float_tolerance 1e-6, …), or arguments a kattis "
+                    "custom checker or interactor is given after its feedback directory, for this test")
 
 
 class EgressCheck(Strict):
@@ -282,6 +343,27 @@ class Interactor(Strict):
     language: str | None = Field(None, description="its source language as NAME[:VERSION]; none: an executable")
     files: list[SupportFile] = Field(default_factory=list, max_length=16,
                                      description="files beside its source (e.g. testlib.h)")
+    protocol: CheckerProtocol = Field(
+        CheckerProtocol.TESTLIB,
+        description="testlib (run as `interactor input answer`, decides as a testlib checker) or kattis / "
+                    "kattis-score (the problem package format: run as `interactor input answer feedback_dir/ [args]`, "
+                    "exit 42 accepts, 43 rejects; a rejection given before the program ended is the verdict)")
+
+    @field_validator("protocol")
+    @classmethod
+    def _interactive_protocol(cls, value: CheckerProtocol) -> CheckerProtocol:
+        if value == CheckerProtocol.SCORE_LINE:
+            raise ValueError("an interactor speaks testlib, kattis or kattis-score, not score-line")
+        return value
+
+
+class SubmissionFile(Strict):
+    """One file of a submission of several files: its path in the submission and where it is. The
+    path is checked by the runner (gavel_contract.submission.checked_path): a bad one is the
+    submission's CompilationError, not a malformed task."""
+
+    path: str = Field(min_length=1, max_length=1024)
+    location: Location
 
 
 class Task(Strict):
@@ -291,7 +373,15 @@ class Task(Strict):
     id: str = Field("local", max_length=317, description="evaluation identity, for logs (NAMESPACE/NAME: 63 + 1 + 253)")
     language: LanguageVersion
     language_name: str = Field(alias="languageName")
-    submission: Location
+    submission: Location | None = Field(None, description="the source file, or the archive (submissionArchive)")
+    submission_archive: ArchiveFormat | None = Field(None, alias="submissionArchive",
+                                                     description="the submission is an archive of several files")
+    submission_files: list[SubmissionFile] = Field(
+        default_factory=list, alias="submissionFiles", max_length=MAX_FILES + 1,
+        description="instead of submission: the files of a directory or a storage prefix (one past the limit "
+                    "at most: the runner refuses that many)")
+    problem_name: str | None = Field(None, alias="problemName", max_length=253, pattern=r"^[A-Za-z0-9_.-]+$",
+                                     description="the problem's name: the entry of several files may be named after it")
     tests: list[TestCase] = Field(min_length=1, max_length=1000)
     checker: Checker = Field(default_factory=Checker)
     result: Location | None = Field(None, description="where the result JSON goes")
@@ -326,12 +416,18 @@ class Task(Strict):
         a runner image older than the operator still judges every task that does not use them."""
         doc = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         doc["language"].pop("aliases", None)  # names for people choosing a version: the runner is given one
-        _drop_defaults(doc, {"groups": [], "fileIO": None, "progressSeconds": 2})
+        _drop_defaults(doc, {"groups": [], "fileIO": None, "progressSeconds": 2, "submissionFiles": []})
         _drop_defaults(doc.get("checker", {}), {"ignoreCase": False, "order": "as-given", "protocol": "testlib",
                                                 "files": []})
+        if doc.get("interactor"):
+            _drop_defaults(doc["interactor"], {"protocol": "testlib"})
         for test in doc["tests"]:
-            _drop_defaults(test, {"points": 1, "group": None})
+            _drop_defaults(test, {"points": 1, "group": None, "checkerArgs": []})
         return json.dumps(doc, separators=(",", ":"))
+
+    @property
+    def several_files(self) -> bool:
+        return bool(self.submission_files) or self.submission_archive is not None
 
     @model_validator(mode="after")
     def _groups_known(self) -> "Task":
@@ -341,6 +437,13 @@ class Task(Strict):
             raise ValueError(why)
         if self.interactor is not None and self.file_io is not None:
             raise ValueError("an interactive problem talks through stdin and stdout: no fileIO")
+        if (self.submission is None) == (not self.submission_files):
+            raise ValueError("give either submission (a file or an archive) or submissionFiles")
+        if self.submission_archive is not None and self.submission is None:
+            raise ValueError("submissionArchive names the format of submission")
+        if not self.several_files and self.language.multi_file is not None:
+            # one file: no multiFile in the task, so that a runner older than it still takes the task
+            self.language = self.language.model_copy(update={"multi_file": None})
         return self
 
 

@@ -48,7 +48,7 @@ from pydantic import (
 )
 
 from .models import (
-    Checker, CheckerKind, CheckerProtocol, FileIO, Group, GroupScoring, Interactor, LanguageVersion, Limits, Location,
+    Checker, CheckerArg, CheckerKind, CheckerProtocol, FileIO, Group, GroupScoring, Interactor, LanguageVersion, Limits, Location,
     SupportFile,
     Order, Task, TestCase, Verdict,
 )
@@ -178,6 +178,10 @@ class ProblemTest(_Model):
     answer: RelPath | None = Field(None, description="default: NAME.out or NAME.ans beside the input")
     points: Points | None = Field(None, description="default: its group's testPoints, else 1")
     group: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    checker_args: list[CheckerArg] = Field(
+        default_factory=list, alias="checkerArgs", max_length=32,
+        description="checker kattis: its flags for this test (case_sensitive, float_tolerance 1e-6, …); a kattis "
+                    "custom checker or interactor: the arguments after its feedback directory")
 
 
 def _form(value: Any) -> str:
@@ -252,13 +256,14 @@ class ProblemProgram(_Model):
 class CustomChecker(ProblemProgram):
     """run as `checker input output answer`."""
 
-    protocol: CheckerProtocol = Field(CheckerProtocol.TESTLIB, description="testlib (exit codes, quitp) or score-line")
+    protocol: CheckerProtocol = Field(CheckerProtocol.TESTLIB,
+                                      description="testlib (exit codes, quitp), score-line, kattis or kattis-score")
 
 
 class ProblemChecker(_Model):
     """A built-in checker (kind, with its options) or a custom one (custom: {source, language, protocol})."""
 
-    kind: CheckerKind | None = Field(None, description="exact | lines (default) | tokens | float | custom")
+    kind: CheckerKind | None = Field(None, description="exact | lines (default) | tokens | float | kattis | custom")
     epsilon: float | None = Field(None, gt=0, lt=1, description="float: absolute or relative tolerance (default 1e-6)")
     ignore_case: bool = Field(False, alias="ignoreCase")
     order: Order = Order.AS_GIVEN
@@ -297,7 +302,16 @@ class Solution(_Model):
 
 class ProblemInteractor(ProblemProgram):
     """An interactive problem's program: run as `interactor input answer` with each test's files,
-    its stdout the submission's stdin and the other way round; it decides as a testlib checker."""
+    its stdout the submission's stdin and the other way round; it decides as a testlib checker (or,
+    protocol kattis, as the problem package format's validators do)."""
+
+    protocol: CheckerProtocol = Field(CheckerProtocol.TESTLIB, description="testlib, kattis or kattis-score")
+
+    @model_validator(mode="after")
+    def _interactive_protocol(self) -> "ProblemInteractor":
+        if self.protocol == CheckerProtocol.SCORE_LINE:
+            raise ValueError("an interactor speaks testlib, kattis or kattis-score, not score-line")
+        return self
 
 
 class Problem(_Model):
@@ -380,7 +394,7 @@ class Problem(_Model):
         position = {g.name: i for i, g in enumerate(self.groups)}
         ordered = sorted(entries, key=lambda e: -1 if e["group"] is None else position[e["group"]])
         tests = [ProblemTest(name=e["name"], input=e["input"], answer=e["answer"], group=e["group"],
-                             points=self._points(e, groups)) for e in ordered]
+                             points=self._points(e, groups), checkerArgs=e["args"]) for e in ordered]
         if why := group_errors([g.contract() for g in self.groups], tests):
             raise ProblemError(why, "groups")
         return self.model_copy(update={"tests": tests})
@@ -398,7 +412,7 @@ class Problem(_Model):
                 if answer is None:
                     raise ProblemError(f"{inp} has no answer: no {name}.out or {name}.ans beside it", "tests.pattern")
                 entries.append({"field": "tests.pattern", "name": name, "input": inp, "answer": answer,
-                                "points": None, "group": None})
+                                "points": None, "group": None, "args": []})
             entries.sort(key=lambda e: (natural_key(e["name"]), e["input"]))
         else:
             for i, t in enumerate(self.tests):
@@ -408,7 +422,7 @@ class Problem(_Model):
                     raise ProblemError(f"{t.input} has no answer: give answer, or put {name}.out or {name}.ans "
                                        "beside it", f"tests[{i}].answer")
                 entries.append({"field": f"tests[{i}]", "name": name, "input": t.input, "answer": answer,
-                                "points": t.points, "group": t.group})
+                                "points": t.points, "group": t.group, "args": t.checker_args})
         seen: dict[str, str] = {}
         for e in entries:
             if not TEST_NAME.match(e["name"]):
@@ -503,24 +517,28 @@ class Problem(_Model):
             raise ProblemError("the problem's tests are not resolved yet: call resolve(files) first")
         return self.tests  # type: ignore[return-value]
 
-    def task(self, *, language_name: str, language: LanguageVersion, submission: Location,
+    def task(self, *, language_name: str, language: LanguageVersion, submission: Location | None,
              locate: Callable[[str], str], limits: Limits | None = None,
              test_outputs: Callable[[str], dict[str, str]] | None = None, **fields: Any) -> Task:
         """The contract Task judging `submission` on this (resolved) problem. locate: a path in the
         problem directory -> its Location (a local path, a presigned URL); limits: instead of the
         problem's (timeFactors not applied); test_outputs: test name -> its stdout/stderr/diff
-        Locations; fields: more Task fields (id, result, compileOutput, failFast, …)."""
+        Locations; fields: more Task fields (id, result, compileOutput, failFast, submissionFiles, …).
+        With several files, the problem's name is the task's problemName (their entry may be named after it)."""
         lim = limits or self.limits_for(language_name)
         tests = [TestCase(name=t.name, input=locate(t.input), expected=locate(t.answer),
-                          points=1 if t.points is None else t.points,
+                          points=1 if t.points is None else t.points, checkerArgs=t.checker_args,
                           group=t.group, limits=lim, **(test_outputs(t.name) if test_outputs else {}))
                  for t in self._resolved_tests()]
         return Task.model_validate({
-            "language": language, "languageName": language_name, "submission": submission, "tests": tests,
+            "language": language, "languageName": language_name, "tests": tests,
+            **({"submission": submission} if submission is not None else {}),
+            **({"problemName": self.name} if submission is None or fields.get("submissionArchive") else {}),
             "checker": self.checker.contract(locate), "groups": [g.contract() for g in self.groups],
             "fileIO": self.file_io, **fields,
             **({"interactor": Interactor(program=locate(self.interactor.source), language=self.interactor.language,
-                                         files=support_files(self.interactor.files, locate))}
+                                         files=support_files(self.interactor.files, locate),
+                                         protocol=self.interactor.protocol)}
                if self.interactor else {})})
 
 

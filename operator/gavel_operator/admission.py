@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from gavel_contract import Verdict
 from gavel_contract.languages import supported
 from gavel_contract.scoring import group_errors
+from gavel_contract.submission import is_prefix
 
 from . import ceilings, jobs, metrics, tenancy
 from .dispatch import indexed, pool_of
@@ -152,7 +153,12 @@ def check_storage(store: ObjectStore, spec: EvaluationSpec, namespace: str, name
     request per object: a missing test object is the runner's InitializationError); the results
     prefix is this Evaluation's alone, unless the policy lets prefixes be shared."""
     settings = STATE.settings
-    store.check_object(spec.submission.bucket or settings.bucket, spec.submission.key)
+    bucket = spec.submission.bucket or settings.bucket
+    if is_prefix(spec.submission.key):  # several files: at least one under the prefix
+        if not store.list_keys(bucket, spec.submission.key, 1):
+            raise StorageError(f"no objects under s3://{bucket}/{spec.submission.key}")
+    else:
+        store.check_object(bucket, spec.submission.key)
     where = jobs.placement(spec, namespace, name, uid, settings)
     if not store.bucket_exists(where.bucket):
         raise StorageError(f"results bucket {where.bucket} does not exist")

@@ -20,6 +20,9 @@ class Ceilings(BaseModel):
     max_wall_ms: int | None = Field(None, ge=1, alias="maxWallMs", description="wall clock per test")
     max_memory_kb: int | None = Field(None, ge=1024, alias="maxMemoryKb")
     max_output_kb: int | None = Field(None, ge=1, alias="maxOutputKb")
+    max_processes: int | None = Field(None, ge=1, alias="maxProcesses",
+                                      description="limits.processes an Evaluation or Problem may ask for (the "
+                                                  "Language's own value, the administrator's, is not held to it)")
     max_deadline_seconds: int | None = Field(None, ge=10, alias="maxDeadlineSeconds",
                                              description="one attempt's deadline (the runner pod's "
                                              "activeDeadlineSeconds), given or derived")
@@ -43,6 +46,7 @@ DEFAULT = Ceilings(
     maxWallMs=600_000,  # wall clock per test: a sleeper holds no CPU, and the deadline caps the sum
     maxMemoryKb=1_048_576,  # 1 GiB per test
     maxOutputKb=65_536,  # 64 MiB: the contract's default output cap
+    maxProcesses=256,  # threads and processes of one test (RLIMIT_NPROC); the kubelet's podPidsLimit must exceed it
     maxDeadlineSeconds=3_600,  # the Job's activeDeadlineSeconds, so also a presigned URL's lifetime
     maxRunning=10,  # of the chart's concurrency.maxRunning (20)
 )
@@ -58,8 +62,9 @@ def violation(ceilings: Ceilings, namespace: str, test_count: int, limits: list[
         for value, cap, field in ((lim.time_ms, ceilings.max_time_ms, "maxTimeMs"),
                                   (lim.wall_limit_ms, ceilings.max_wall_ms, "maxWallMs"),
                                   (lim.memory_kb, ceilings.max_memory_kb, "maxMemoryKb"),
-                                  (lim.output_kb, ceilings.max_output_kb, "maxOutputKb")):
-            if cap is not None and value > cap:
+                                  (lim.output_kb, ceilings.max_output_kb, "maxOutputKb"),
+                                  (lim.processes, ceilings.max_processes, "maxProcesses")):
+            if cap is not None and value is not None and value > cap:
                 label = field.removeprefix("max")
                 label = label[0].lower() + label[1:]
                 return f"test {name}: {label} {value} exceeds {where} of {cap} (ceilings.{field})"

@@ -13,7 +13,7 @@ import kopf
 
 from gavel_contract import Verdict
 
-from . import callbacks, jobs, retention
+from . import callbacks, following, jobs, retention
 from .kube import ApiError
 from .launch import start
 from .ledger import Entry, Ledger
@@ -249,6 +249,14 @@ async def evaluation_event(event, language_index, **_):
     if event["type"] == "DELETED":  # deleted, or labelled finished: out of the watch
         STATE.ledger.forget((meta["namespace"], meta["name"]), meta["uid"])
     callbacks.consider(body)
+    if meta["uid"] in following.UNSAID and event["type"] != "DELETED":
+        phase = (body.get("status") or {}).get("phase")
+        if phase == Phase.PENDING.value:
+            await following.say_waiting(meta["namespace"], meta["name"], following.UNSAID.pop(meta["uid"]))
+        elif phase not in (None, Phase.QUEUED.value):
+            following.UNSAID.pop(meta["uid"], None)
+    elif event["type"] == "DELETED":
+        following.UNSAID.pop(meta["uid"], None)
     if final and event["type"] != "DELETED" and callbacks.settled(body) \
             and retention.LABEL_FINISHED not in (meta.get("labels") or {}):
         # out of the watch from now on (a pending callback keeps it in: a restart must find it);

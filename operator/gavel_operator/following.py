@@ -229,11 +229,21 @@ async def link_log(namespace: str, name: str, pod: dict) -> None:
     await write_status(namespace, name, ev.uid, {"logUrl": link}, final=False)
 
 
+# uid -> the scheduler's words, seen before the watch brought the Evaluation's own Pending back (the
+# scheduler marks a pod Unschedulable within milliseconds, and says it once): said when it does
+UNSAID: dict[str, str] = {}
+
+
 async def say_waiting(namespace: str, name: str, words: str) -> None:
     """Pending, and why: the scheduler's words in the message, once (not at each of its retries)."""
     ev = STATE.ledger.get((namespace, name))
-    if ev is None or ev.phase != Phase.PENDING.value or ev.message.startswith(WAITING):
+    if ev is None or is_final(ev) or ev.message.startswith(WAITING):
         return
+    if ev.phase != Phase.PENDING.value:
+        if ev.phase in (None, Phase.QUEUED.value):
+            UNSAID[ev.uid] = words
+        return
+    UNSAID.pop(ev.uid, None)
     ev.message = WAITING + words  # until the watch brings it back: one write, not one per pod event
     await write_status(namespace, name, ev.uid, {"message": (WAITING + words)[:1000]}, final=False)
 

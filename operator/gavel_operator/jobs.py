@@ -11,8 +11,9 @@ from datetime import timedelta
 
 from gavel_contract import (
     CHECKER_LIMITS, SECRET_TASK_MAX_BYTES, Checker, CheckerKind, EgressCheck, Interactor, Language, LanguageVersion,
-    Limits, SupportFile, Task, TaskRef, TestCase,
+    Limits, SubmissionFile, SupportFile, Task, TaskRef, TestCase,
 )
+from gavel_contract.submission import MAX_FILES, archive_format, is_hidden, is_prefix
 
 from .objectstore import ObjectStore
 from .resources import EvaluationSpec
@@ -122,7 +123,7 @@ def resolve_limits(version: LanguageVersion, spec: EvaluationSpec, test) -> Limi
     """Language defaults, then the Evaluation's limits, then the test's own."""
     values = version.default_limits.model_dump(by_alias=True)
     for layer in (spec.limits, test):
-        for key, value in layer.model_dump(by_alias=True, include={"time_ms", "wall_ms", "memory_kb", "output_kb"}).items():
+        for key, value in layer.model_dump(by_alias=True, include={"time_ms", "wall_ms", "memory_kb", "output_kb", "processes"}).items():
             if value is not None:
                 values[key] = value
     return Limits.model_validate(values)
@@ -170,7 +171,7 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
     put = lambda name: store.put_url(where.bucket, where.key(name), expiry)  # noqa: E731
     tests = [TestCase(name=t.name, input=get(t.input), expected=get(t.expected),
                       stdout=put(f"{t.name}.stdout"), stderr=put(f"{t.name}.stderr"), diff=put(f"{t.name}.diff"),
-                      limits=resolve_limits(version, spec, t), group=t.group,
+                      limits=resolve_limits(version, spec, t), group=t.group, checkerArgs=t.checker_args,
                       **({} if t.points is None else {"points": t.points})) for t in spec.tests]
     checker = Checker(kind=spec.checker.kind, epsilon=spec.checker.epsilon, language=spec.checker.language,
                       ignoreCase=spec.checker.ignore_case, order=spec.checker.order, protocol=spec.checker.protocol,
@@ -180,14 +181,31 @@ def build_task(eval_id: str, spec: EvaluationSpec, language: Language, version: 
     if settings.runner_egress is not None:
         egress = EgressCheck(addresses=settings.egress_check_addresses,
                              timeoutSeconds=settings.egress_check_timeout_seconds)
-    return Task(id=eval_id, language=version, languageName=language.name, submission=get(spec.submission),
+    return Task(id=eval_id, language=version, languageName=language.name, **submission_fields(spec, store, src_bucket, expiry),
                 tests=tests, checker=checker, result=put("result.json"), compileOutput=put("compile.txt"),
                 failFast=spec.fail_fast, egressCheck=egress, groups=spec.groups, fileIO=spec.file_io,
                 nodeCache=settings.node_cache, progressSeconds=settings.progress_seconds,
                 progress=progress,
                 interactor=Interactor(program=get(spec.interactor.program), language=spec.interactor.language,
-                                      files=[SupportFile(name=f.name, location=get(f)) for f in spec.interactor.files])
+                                      files=[SupportFile(name=f.name, location=get(f)) for f in spec.interactor.files],
+                                      protocol=spec.interactor.protocol)
                 if spec.interactor else None)
+
+
+def submission_fields(spec: EvaluationSpec, store: ObjectStore, default_bucket: str, expiry: timedelta) -> dict:
+    """The task's submission: one object; an archive (by its key's suffix); or a prefix (a key ending
+    in /): the files under it, hidden ones left out, one past the limit at most (the runner refuses
+    that many as the submission's CompilationError)."""
+    ref = spec.submission
+    bucket = ref.bucket or default_bucket
+    if is_prefix(ref.key):
+        keys = store.list_keys(bucket, ref.key, MAX_FILES + 1, skip=lambda k: is_hidden(k[len(ref.key):]))
+        files = [SubmissionFile(path=k[len(ref.key):], location=store.get_url(bucket, k, expiry)) for k in keys]
+        return {"submissionFiles": files, "problemName": spec.problem}
+    url = store.get_url(bucket, ref.key, expiry)
+    if fmt := archive_format(ref.key):
+        return {"submission": url, "submissionArchive": fmt, "problemName": spec.problem}
+    return {"submission": url}
 
 
 def task_secret(name: str, task: Task | TaskRef) -> dict:

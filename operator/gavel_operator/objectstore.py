@@ -58,6 +58,20 @@ class ObjectStore:
                 raise StorageError(f"object s3://{bucket}/{key} does not exist") from None
             raise StorageError(f"s3://{bucket}/{key}: {err.code}: {err.message}") from None
 
+    def list_keys(self, bucket: str, prefix: str, limit: int, skip=lambda key: False) -> list[str]:
+        """Up to `limit` keys under `prefix` (all its depth), in the order storage lists them; `skip`
+        drops keys before they count."""
+        out: list[str] = []
+        try:
+            for obj in self.client.list_objects(bucket, prefix=prefix, recursive=True):
+                if not obj.is_dir and not skip(obj.object_name):
+                    out.append(obj.object_name)
+                    if len(out) == limit:
+                        break
+        except S3Error as err:
+            raise StorageError(f"s3://{bucket}/{prefix}: {err.code}: {err.message}") from None
+        return out
+
     def ensure_buckets(self) -> None:
         """Create the configured buckets if missing; storage may still be starting: retried."""
         import time

@@ -16,6 +16,7 @@ import kopf
 import yaml
 from pydantic import ValidationError
 
+from gavel_contract import package
 from gavel_contract.problem import PROBLEM_FILE, Problem, ProblemError
 
 from . import tenancy
@@ -45,7 +46,9 @@ class ProblemUnavailable(LookupError):
 
 
 def read_problem(store: ObjectStore, bucket: str, prefix: str) -> Resolved:
-    """problem.yaml under the prefix, resolved against the objects there (blocking: in a thread)."""
+    """problem.yaml under the prefix, resolved against the objects there (blocking: in a thread). A
+    problem package (the problem package format: gavel_contract.package) is read as one; its digest
+    covers every configuration file it read too (testdata.yaml, .timelimit, …)."""
     raw = store.read(bucket, f"{prefix}/{PROBLEM_FILE}", limit=PROBLEM_MAX_BYTES)
     if raw is None:
         raise ProblemError(f"no {PROBLEM_FILE} at s3://{bucket}/{prefix}/")
@@ -54,8 +57,14 @@ def read_problem(store: ObjectStore, bucket: str, prefix: str) -> Resolved:
     except yaml.YAMLError as err:
         raise ProblemError(f"{PROBLEM_FILE} is not YAML: {err}") from None
     objects = store.listing(bucket, f"{prefix}/")  # relative path -> ETag
-    problem = Problem.parse(document).resolve(objects)
-    used = sorted({p for t in problem.tests for p in (t.input, t.answer)} |
+    configs: list[str] = []
+    if package.is_package(document, objects):
+        read = lambda path: store.read(bucket, f"{prefix}/{path}", limit=PROBLEM_MAX_BYTES)  # noqa: E731
+        pkg = package.load(objects, read, PurePosixPath(prefix).name)
+        problem, configs = pkg.problem, sorted(set(pkg.read_paths) - {PROBLEM_FILE})
+    else:
+        problem = Problem.parse(document).resolve(objects)
+    used = sorted({p for t in problem.tests for p in (t.input, t.answer)} | set(configs) |
                   {p for f, p in problem.referenced_paths() if not f.startswith("solutions")})
     digest = hashlib.sha256(raw + "".join(f"\n{p} {objects[p]}" for p in used).encode()).hexdigest()
     return Resolved(problem, digest, bucket, prefix)
@@ -121,8 +130,8 @@ def expand(spec: EvaluationSpec, namespace: str, language: str) -> tuple[Evaluat
         return [SupportFileRef(name=PurePosixPath(p).name, bucket=resolved.bucket, key=f"{resolved.prefix}/{p}")
                 for p in paths]
 
-    tests = [EvaluationTest(name=t.name, input=ref(t.input), expected=ref(t.answer), points=t.points, group=t.group)
-             for t in problem.tests]
+    tests = [EvaluationTest(name=t.name, input=ref(t.input), expected=ref(t.answer), points=t.points, group=t.group,
+                            checkerArgs=t.checker_args) for t in problem.tests]
     limits = {**problem.limits_for(language).model_dump(by_alias=True, exclude_none=True),
               **spec.limits.model_dump(by_alias=True, exclude_none=True)}
     checker = problem.checker
@@ -135,7 +144,7 @@ def expand(spec: EvaluationSpec, namespace: str, language: str) -> tuple[Evaluat
     interactor = None
     if problem.interactor:
         interactor = InteractorSpec(program=ref(problem.interactor.source), language=problem.interactor.language,
-                                    files=files(problem.interactor.files))
+                                    files=files(problem.interactor.files), protocol=problem.interactor.protocol)
     try:
         expanded = spec.model_copy(update={
             "tests": tests, "groups": [g.contract() for g in problem.groups], "checker": checker_spec,

@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from gavel_contract import CheckerKind, CheckerProtocol, FileIO, Group, LanguageVersion, Order, TestVerdict, Verdict
+from gavel_contract.models import MAX_PROCESSES
+from gavel_contract import CheckerArg, CheckerKind, CheckerProtocol, FileIO, Group, LanguageVersion, Order, TestVerdict, Verdict
 
 GROUP = "gavel.dev"
 VERSION = "v1alpha1"
@@ -49,6 +50,11 @@ class TestLimits(Spec):
     output_kb: int | None = Field(None, ge=1, le=1024 * 1024, alias="outputKb",
                                   description="Cap on stdout, stderr and any file written, in kB. "
                                               "OutputLimitExceeded past it.")
+    processes: int | None = Field(None, ge=1, le=MAX_PROCESSES,
+                                  description="Processes and threads the program may have at once (RLIMIT_NPROC of "
+                                              "its uid): a thread or fork past it fails (EAGAIN). The CPU of all of "
+                                              "them counts toward timeMs. Default: the language version's processes "
+                                              "(kubectl get language NAME -o yaml).")
 
 
 class EvaluationTest(TestLimits):
@@ -63,6 +69,11 @@ class EvaluationTest(TestLimits):
                                  description="What passing it is worth (default 1); a checker may give part of it.")
     group: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
                               description="The group (subtask) it belongs to, one of spec.groups; none: scored alone.")
+    checker_args: list[CheckerArg] = Field(
+        default_factory=list, alias="checkerArgs", max_length=32,
+        description="Checker kattis: its flags for this test (case_sensitive, space_change_sensitive, "
+                    "float_tolerance EPS, float_absolute_tolerance EPS, float_relative_tolerance EPS); a custom "
+                    "checker or interactor of protocol kattis: the arguments after its feedback directory.")
 
 
 class CheckerSpec(Spec):
@@ -72,7 +83,8 @@ class CheckerSpec(Spec):
         CheckerKind.LINES,
         description="exact: byte for byte. lines (default): trailing whitespace of each line and "
                     "trailing blank lines ignored. tokens: whitespace-separated tokens. float: tokens, "
-                    "numbers within absolute or relative epsilon. custom: a program run as "
+                    "numbers within absolute or relative epsilon. kattis: the problem package format's default "
+                    "output validator, with each test's checkerArgs as its flags. custom: a program run as "
                     "`checker input output answer`, exit 0 accepts, 1 or 2 rejects (testlib).")
     epsilon: float | None = Field(None, gt=0, lt=1, description="Tolerance of the float checker (default 1e-6).")
     program: ObjectRef | None = Field(None, description="Custom checker: its source (or executable).")
@@ -85,7 +97,10 @@ class CheckerSpec(Spec):
     protocol: CheckerProtocol = Field(
         CheckerProtocol.TESTLIB,
         description="Custom checker: testlib (exit 0 accepts, 1 or 2 rejects, 7 with `points X` gives the fraction X "
-                    "of the test's points) or score-line (exit 0, the first line of stdout is the fraction 0..1).")
+                    "of the test's points), score-line (exit 0, the first line of stdout is the fraction 0..1), "
+                    "kattis (the problem package format's output validator: run as `checker input answer "
+                    "feedback_dir/ [checkerArgs] < output`, exit 42 accepts, 43 rejects, judgemessage.txt is the "
+                    "message) or kattis-score (also score.txt or score_multiplier.txt).")
     files: list[SupportFileRef] = Field(default_factory=list, max_length=16,
                                         description="Custom checker: files beside its source when it compiles (a "
                                                     "testlib.h the problem ships).")
@@ -101,6 +116,11 @@ class InteractorSpec(Spec):
                                  description="Its source language as NAME[:VERSION]; empty: an executable.")
     files: list[SupportFileRef] = Field(default_factory=list, max_length=16,
                                         description="Files beside its source when it compiles (a testlib.h).")
+    protocol: CheckerProtocol = Field(
+        CheckerProtocol.TESTLIB,
+        description="testlib, or kattis / kattis-score: the problem package format's interactive validator, run "
+                    "as `interactor input answer feedback_dir/ [checkerArgs]`, exit 42 accepts, 43 rejects (a "
+                    "rejection before the program ended is the verdict).")
 
 
 class ResultsSpec(Spec):
@@ -133,7 +153,9 @@ class EvaluationSpec(Spec):
     version: str | None = Field(None, max_length=32, pattern=r"^[a-z0-9][a-z0-9._+-]*$",
                                 description="Language version (e.g. 20 for C++20); default: the "
                                             "language's default version.")
-    submission: ObjectRef = Field(description="The submitted source file.")
+    submission: ObjectRef = Field(description="The submitted source file; or several files: a key ending in / (a "
+                                              "prefix: every object under it) or a .zip, .tar, .tar.gz, .tgz, "
+                                              ".tar.bz2 or .tar.xz archive.")
     problem: str | None = Field(
         None, min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description="A Problem in this namespace (kubectl get problems) whose tests, groups, limits, checker and "

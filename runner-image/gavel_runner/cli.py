@@ -19,6 +19,7 @@ from gavel_contract.languages import UnknownLanguage, resolve
 
 from . import egress, storage
 from .judge import judge
+from .multifile import local_fields
 
 DEFAULT_TERMINATION_LOG = "/dev/termination-log"
 
@@ -177,7 +178,8 @@ def judge_main(args: argparse.Namespace) -> int:
     out_dir = Path(args.output_dir).resolve() if args.output_dir else None
     limits = ver.default_limits.model_copy(update={
         k: v for k, v in (("time_ms", args.time_limit), ("memory_kb", args.memory_limit),
-                          ("output_kb", args.output_limit), ("wall_ms", args.wall_limit)) if v is not None})
+                          ("output_kb", args.output_limit), ("wall_ms", args.wall_limit),
+                          ("processes", args.processes)) if v is not None})
     try:
         limits = Limits.model_validate(limits.model_dump())
         checker = Checker.parse(args.checker or "lines")
@@ -190,7 +192,7 @@ def judge_main(args: argparse.Namespace) -> int:
                          "diff": str(out_dir / f"{name}.diff")} if out_dir else {}))
             for name, inp, ans in discover_tests(tests_dir)
         ]
-        task = Task(language=ver, languageName=lang.name, submission=str(Path(args.source).resolve()), tests=tests,
+        task = Task(language=ver, languageName=lang.name, **local_fields(args.source), tests=tests,
                     checker=checker, compileOutput=str(out_dir / "compile.txt") if out_dir else None,
                     failFast=args.fail_fast)
     except (ValidationError, ValueError) as err:
@@ -209,7 +211,11 @@ CHECKER_SUFFIXES = {".cpp": "cpp", ".cc": "cpp", ".c": "c", ".py": "python", ".r
 
 
 def _language_of(path: str) -> str | None:
-    """A custom checker given as a source file is compiled with the language its suffix names."""
+    """A custom checker given as a source file is compiled with the language its suffix names; a
+    directory's, when the suffixes of its files name one language."""
+    if Path(path).is_dir():
+        found = {CHECKER_SUFFIXES.get(p.suffix) for p in Path(path).rglob("*") if p.is_file()} - {None}
+        return found.pop() if len(found) == 1 else None
     return CHECKER_SUFFIXES.get(Path(path).suffix)
 
 
@@ -217,7 +223,7 @@ def gavel_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gavel", description="Gavel: judge code submissions.")
     sub = parser.add_subparsers(dest="command", required=True)
     j = sub.add_parser("judge", help="judge a source file against a directory of tests or a problem, locally")
-    j.add_argument("source")
+    j.add_argument("source", help="a source file, or several: a directory, a .zip or a .tar(.gz) archive")
     j.add_argument("--language", "-l", help="NAME[:VERSION], e.g. cpp:20 or python "
                                             "(with --problem, default: from the source's suffix)")
     what = j.add_mutually_exclusive_group(required=True)
@@ -227,6 +233,7 @@ def gavel_main(argv: list[str] | None = None) -> int:
     j.add_argument("--wall-limit", type=int, help="wall-clock limit per test, ms (default 2×time+1000)")
     j.add_argument("--memory-limit", type=int, help="peak memory limit per test, kB")
     j.add_argument("--output-limit", type=int, help="output cap per test, kB")
+    j.add_argument("--processes", type=int, help="processes and threads per test (default: the language's)")
     j.add_argument("--checker",
                    help="exact | lines (default) | tokens | float:EPS | PATH of a checker (source or executable)")
     j.add_argument("--output-dir", "-o", help="keep each test's stdout, stderr and diff here")
@@ -245,7 +252,12 @@ def gavel_main(argv: list[str] | None = None) -> int:
     if args.command == "problem":
         return problem_main(args)
     if args.command != "judge":
-        from gavel_client.cli import main as client_main
+        try:
+            from gavel_client.cli import main as client_main
+        except ImportError:  # the runner image carries the runner alone
+            print(f"gavel {args.command}: the client is not installed here (pip install 'gavel[client]')",
+                  file=sys.stderr)
+            return 2
 
         return client_main(args)
     return judge_main(args)
@@ -255,8 +267,15 @@ def _problem_commands(sub) -> None:
     p = sub.add_parser("problem", help="problem directories (problem.yaml)")
     psub = p.add_subparsers(dest="problem_command", required=True)
     c = psub.add_parser("check", help="load a problem, check its tests, and judge each listed solution "
-                                      "against what it must get")
+                                      "against what it must get (a problem package: its example submissions)")
     c.add_argument("directory")
+    c.add_argument("--json", action="store_true", help="print the report as JSON (per submission: path, expected "
+                                                       "and actual verdict, score, time)")
+    c.add_argument("--write-timelimit", action="store_true",
+                   help="a problem package without a stated time limit: write the computed one to its .timelimit")
+    c.add_argument("--time-cap", type=int, default=60_000,
+                   help="a problem package without a stated time limit: CPU ms per test the submissions that "
+                        "bound it from below may take (default 60000)")
 
 
 def _score(value: float | None) -> str:
@@ -301,10 +320,14 @@ def judge_problem_main(args: argparse.Namespace) -> int:
     from . import problems
 
     try:
-        problem = problems.load(args.problem)
+        pkg = problems.load_package(args.problem)
+        problem = pkg.problem if pkg else problems.load(args.problem)
     except ProblemError as err:
         print(f"gavel judge: {err}", file=sys.stderr)
         return 2
+    for note in (pkg.notes if pkg else []):
+        if not note.startswith("submissions/") and (args.time_limit is None or "time limit" not in note):
+            print(f"note: {note}", file=sys.stderr)
     spec = args.language or _language_of(args.source)
     if not spec:
         print(f"gavel judge: cannot tell the language of {args.source} from its suffix: give --language",
@@ -314,7 +337,8 @@ def judge_problem_main(args: argparse.Namespace) -> int:
         lang, ver = resolve(spec)
         limits = None
         overrides = {k: v for k, v in (("time_ms", args.time_limit), ("memory_kb", args.memory_limit),
-                                       ("output_kb", args.output_limit), ("wall_ms", args.wall_limit)) if v is not None}
+                                       ("output_kb", args.output_limit), ("wall_ms", args.wall_limit),
+                                       ("processes", args.processes)) if v is not None}
         if overrides:
             limits = Limits.model_validate(problem.limits_for(lang.name).model_copy(update=overrides).model_dump())
         task = problems.task_for(problem, args.problem, args.source, lang.name, ver.version, limits=limits,
@@ -338,10 +362,13 @@ def problem_main(args: argparse.Namespace) -> int:
     from . import problems
 
     try:
-        problem = problems.load(args.directory)
+        pkg = problems.load_package(args.directory)
+        problem = pkg.problem if pkg else problems.load(args.directory)
     except ProblemError as err:
         print(f"gavel problem check: {err}", file=sys.stderr)
         return 2
+    if pkg is not None:
+        return package_check_main(args, pkg)
     groups = f"; groups: {problem.describe_groups()}" if problem.groups else ""
     print(f"{problem.name}: {len(problem.tests)} tests, each with its answer; "
           f"max score {problem.max_score():g}{groups}")
@@ -363,10 +390,78 @@ def problem_main(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _describe_package(pkg) -> str:
+    problem = pkg.problem
+    kind = ("scoring" if pkg.scoring else "pass-fail") + (", interactive" if pkg.interactive else "")
+    if problem.interactor:
+        judged_by = f"validator {problem.interactor.source} ({problem.interactor.protocol.value}, interactive)"
+    elif problem.checker.custom:
+        judged_by = f"validator {problem.checker.custom.source} ({problem.checker.custom.protocol.value})"
+    else:
+        judged_by = "the default output validator"
+    groups = f"; groups: {problem.describe_groups()}" if pkg.scoring and problem.groups else ""
+    score = f"; max score {pkg.range_max if pkg.range_max is not None else problem.max_score():g}" if pkg.scoring \
+        else ""
+    return (f"{problem.name}: problem package ({pkg.version}, {kind}), {len(problem.tests)} tests, "
+            f"{judged_by}; memory {problem.limits.memory_kb // 1024} MiB, output {problem.limits.output_kb // 1024} MiB"
+            f"{score}{groups}")
+
+
+def package_check_main(args: argparse.Namespace, pkg) -> int:
+    """gavel problem check on a problem package: its example submissions (package_check)."""
+    from . import package_check
+
+    as_json = getattr(args, "json", False)
+    out = (lambda *a, **k: None) if as_json else print
+    out(_describe_package(pkg))
+    for note in pkg.notes:
+        if not note.startswith("no time limit stated"):
+            out(f"note: {note}")
+    width = max((len(s.path) for s in pkg.submissions), default=10)
+
+    def announce(timing) -> None:
+        out(f"time limit: {timing.explanation}", flush=True)
+
+    def report(check) -> None:
+        sub = check.submission
+        if not check.judged:
+            out(f"skip  {sub.path.ljust(width)}  {(sub.language or '-'):10}  {sub.unsupported or 'not judged'}",
+                flush=True)
+            return
+        score = f" {_score(check.score)}" if check.score is not None else ""
+        got = f"{check.verdict}{score} {check.time_ms / 1000:.2f} s"
+        line = f"{'ok' if check.ok else 'FAIL':4}  {sub.path.ljust(width)}  {sub.language:10}  {got}"
+        if not check.ok:
+            line += f"  (expected {check.expected}: " + "; ".join(check.problems) + ")"
+        elif check.notes:
+            line += "  (" + "; ".join(check.notes) + ")"
+        out(line, flush=True)
+
+    timing, checks = package_check.check_package(pkg, args.directory, judge, cap_ms=args.time_cap, report=report,
+                                                 announce=announce)
+    judged = [c for c in checks if c.judged]
+    failed = [c for c in judged if not c.ok]
+    skipped = len(checks) - len(judged)
+    if args.write_timelimit and timing.source == "computed":
+        path = package_check.write_timelimit(args.directory, timing)
+        out(f"wrote {path}")
+    if not any(c.submission.expectation.lower_bound for c in checks):
+        out("note: no accepted submission")
+    if as_json:
+        print(json.dumps({"problem": pkg.problem.name, "version": pkg.version,
+                          "type": "scoring" if pkg.scoring else "pass-fail", "interactive": pkg.interactive,
+                          "timeLimit": timing.dump(), "notes": pkg.notes,
+                          "submissions": [c.dump() for c in checks]}, indent=2))
+    else:
+        print(f"{len(judged) - len(failed)}/{len(judged)} judged submissions as expected"
+              + (f"; {skipped} not judged (see skip)" if skipped else ""))
+    return 1 if failed or timing.source == "cap" else 0
+
+
 def _client_commands(sub) -> None:
     """gavel submit / status / fetch: the cluster side (gavel_client; needs the `client` extra)."""
     s = sub.add_parser("submit", help="upload a submission and tests, create the Evaluation (and wait)")
-    s.add_argument("source")
+    s.add_argument("source", help="a source file, or several: a directory (uploaded under a prefix) or an archive")
     s.add_argument("--language", "-l", required=True, help="NAME[:VERSION]")
     s.add_argument("--tests", "-t", required=True, help="directory of NAME.in with NAME.out or NAME.ans")
     s.add_argument("--name", help="Evaluation name (default: from the file name)")
@@ -374,6 +469,7 @@ def _client_commands(sub) -> None:
                                     "tenancy policy lets the namespace read)")
     s.add_argument("--time-limit", type=int, help="ms")
     s.add_argument("--memory-limit", type=int, help="kB")
+    s.add_argument("--processes", type=int, help="processes and threads per test (default: the language's)")
     s.add_argument("--checker", help="exact | lines | tokens | float:EPS")
     s.add_argument("--queue")
     s.add_argument("--priority", type=int)

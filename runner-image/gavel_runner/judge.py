@@ -20,20 +20,23 @@ import math
 import os
 import re
 import secrets
+import signal
 import stat
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
 from gavel_contract import (
-    CHECKER_LIMITS, CheckerKind, CheckerProtocol, LanguageVersion, MemoryModel, Result, Stage, SupportFile, Task,
-    TestCase, TestResult, TestVerdict, Verdict,
+    CHECKER_LIMITS, CheckerKind, CheckerProtocol, GroupScoring, LanguageVersion, MemoryModel, Result, Stage, SupportFile,
+    Task, TestCase, TestResult, TestVerdict, Verdict,
 )
 from gavel_contract.languages import UnknownLanguage, resolve
 from gavel_contract.scoring import Scorer
+from gavel_contract.submission import SubmissionRefused
 
-from . import checkers, sandbox, storage
+from . import checkers, multifile, sandbox, storage
 from .progress import Reporter
 from .verdicts import classify
 from .workspace import UnsafeDirectory, chown_tree, expose, fresh_dir, seal, secure_base
@@ -197,6 +200,86 @@ def _collect_output(scratch: Path, name: str, dest: Path, cap: int,
     return None
 
 
+KATTIS_PROTOCOLS = (CheckerProtocol.KATTIS, CheckerProtocol.KATTIS_SCORE)
+FEEDBACK_FILES = ("judgemessage.txt", "score.txt", "score_multiplier.txt")
+
+
+class _HeldEnds:
+    """The runner's own ends of an interaction's FIFOs, much as problemtools' interactive runner
+    (support/interactive) holds them. Both ends of the program's input: the validator writing to a
+    program that has ended gets no SIGPIPE, and the program reads the end of its input only once
+    the runner has seen the validator's run end (so a program that dies of that end is known to
+    have ended second). The read end of the program's output once the validator has accepted: a
+    program writing on is not killed by SIGPIPE. (The program's output is not held from the start:
+    the program's sandbox opening it must wait for the validator's sandbox, so that both start
+    only once every end is open, see sandbox.c.)"""
+
+    def __init__(self, to_program: Path | None = None, from_program: Path | None = None):
+        self.fds: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.from_program = from_program
+        if to_program is None:
+            return
+        self.fds["to-program-r"] = os.open(to_program, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.fds["to-program-w"] = os.open(to_program, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def hold_program_output(self) -> None:
+        if self.from_program is not None:
+            fd = os.open(self.from_program, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with self.lock:
+                self.fds["from-program-r"] = fd
+
+    def close(self, name: str) -> None:
+        with self.lock:
+            fd = self.fds.pop(name, None)
+        if fd is not None:
+            os.close(fd)
+
+    def close_all(self) -> None:
+        for name in list(self.fds):
+            self.close(name)
+
+
+def _feedback_dir(scratch: Path, uid: int, gid: int) -> Path:
+    """A kattis validator's feedback directory, `feedback` in its fresh scratch directory, its uid's.
+    Made before it runs (nothing of that uid is alive), through a descriptor of the scratch directory."""
+    dfd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.mkdir("feedback", 0o700, dir_fd=dfd)
+        if os.geteuid() == 0:
+            os.chown("feedback", uid, gid, dir_fd=dfd, follow_symlinks=False)
+    finally:
+        os.close(dfd)
+    return scratch / "feedback"
+
+
+def _feedback_files(feedback: Path, uid: int | None) -> dict[str, bytes]:
+    """The feedback files a validator left (FEEDBACK_FILES, the first CHECKER_REPORT_READ bytes of
+    each), read after it ended and every process of its uid is gone, through descriptors: a link is
+    never followed, anything but a regular file of the validator's uid is ignored."""
+    found: dict[str, bytes] = {}
+    try:
+        dfd = os.open(feedback, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return found  # replaced by the validator: it reported nothing there
+    try:
+        for name in FEEDBACK_FILES:
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC,
+                             dir_fd=dfd)
+            except OSError:
+                continue
+            try:
+                st = os.fstat(fd)
+                if stat.S_ISREG(st.st_mode) and (uid is None or st.st_uid == uid):
+                    found[name] = os.read(fd, CHECKER_REPORT_READ)
+            finally:
+                os.close(fd)
+    finally:
+        os.close(dfd)
+    return found
+
+
 class Judgement:
     """One task judged in two private directory trees (see workspace.py)."""
 
@@ -235,6 +318,7 @@ class Judgement:
         self.inputs: dict[str, Path] = {}  # test name -> its input, fetched or local
         self.answers: dict[str, Path] = {}
         self.upload_error: storage.StorageError | None = None
+        self.plan: multifile.Plan | None = None  # a submission of several files
 
     def _ids(self, identity: sandbox.Identity | None) -> tuple[int, int]:
         return (identity.uid, identity.gid) if identity else (os.getuid(), os.getgid())
@@ -246,7 +330,12 @@ class Judgement:
         self.build.parent.chmod(0o711)
         self.private.mkdir(mode=0o700)
         self.build.mkdir(mode=0o700)
-        storage.fetch(self.task.submission, self.build / self.lang.source_file)
+        if self.task.several_files:  # SubmissionRefused: the submission's CompilationError
+            self.plan = multifile.plan(self.task, multifile.gather(self.task))
+            self.lang = self.plan.language
+            multifile.write(self.plan.files, self.build)
+        else:
+            storage.fetch(self.task.submission, self.build / self.lang.source_file)
         cache = storage.NodeCache(self.task.node_cache)  # inputs and answers: the problem's, shared
         dirs: dict[str, str] = {}
         for test in self.task.tests:
@@ -281,6 +370,12 @@ class Judgement:
             seal(self.build)
         text = _read_text(out, COMPILE_OUTPUT_KEPT)
         verdict, why = classify(m, self.lang.compile_limits, 0)
+        if verdict is None and self.plan is not None and self.plan.find_main:
+            try:  # Java: the program is the one class with main, read from what javac wrote
+                main = multifile.find_main_class(self.build)
+            except SubmissionRefused as err:
+                return False, f"{err}\n{text}".strip()
+            self.lang = self.lang.model_copy(update={"run": [w.replace("{entry}", main) for w in self.lang.run]})
         if verdict is None:
             return True, text
         if verdict == TestVerdict.RUNTIME_ERROR:
@@ -358,7 +453,7 @@ class Judgement:
             argv, cwd=scratch, stdin=stdin, stdout=out, stderr=err,
             identity=self.identity, env=env, cpu_ms=limits.time_ms, wall_ms=limits.wall_limit_ms,
             memory_kb=limits.memory_kb, address_space_kb=as_kb, file_size=limits.output_kb * 1024 + 1,
-            processes=lang.processes, stack_kb=limits.memory_kb, cleanup_dirs=self.cleanup,
+            processes=limits.processes or lang.processes, stack_kb=limits.memory_kb, cleanup_dirs=self.cleanup,
         )
         if m.leftovers:
             self.warnings.append(f"test {test.name}: killed processes the submission left running")
@@ -428,25 +523,45 @@ class Judgement:
                 except OSError:
                     pass
 
+        kattis = self.task.interactor.protocol in KATTIS_PROTOCOLS
+        iargv = [*self.interactor_argv, str(files["input"]), str(files["answer"])]
+        if kattis:  # the problem package format: a feedback directory, then the test's arguments
+            feedback = _feedback_dir(iscratch, iuid, igid)
+            iargv += [f"{feedback}/", *test.checker_args]
+        # held for every protocol: a testlib interactor replying to a program that has just exited
+        # would otherwise write into a pipe without readers (EPIPE: Python's BrokenPipeError, exit
+        # 120), an InternalError where the program's early end is its own wrong answer
+        held = _HeldEnds(to_program, from_program)
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(
-                self.interactor_box.run, [*self.interactor_argv, str(files["input"]), str(files["answer"])],
+                self.interactor_box.run, iargv,
                 cwd=iscratch, stdin=from_program, stdout=to_program, stderr=report,
                 identity=self.checker_identity, env={"HOME": str(iscratch), "TMPDIR": str(iscratch),
                                                      **self.interactor_env},
                 cpu_ms=ilim.time_ms, wall_ms=iwall, memory_kb=ilim.memory_kb, file_size=ilim.output_kb * 1024,
                 processes=self.interactor_processes, stack_kb=65536, cleanup_dirs=self.cleanup, stdout_first=True)
             pending.add_done_callback(lambda f: f.exception() and unblock())
+            ended = threading.Event()
+            stopper = None
+            stopped: list[bool] = []  # the validator rejected while the program ran on, which was stopped
+            stopper = threading.Thread(target=self._after_validator, args=(pending, ended, held, stopped, kattis),
+                                       daemon=True)
+            stopper.start()
             try:
                 m = self.box.run(argv, cwd=scratch, stdin=to_program, stdout=from_program, stderr=err,
                                  identity=self.identity, env=env, cpu_ms=limits.time_ms,
                                  wall_ms=limits.wall_limit_ms, memory_kb=limits.memory_kb, address_space_kb=as_kb,
-                                 file_size=limits.output_kb * 1024 + 1, processes=lang.processes,
+                                 file_size=limits.output_kb * 1024 + 1, processes=limits.processes or lang.processes,
                                  stack_kb=limits.memory_kb, cleanup_dirs=self.cleanup)
             except sandbox.SandboxError:
                 unblock()
                 raise
+            finally:
+                ended.set()
+                if stopper is not None:
+                    stopper.join()  # done before anything of the next test runs as the uid
             im = pending.result()
+        held.close_all()
         if m.leftovers:
             self.warnings.append(f"test {test.name}: killed processes the submission left running")
         verdict, message = classify(m, limits, 0)
@@ -459,6 +574,29 @@ class Judgement:
         limit_verdict, why = classify(im, ilim.model_copy(update={"wall_ms": iwall}), 0)
         if limit_verdict not in (None, TestVerdict.RUNTIME_ERROR):
             raise CheckerFailure(f"{failed}: {why}")
+        if kattis:
+            outcome = self._kattis(test, im.exit_code, im.signal, feedback, imessage, failed)
+            score = None
+            # it rejected first: that is the verdict. Known by cause, not by the two sandboxes' clocks
+            # (under load either may stamp late): the program still ran when the validator's run came
+            # back (then it was stopped; it could not have read the end of its input, which the runner
+            # holds until then), or it was killed by SIGPIPE (it wrote to a validator that had stopped
+            # reading). Without a uid of its own to stop, the clocks, as for testlib interactors below.
+            if self.identity is not None:  # stopped: killed by that SIGKILL, not by its own limits or end
+                first = (bool(stopped) and m.killed == "none" and m.signal == signal.SIGKILL) or \
+                    m.signal == signal.SIGPIPE
+            else:
+                first = m.signal == signal.SIGPIPE or (
+                    im.end_ms < m.end_ms and (m.killed == "none" or im.end_ms + 100 < m.end_ms))
+            if outcome[0] == TestVerdict.WRONG_ANSWER and first:
+                verdict, message = outcome[0], outcome[1]
+            elif verdict is None:
+                verdict, message, score = outcome
+            result = TestResult(
+                name=test.name, verdict=verdict, cpuTimeMs=m.cpu_ms, wallTimeMs=m.wall_ms, memoryKb=m.rss_kb,
+                exitCode=m.exit_code, signal=m.signal, message=message, score=score)
+            self.deliver(test, result)
+            return result
         outcome = self._testlib(im.exit_code, im.signal, said, b"", imessage, failed)
         # out of wall time, not CPU, after the interactor had ended: it waited on an interactor that
         # had given its verdict (one that ended after the program was killed was waiting on it). Their
@@ -480,6 +618,27 @@ class Judgement:
         )
         self.deliver(test, result)
         return result
+
+    def _after_validator(self, pending, ended: threading.Event, held: "_HeldEnds", stopped: list[bool],
+                         kattis: bool = True) -> None:
+        """When an interactor ends: the program may now read the end of its input; and if a kattis
+        validator rejected (exit 43) while the program runs, that is the verdict, and what runs as the program's
+        uid is killed (as that uid: kill(-1) reaches its own processes only) rather than left to spin
+        or wait until its limit."""
+        try:
+            im = pending.result()
+        except Exception:  # noqa: BLE001 - the main thread sees it
+            held.close("to-program-w")
+            return
+        if not kattis:
+            pass
+        elif im.exit_code == 43 and not ended.is_set() and self.identity is not None and \
+                sandbox.alive(self.identity.uid):
+            stopped.append(True)
+            sandbox.sweep(self.identity)
+        elif im.exit_code == 42:
+            held.hold_program_output()
+        held.close("to-program-w")
 
     def _testlib(self, exit_code: int | None, signal: int | None, said_err: bytes, said_out: bytes,
                  message: str, failed: str) -> tuple[TestVerdict, str, float | None]:
@@ -532,10 +691,12 @@ class Judgement:
         """The checker's verdict, message and, for a Partial, the fraction of the points given."""
         out, ans = self.output, self.answers[test.name]
         if self.checker_argv is None:
-            outcome = checkers.check_files(self.task.checker, out, ans)
+            outcome = checkers.check_files(self.task.checker, out, ans, test.checker_args)
             if not outcome.accepted:
                 self.diff.write_text(outcome.diff)
             return (TestVerdict.PASSED if outcome.accepted else TestVerdict.WRONG_ANSWER), outcome.message, None
+        if self.task.checker.protocol in KATTIS_PROTOCOLS:
+            return self.check_kattis(test)
         uid, gid = self._ids(self.checker_identity)
         files = expose({"input": self.inputs[test.name], "output": out, "answer": ans}, self.check_dir, gid)
         report_out, report_err = self.private / "checker-stdout", self.private / "checker-stderr"
@@ -567,6 +728,77 @@ class Judgement:
                                      f"not {_clip(first.decode('utf-8', 'replace'), 60)!r}")
             return self._scored(value, message)
         return self._testlib(m.exit_code, m.signal, said_err, said_out, message, failed)
+
+    def check_kattis(self, test: TestCase) -> tuple[TestVerdict, str, float | None]:
+        """An output validator of the problem package format: run as `validator input answer
+        feedback_dir/ [args] < output` under the checker's uid, which may read that test's input and
+        answer and write its own feedback directory; exit 42 accepts, 43 rejects."""
+        uid, gid = self._ids(self.checker_identity)
+        files = expose({"input": self.inputs[test.name], "answer": self.answers[test.name]}, self.check_dir, gid)
+        report_out, report_err = self.private / "checker-stdout", self.private / "checker-stderr"
+        scratch = fresh_dir(self.checker_scratch, uid, gid)
+        feedback = _feedback_dir(scratch, uid, gid)
+        argv = [*self.checker_argv, str(files["input"]), str(files["answer"]), f"{feedback}/", *test.checker_args]
+        lim = CHECKER_LIMITS
+        m = self.box.run(argv, cwd=scratch, stdin=self.output, stdout=report_out, stderr=report_err,
+                         identity=self.checker_identity,
+                         env={"HOME": str(scratch), "TMPDIR": str(scratch), **self.checker_env},
+                         cpu_ms=lim.time_ms, wall_ms=lim.wall_limit_ms, memory_kb=lim.memory_kb,
+                         file_size=lim.output_kb * 1024, processes=self.checker_processes,
+                         stack_kb=65536, cleanup_dirs=self.cleanup)
+        said = [_head(report_err, CHECKER_REPORT_READ), _head(report_out, CHECKER_REPORT_READ)]
+        message = _clip("\n".join(t.decode("utf-8", "replace").strip() for t in said if t.strip()),
+                        CHECKER_MESSAGE_SHOWN)
+        failed = f"output validator failed on test {test.name}"
+        limit_verdict, why = classify(m, lim, 0)
+        if limit_verdict not in (None, TestVerdict.RUNTIME_ERROR):
+            raise CheckerFailure(f"{failed}: {why}")
+        return self._kattis(test, m.exit_code, m.signal, feedback, message, failed)
+
+    def _kattis(self, test: TestCase, exit_code: int | None, signal: int | None, feedback: Path, said: str,
+                failed: str) -> tuple[TestVerdict, str, float | None]:
+        """A kattis validator's verdict: exit 42 accepts, 43 rejects, anything else is its failure; its
+        judgemessage.txt (else what it printed) is the message; with kattis-score, score.txt (points,
+        at most the test's) or score_multiplier.txt (a fraction) scores an accepted test."""
+        feedback_files = _feedback_files(feedback, self.checker_identity.uid if self.checker_identity else None)
+        judged = feedback_files.get("judgemessage.txt")
+        message = _clip(judged.decode("utf-8", "replace").strip(), CHECKER_MESSAGE_SHOWN) if judged else said
+        if exit_code == 43:
+            self.diff.write_text(message + "\n")
+            return TestVerdict.WRONG_ANSWER, message, None
+        if exit_code != 42:
+            raise CheckerFailure(f"{failed} (exit {exit_code}, signal {signal}; a validator exits 42 to accept, "
+                                 f"43 to reject): {message or said}")
+        protocol = (self.task.interactor.protocol if self.task.interactor else self.task.checker.protocol)
+        most = self._score_max(test)
+        if protocol != CheckerProtocol.KATTIS_SCORE or not most:
+            return TestVerdict.PASSED, message, None
+        score, multiplier = feedback_files.get("score.txt"), feedback_files.get("score_multiplier.txt")
+        if score is not None and multiplier is not None:
+            raise CheckerFailure(f"{failed}: it wrote both score.txt and score_multiplier.txt")
+        if score is None and multiplier is None:
+            return TestVerdict.PASSED, message, None
+        value = _fraction(score if score is not None else multiplier)
+        if value is None or value < 0:
+            which = "score.txt" if score is not None else "score_multiplier.txt"
+            raise CheckerFailure(f"{failed}: {which} must hold one number >= 0, not "
+                                 f"{_clip((score or multiplier).decode('utf-8', 'replace'), 60)!r}")
+        fraction = value / most if score is not None else value
+        if fraction > 1 + 1e-9:
+            raise CheckerFailure(f"{failed}: " + (f"score.txt gives {value:g}, above the test's {most:g} points"
+                                                  if score is not None else
+                                                  f"score_multiplier.txt gives {value:g}, above 1"))
+        if fraction >= 1 - 1e-9:
+            return TestVerdict.PASSED, message, None
+        return TestVerdict.PARTIAL, message, fraction  # accepted, for part of its points
+
+    def _score_max(self, test: TestCase) -> float:
+        """What a test is worth, for a validator's score.txt: in a min group the group's points (its
+        weakest test's share decides), in an all group none (all or nothing), else its own points."""
+        group = next((g for g in self.task.groups if g.name == test.group), None) if test.group else None
+        if group is None or group.scoring == GroupScoring.SUM:
+            return test.points
+        return group.points if group.scoring == GroupScoring.MIN else 0.0
 
     def _scored(self, value: float, message: str) -> tuple[TestVerdict, str, float | None]:
         if value >= 1:
@@ -669,9 +901,14 @@ def _judge(j: Judgement) -> Result:
     progress = j.progress
     try:
         checkers.validate(task.checker)
+        if task.checker.kind == CheckerKind.KATTIS and not task.interactor:
+            for test in task.tests:
+                checkers.kattis_flags(test.checker_args)
         j.prepare()
         j.prepare_checker()
         j.prepare_interactor()
+    except SubmissionRefused as err:  # several files, and a rule they break: the submission's fault
+        return Result(id=task.id, verdict=Verdict.COMPILATION_ERROR, message=str(err), compileOutput=str(err))
     except (storage.StorageError, UnknownLanguage, CheckerFailure, ValueError) as err:
         return Result(id=task.id, verdict=Verdict.INITIALIZATION_ERROR, message=str(err))
     except sandbox.SandboxError as err:  # compiling the checker or interactor

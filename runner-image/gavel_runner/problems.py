@@ -14,8 +14,10 @@ from pathlib import Path
 
 import yaml
 
-from gavel_contract import Limits, Result
+from gavel_contract import Limits, Result, package
 from gavel_contract.languages import UnknownLanguage, resolve
+
+from .multifile import local_fields
 from gavel_contract.problem import (
     PROBLEM_FILE, Problem, ProblemError, Solution, TestPattern, glob_match, glob_may_enter,
 )
@@ -32,7 +34,19 @@ def _problem_dir(directory: str | os.PathLike) -> Path:
 
 def load(directory: str | os.PathLike) -> Problem:
     """The problem in this directory, its tests found and listed in full (names, answers, points,
-    groups, in the order they run); ProblemError naming the file and the field otherwise."""
+    groups, in the order they run); ProblemError naming the file and the field otherwise. A
+    problem package (the problem package format: gavel_contract.package) is read as one."""
+    found = _load(directory)
+    return found.problem if isinstance(found, package.Package) else found
+
+
+def load_package(directory: str | os.PathLike) -> package.Package | None:
+    """The problem package in this directory, or None when its problem.yaml is Gavel's own format."""
+    found = _load(directory)
+    return found if isinstance(found, package.Package) else None
+
+
+def _load(directory: str | os.PathLike) -> Problem | package.Package:
     root = _problem_dir(directory)
     file = str(root / PROBLEM_FILE)
     if not root.is_dir():
@@ -47,12 +61,14 @@ def load(directory: str | os.PathLike) -> Problem:
         document = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ProblemError(f"not valid YAML: {err}", file=file) from None
+    real_root = root.resolve()
+    files, outside = _listing(root, real_root)
+    if package.is_package(document, files):
+        return _load_package(root, real_root, files, outside)
     try:
         problem = Problem.parse(document)
-        real_root = root.resolve()
         for field, path in problem.referenced_paths():
             _check_inside(root, real_root, path, field)
-        files, outside = _listing(root, real_root)
         for field, glob in problem.globs():
             for path, is_dir in outside:
                 if glob_may_enter(glob, path) if is_dir else glob_match(glob, path):
@@ -66,6 +82,40 @@ def load(directory: str | os.PathLike) -> Problem:
         err.file = file
         raise
     return problem
+
+
+PACKAGE_FILE_MAX_BYTES = 1 << 20  # a configuration file of a package is a page of text
+
+
+def _load_package(root: Path, real_root: Path, files: list[str], outside: list[tuple[str, bool]]) -> package.Package:
+    """A problem package on disk: every file it uses stays inside it (no symlink leading out)."""
+    leading_out = {path for path, _ in outside}
+
+    def read(rel: str) -> bytes | None:
+        _check_inside(root, real_root, rel, "")
+        try:
+            with open(root / rel, "rb") as f:
+                data = f.read(PACKAGE_FILE_MAX_BYTES + 1)
+        except OSError:
+            return None
+        if len(data) > PACKAGE_FILE_MAX_BYTES:
+            raise ProblemError(f"larger than {PACKAGE_FILE_MAX_BYTES // 1024} kB", file=str(root / rel))
+        return data
+
+    try:
+        pkg = package.load(files, read, real_root.name)
+        for field, path in pkg.problem.referenced_paths() + [("tests", p) for t in pkg.problem.tests
+                                                              for p in (t.input, t.answer)]:
+            if path in leading_out:
+                raise ProblemError(f"{path} is a symlink leading out of the problem directory")
+            _check_inside(root, real_root, path, field)
+        for sub in pkg.submissions:
+            if f"submissions/{sub.path}" in leading_out:
+                raise ProblemError(f"submissions/{sub.path} is a symlink leading out of the problem directory")
+    except ProblemError as err:
+        err.file = err.file if err.file and err.file.startswith("/") else str(root / (err.file or PROBLEM_FILE))
+        raise
+    return pkg
 
 
 def _check_inside(root: Path, real_root: Path, rel: str, field: str) -> None:
@@ -126,7 +176,8 @@ def task_for(problem: Problem, directory: str | os.PathLike, source: str | os.Pa
     def outputs(name: str) -> dict[str, str]:
         return {"stdout": str(out / f"{name}.stdout"), "stderr": str(out / f"{name}.stderr"),
                 "diff": str(out / f"{name}.diff")}
-    return problem.task(language_name=lang.name, language=ver, submission=str(Path(source).resolve()),
+    several = local_fields(source)  # one file: its path; several: the directory's files, or the archive
+    return problem.task(language_name=lang.name, language=ver, submission=several.pop("submission", None), **several,
                         locate=locate, limits=limits, test_outputs=outputs if out else None, failFast=fail_fast,
                         compileOutput=str(out / "compile.txt") if out else None)
 

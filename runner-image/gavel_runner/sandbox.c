@@ -12,7 +12,7 @@
  *
  * A request is "N\n" followed by N NUL-terminated words: the options and program, as
  * on the command line.  Each run answers with one line on stdout:
- *   exit=N signal=N cpu_ms=N wall_ms=N rss_kb=N killed=none|cpu|wall|memory leftovers=N dropped=0|1 cleaned=N end_ms=N
+ *   exit=N signal=N cpu_ms=N wall_ms=N rss_kb=N killed=none|cpu|wall|memory|processes leftovers=N dropped=0|1 cleaned=N end_ms=N
  * (end_ms: CLOCK_MONOTONIC when the program ended or was killed: two runs at once, e.g. an
  * interactive program and its interactor, are ordered by it)
  * or, when the sandbox itself failed (not the program):  error=MESSAGE
@@ -23,6 +23,14 @@
  * for the next one: its processes are swept, then (as the uid) its files in the -c directories
  * and its SysV IPC objects are removed ("cleaned": how many); POSIX message queues cannot be
  * made at all (RLIMIT_MSGQUEUE 0).
+ *
+ * Under gVisor (runsc), whose kernel accepts RLIMIT_NPROC but does not enforce it and refuses
+ * to set RLIMIT_MSGQUEUE, the same guarantees are kept another way (docs/gvisor.md): a run of
+ * one process gets a seccomp filter refusing fork, vfork and clone (EAGAIN, what the rlimit
+ * would give), a run allowed several is killed once its live processes and threads outnumber
+ * -p (killed=processes), mq_open is refused by the filter (EMFILE, as the rlimit would), and
+ * the uid sweep kills until the subreaper has no child left instead of asking the rlimit.
+ * gVisor has no /proc/sysvipc to find a uid's SysV IPC objects by: there, making one fails.
  *
  * Options:
  *   -d DIR   working directory            -i FILE  stdin (default /dev/null)
@@ -42,7 +50,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/kcmp.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -69,6 +82,8 @@
 #define MAX_WORDS 4096
 #define MAX_TREE 4096    /* processes of one run sampled (RLIMIT_NPROC allows at most 4096) */
 #define POLL_NS 5000000L /* 5 ms: how often CPU time and RSS are sampled */
+#define PSS_BUDGET_MS 50 /* what one sample spends reading Pss at most (sample_tree) */
+#define PSS_MAX_PROCESSES 256 /* more at once (a fork bomb): their RSS summed, no Pss read at all */
 
 struct job {
     const char *dir, *in, *out, *err;
@@ -230,6 +245,10 @@ static long long read_pss(pid_t pid) {
     int open_errno = errno;
     if (run_uid >= 0) setfsuid(geteuid());
     errno = open_errno;
+    if (fd < 0 && errno == ENOENT) { /* gone, or a kernel without smaps_rollup (gVisor) */
+        snprintf(path, sizeof path, "/proc/%d", pid);
+        return access(path, F_OK) == 0 ? -1 : 0;
+    }
     if (fd < 0) return errno == EACCES || errno == EPERM ? -1 : 0;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
@@ -244,32 +263,47 @@ static long long read_pss(pid_t pid) {
  * process (what its ru_maxrss counts), the sum of the Pss of several (a vfork child, sharing its
  * parent's memory, counted once), or of their RSS where Pss cannot be read.  Returns how many
  * are live. */
-static int sample_tree(pid_t main_pid, long long *cpu_ms, long long *mem_kb) {
+static int sample_tree(pid_t main_pid, long long *cpu_ms, long long *mem_kb, long *tasks) {
     static pid_t tree[MAX_TREE];
     static struct pstat st[MAX_TREE];
+    static int parent[MAX_TREE]; /* index in tree of the process it was found under; -1: ours */
     static long tick = 0, page_kb = 0;
     if (!tick) tick = sysconf(_SC_CLK_TCK), page_kb = sysconf(_SC_PAGESIZE) / 1024;
     int n = add_children(getpid(), 1, tree, 0), live = 0;
     if (n == 0) tree[n++] = main_pid; /* no children file (CONFIG_PROC_CHILDREN): the main one */
+    for (int k = 0; k < n; k++) parent[k] = -1;
     long long ticks = 0, rss = 0;
+    *tasks = 0;
     for (int i = 0; i < n; i++) {
         if (read_stat(tree[i], &st[i]) != 0) st[i].state = 'X';
         if (st[i].state == 'X') continue;
         ticks += st[i].ticks;
         if (st[i].state == 'Z') continue;
-        live++, rss += st[i].rss_pages * page_kb;
+        live++, rss += st[i].rss_pages * page_kb, *tasks += st[i].threads > 0 ? st[i].threads : 1;
+        int first = n;
         n = add_children(tree[i], st[i].threads, tree, n);
+        for (int k = first; k < n; k++) parent[k] = i;
     }
     *cpu_ms = ticks * 1000 / tick;
     *mem_kb = rss;
-    if (live <= 1) return live;
-    long long pss = 0;
+    if (live <= 1 || live > PSS_MAX_PROCESSES) return live;
+    /* Pss waits for each process's memory map lock, which a process in fork() holds: reading a tree
+     * that forks as fast as it can took seconds per sample (8.9 s for 1,011 processes here). Past
+     * PSS_BUDGET_MS the rest are counted by their RSS, as where Pss cannot be read. */
+    long long pss = 0, budget_end = now_ms() + PSS_BUDGET_MS;
     for (int i = 0; i < n; i++) {
         if (st[i].state == 'X' || st[i].state == 'Z') continue;
-        int same_mm = 0;
-        for (int k = 0; k < i && !same_mm; k++)
-            same_mm = st[k].rss_pages == st[i].rss_pages && st[k].vsize == st[i].vsize && st[k].state != 'Z' &&
-                      st[k].state != 'X' && syscall(SYS_kcmp, tree[k], tree[i], KCMP_VM, 0, 0) == 0;
+        if (now_ms() > budget_end) {
+            pss += st[i].rss_pages * page_kb;
+            continue;
+        }
+        /* a vfork (CLONE_VM) child shares its parent's memory: compared with its parent only (one
+         * kcmp per process: compared with every earlier one, a fork bomb's 1,024 alike processes
+         * cost half a million kcmp calls per sample, 26 s, and the watchdog was blind meanwhile) */
+        int k = parent[i];
+        int same_mm = k >= 0 && st[k].rss_pages == st[i].rss_pages && st[k].vsize == st[i].vsize &&
+                      st[k].state != 'Z' && st[k].state != 'X' &&
+                      syscall(SYS_kcmp, tree[k], tree[i], KCMP_VM, 0, 0) == 0;
         long long kb = same_mm ? 0 : read_pss(tree[i]);
         if (kb < 0) return live; /* unreadable: the RSS sum stands */
         pss += kb;
@@ -278,20 +312,89 @@ static int sample_tree(pid_t main_pid, long long *cpu_ms, long long *mem_kb) {
     return live;
 }
 
+/* Whether the kernel enforces RLIMIT_NPROC: Linux does, gVisor accepts the limit and ignores it.
+ * A child becomes uid (a judgement's own: it owns no process yet), limits it to 1 and forks.
+ * Asked once, at the first run with a uid of its own; -1 until then. */
+static int nproc_enforced = -1;
+
+static void probe_nproc(uid_t uid, gid_t gid) {
+    if (nproc_enforced >= 0) return;
+    pid_t k = fork();
+    if (k < 0) fail("fork: %s", strerror(errno));
+    if (k == 0) {
+        struct rlimit one = {1, 1};
+        if (setgroups(0, NULL) || setgid(gid) || setuid(uid) || setrlimit(RLIMIT_NPROC, &one)) _exit(3);
+        pid_t p = fork();
+        if (p == 0) _exit(0);
+        if (p > 0) { waitpid(p, NULL, 0); _exit(1); }
+        _exit(errno == EAGAIN ? 0 : 3);
+    }
+    int st;
+    while (waitpid(k, &st, 0) < 0 && errno == EINTR) {}
+    if (!WIFEXITED(st) || WEXITSTATUS(st) > 1) fail("cannot probe RLIMIT_NPROC as uid %u", uid);
+    nproc_enforced = WEXITSTATUS(st) == 0;
+}
+
+/* Make the syscalls nrs[i] fail with errs[i] in this process and what it execs (after
+ * PR_SET_NO_NEW_PRIVS): where the kernel does not enforce the rlimit that would refuse them
+ * (gVisor).  Another architecture's or ABI's syscalls (x32) are refused outright. */
+static int refuse_syscalls(const int *nrs, const int *errs, int n) {
+#if defined(__x86_64__)
+    const unsigned arch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+    const unsigned arch = AUDIT_ARCH_AARCH64;
+#else
+#error "refuse_syscalls: unknown architecture"
+#endif
+    struct sock_filter f[8 + 2 * 12];
+    int k = 0;
+    if (n > 12) return errno = EINVAL, -1;
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 1); /* x32 */
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+    for (int i = 0; i < n; i++) {
+        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nrs[i], 0, 1);
+        f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (errs[i] & SECCOMP_RET_DATA));
+    }
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {.len = (unsigned short)k, .filter = f};
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+/* SIGKILL every process below us, as we are (root): the children files walked as sample_tree
+ * walks them.  Those born meanwhile are children of the killed, and come to us. */
+static void kill_tree(void) {
+    static pid_t tree[MAX_TREE];
+    int n = add_children(getpid(), 1, tree, 0);
+    for (int i = 0; i < n; i++) {
+        struct pstat st;
+        kill(tree[i], SIGKILL);
+        if (read_stat(tree[i], &st) == 0 && st.state != 'Z') n = add_children(tree[i], st.threads, tree, n);
+    }
+}
+
 /* Kill every process of uid.  A child becomes uid and tries to fork under RLIMIT_NPROC=2:
  * the kernel refuses when uid owns another task besides the child (kill(-1) says nothing:
  * it succeeds whenever any process exists), so it kills them all and we look again.
  * What is killed is ours to reap (we are the subreaper): its rusage goes to the run.
+ * Where RLIMIT_NPROC is not enforced (gVisor), the uid has nothing left once we have no child
+ * left: every process of the run is our descendant, and orphans come to us.
  * Returns how many rounds found something. */
 static int sweep_uid(uid_t uid, gid_t gid, struct run *r) {
     int rounds = 0;
     for (; rounds < 50; rounds++) {
+        if (nproc_enforced == 0 && reap(r) < 0) break;
+        if (nproc_enforced == 0) kill_tree(); /* as root: a process of the uid killing the uid's
+                                                * every process in a loop cannot stop that */
         pid_t k = fork();
         if (k < 0) fail("fork: %s", strerror(errno));
         if (k == 0) {
             struct rlimit two = {2, 2};
             if (setgroups(0, NULL) || setgid(gid) || setuid(uid) || setrlimit(RLIMIT_NPROC, &two)) _exit(3);
-            pid_t probe = fork();
+            pid_t probe = nproc_enforced == 0 ? -1 : fork();
             if (probe == 0) _exit(0);
             if (probe > 0) { waitpid(probe, NULL, 0); _exit(0); }
             kill(-1, SIGKILL);
@@ -451,6 +554,12 @@ static int no_ipc(void) {
            semctl(0, 0, SEM_INFO, (union semun){.__buf = &sem}) >= 0 && sem.semusz == 0 &&
            msgctl(0, MSG_INFO, (struct msqid_ds *)&msg) >= 0 && msg.msgpool == 0;
 }
+
+/* Whether /proc/sysvipc lists the SysV IPC objects.  gVisor has no such file; finding a uid's
+ * objects there would mean trying every id ever handed out (they only grow), and its
+ * shmctl(IPC_RMID) does not check the owner: there the sandbox uids may not make any (shmget,
+ * semget and msgget fail with ENOSPC, as with no id left). */
+static int sysvipc_listed = -1;
 
 /* Remove the SysV IPC objects uid owns or created (the owner may hand one to another uid with
  * IPC_SET; its creator stays).  Returns how many. */
@@ -620,6 +729,8 @@ static void execute(const struct job *j) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) fail("pipe: %s", strerror(errno));
 
+    if (drop) probe_nproc((uid_t)j->uid, (gid_t)j->gid);
+    if (sysvipc_listed < 0) sysvipc_listed = access("/proc/sysvipc/shm", R_OK) == 0;
     /* drop a SIGCHLD left pending by the last run, so that the first wait below is a real one */
     sigset_t chld;
     sigemptyset(&chld);
@@ -643,12 +754,43 @@ static void execute(const struct job *j) {
             (j->nproc > 0 && set_limit(RLIMIT_NPROC, (rlim_t)j->nproc)) ||
             (j->nofile > 0 && set_limit(RLIMIT_NOFILE, (rlim_t)j->nofile)) ||
             set_limit(RLIMIT_CORE, 0) ||
-            set_limit(RLIMIT_MSGQUEUE, 0) || /* no POSIX message queue: it would outlive the run */
             (j->stack_kb > 0 && set_limit(RLIMIT_STACK, (rlim_t)j->stack_kb * 1024)))
             child_fail(report[1], "setrlimit");
+        /* What the kernel's rlimits do not refuse (gVisor), a seccomp filter does. */
+        int nrs[12], errs[12], nf = 0;
+        if (set_limit(RLIMIT_MSGQUEUE, 0)) { /* no POSIX message queue: it would outlive the run */
+            if (errno != EPERM) child_fail(report[1], "setrlimit");
+            nrs[nf] = __NR_mq_open, errs[nf++] = EMFILE; /* gVisor: the limit cannot be set */
+        }
+        if (drop && !sysvipc_listed) { /* gVisor: the uid's SysV IPC objects could not be found */
+            nrs[nf] = __NR_shmget, errs[nf++] = ENOSPC;
+            nrs[nf] = __NR_semget, errs[nf++] = ENOSPC;
+            nrs[nf] = __NR_msgget, errs[nf++] = ENOSPC;
+        }
+        if (drop && nproc_enforced == 0 && j->nproc == 1) { /* one process: no fork, no thread */
+            nrs[nf] = __NR_clone, errs[nf++] = EAGAIN;
+            nrs[nf] = __NR_clone3, errs[nf++] = ENOSYS; /* glibc falls back to clone */
+#ifdef __NR_fork
+            nrs[nf] = __NR_fork, errs[nf++] = EAGAIN;
+            nrs[nf] = __NR_vfork, errs[nf++] = EAGAIN;
+#endif
+        }
+        /* The program yields to the sandbox: SCHED_IDLE (weight 3 to the sandbox's 1024), which it
+         * cannot leave (RLIMIT_NICE 0, no CAP_SYS_NICE), so that however many tasks it runs (a
+         * fork or thread bomb at limits.processes of 4096) the watchdog still samples and kills
+         * in time; at nice 0, 1024 spinning tasks left it 1/1025 of the CPU and a run past its CPU
+         * limit went unnoticed for minutes.  Where SCHED_IDLE is refused (a sandboxed kernel),
+         * the lowest nice value instead. Alone in its pod, a program runs as fast as before. */
+        struct sched_param idle = {0};
+        /* gVisor refuses RLIMIT_NICE (EPERM), as RLIMIT_MSGQUEUE: its sentry schedules the
+         * program's tasks itself, where the host's priorities do not reach */
+        if (set_limit(RLIMIT_NICE, 0) && errno != EPERM) child_fail(report[1], "setrlimit");
+        if (sched_setscheduler(0, SCHED_IDLE, &idle) != 0 && setpriority(PRIO_PROCESS, 0, 19) != 0)
+            child_fail(report[1], "sched_setscheduler");
         if (drop && (setgroups(0, NULL) || setgid((gid_t)j->gid) || setuid((uid_t)j->uid)))
             child_fail(report[1], "setuid");
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        if (nf && refuse_syscalls(nrs, errs, nf)) child_fail(report[1], "seccomp");
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         execve(j->argv[0], j->argv, (char **)j->env);
         child_fail(report[1], j->argv[0]);
@@ -668,10 +810,13 @@ static void execute(const struct job *j) {
         if (r.done || *killed != 'n' || now < due) continue;
         due = now + POLL_NS / 2000000; /* a storm of exits is not a storm of samples */
         long long cpu, mem;
-        if (sample_tree(pid, &cpu, &mem) > 1 && mem > r.peak_kb) r.peak_kb = mem;
+        long tasks;
+        if (sample_tree(pid, &cpu, &mem, &tasks) > 1 && mem > r.peak_kb) r.peak_kb = mem;
         cpu += r.others_us / 1000;
         if (j->cpu_ms > 0 && cpu > j->cpu_ms) killed = "cpu";
         else if (j->mem_kb > 0 && mem > j->mem_kb) killed = "memory";
+        /* RLIMIT_NPROC not enforced (gVisor): more live processes and threads than -p ends the run */
+        else if (nproc_enforced == 0 && j->nproc > 0 && tasks > j->nproc) killed = "processes";
         else if (j->wall_ms > 0 && now - start > j->wall_ms) killed = "wall";
         if (*killed != 'n') kill_run(j, &r, drop);
     }

@@ -18,6 +18,12 @@ from pathlib import Path
 SOURCE = Path(__file__).with_name("sandbox.c")
 
 
+def under_gvisor() -> bool:
+    """Whether this runs on gVisor's kernel (a RuntimeClass such as `gvisor`), where gavel-sandbox
+    keeps its guarantees another way (docs/gvisor.md): its release is "4.19.0-gvisor"."""
+    return "gvisor" in os.uname().release
+
+
 class SandboxError(RuntimeError):
     """The sandbox itself failed: not the submission's fault."""
 
@@ -40,7 +46,7 @@ class Measurement:
     cpu_ms: int
     wall_ms: int
     rss_kb: int
-    killed: str  # none | cpu | wall | memory: why the watchdog killed it
+    killed: str  # none | cpu | wall | memory | processes (gVisor): why the watchdog killed it
     leftovers: int  # rounds of escaped processes the uid sweep had to kill
     dropped: bool  # ran as the unprivileged sandbox uid
     cleaned: int = 0  # files, directories and IPC objects of the uid removed after the run

@@ -30,6 +30,8 @@ def classify(m: Measurement, limits: Limits, output_bytes: int) -> tuple[TestVer
             f"wall time {m.wall_ms} ms exceeds the limit of {limits.wall_limit_ms} ms "
             f"(CPU time {m.cpu_ms} ms: sleeping or blocked)"
         )
+    if m.killed == "processes":  # gVisor only: RLIMIT_NPROC is watched there, not enforced (docs/gvisor.md)
+        return TestVerdict.RUNTIME_ERROR, "killed: more processes and threads at once than the language allows"
     if m.killed == "memory" or m.rss_kb > limits.memory_kb:
         return TestVerdict.MEMORY_LIMIT_EXCEEDED, f"peak memory {m.rss_kb} kB exceeds the limit of {limits.memory_kb} kB"
     if m.signal == signals.SIGXFSZ or output_bytes > limits.output_kb * 1024:

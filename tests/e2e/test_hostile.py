@@ -14,23 +14,32 @@ The red-team list (README, "Security model"), each tried below:
   64 MiB outputs against every checker (the runner stays within its memory), CPU in a helper
   process; network: the API server, the node's API server and kubelet ports, the operator's pod,
   in the submission's first moments; the checker: the same reads from inside a custom checker,
-  a checker fork bomb and memory bomb; file I/O: output.txt a link to the input or the task, a
+  a checker fork bomb and memory bomb; a thread bomb and a fork bomb at limits.processes 64 (and
+  two threads, Accepted with both threads' CPU); file I/O: output.txt a link to the input or the task, a
   FIFO, a directory; interactive: the program hunting the interactor's secret (its argv, files,
   memory) and signalling it; the node cache: another Evaluation's objects (cached) asked for with its
   URL expired, forged, re-pointed or unsigned, the cache as a proxy to the API server or the operator,
-  its metrics port; Pod Security: baseline judged, restricted refused at once.
+  its metrics port; Pod Security: baseline judged, restricted refused at once; several-file
+  submissions: archives that climb out (`..`, absolute names), links out (and a file written through
+  one), zip and tar bombs, each a CompilationError, through the operator and, with the writable
+  space watched, by the runner in a pod of a runner Job's own shape (nothing outside the build).
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import tarfile
 import time
+import zipfile
 from datetime import timedelta
 
 import pytest
 
 from chart import NAMESPACE, RELEASE, ROOT, apply, wait_all
+from gavel_contract import SubmissionFile, Task, TestCase
+from gavel_contract.languages import resolve
 
 # both attackers (a submission, a checker) start with this: each step must fail
 ATTEMPT = r'''
@@ -149,6 +158,18 @@ sys.exit(0 if open(out).read().split() == open(ans).read().split() else 1)
 FORK_BOMB_CHECKER = "#include <unistd.h>\nint main(){for(;;)fork();}\n"
 MEMORY_BOMB_CHECKER = ("#include <stdlib.h>\n#include <string.h>\n"
                        "int main(){for(;;){char*p=malloc(1<<20);if(p)memset(p,1,1<<20);}}\n")
+# limits.processes: threads up to it, each one's CPU counted; a bomb of either kind at it ends in a
+# verdict (the tasks spin on refused creations: their CPU, summed, passes the limit), and a second
+# test after it is judged too (the runner survived and nothing of the first was left running)
+TWO_THREADS_C = ("#define _GNU_SOURCE\n#include <pthread.h>\n#include <stdio.h>\n#include <time.h>\n"
+                 "static void *spin(void *ms){struct timespec t;volatile unsigned long x=0;do{for(int i=0;i<100000;i++)x++;"
+                 "clock_gettime(CLOCK_THREAD_CPUTIME_ID,&t);}while(t.tv_sec*1000+t.tv_nsec/1000000<(long)ms);return 0;}\n"
+                 "int main(){pthread_t t[2];for(int i=0;i<2;i++)if(pthread_create(&t[i],0,spin,(void*)400L))return 3;"
+                 "for(int i=0;i<2;i++)pthread_join(t[i],0);puts(\"3\");return 0;}\n")
+THREAD_BOMB_C = ("#include <pthread.h>\n"
+                 "static void *bomb(void *a){pthread_t t;for(;;)pthread_create(&t,0,bomb,0);return a;}\n"
+                 "int main(){bomb(0);}\n")
+FORK_BOMB_C = "#include <unistd.h>\nint main(){for(;;)fork();}\n"
 BIG_LINES = 32 * 1024 * 1024  # "1\n" × 32 Mi = 64 MiB: the default output cap exactly
 BIG_OUTPUT_C = ('#include <stdio.h>\n#include <string.h>\nint main(){static char b[1<<20];'
                 'for(int i=0;i<(1<<20);i+=2)memcpy(b+i,"1\\n",2);'
@@ -264,6 +285,163 @@ print("\n".join(found) if found else "SAFE")
 """
 
 
+# Several-file submissions (issue 16): archives that attack the runner, which reads them as root
+# before anything of the submission runs. Each must be the submission's CompilationError naming why,
+# with nothing of it written anywhere but the build directory: names climbing out (`..` from the
+# build directory to the pod's root, to /tmp and /dev/shm, at every depth) or absolute; links out
+# (and a file written through the link), a hard link to a file of the image; zip and tar bombs
+# (zeros that deflate a thousandfold: through the operator, a GiB of them, more than the pod's
+# memory). Every name an attack tries to leave outside the build holds ESCAPE.
+ESCAPE = "gavel-escaped"
+MAIN_C = b"int main(){return 0;}\n"
+ARCHIVE_ATTACKS = {  # name: (suffix, what the refusal says)
+    "climb-zip": ("zip", "leading out"), "climb-tar": ("tar.gz", "leading out"),
+    "absolute-zip": ("zip", "absolute path"), "absolute-tar": ("tar.gz", "absolute path"),
+    "link-out-zip": ("zip", "symbolic link"), "link-out-tar": ("tar.gz", "symbolic link"),
+    "hard-link-tar": ("tar.gz", "hard link"),
+    "zip-bomb": ("zip", "more than 4 MiB"), "tar-bomb": ("tar.gz", "more than 4 MiB"),
+}
+
+
+class Zeros(io.RawIOBase):
+    """`size` zero bytes, read in pieces (a bomb is never held whole on this host)."""
+
+    def __init__(self, size: int):
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def zip_of(*members: tuple) -> bytes:
+    """(name, bytes | Zeros) or (name, target, "symlink")."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data, *kind in members:
+            if kind:  # a symbolic link as Info-ZIP stores one: the mode's type, the target as content
+                info = zipfile.ZipInfo(name)
+                info.create_system, info.external_attr = 3, 0o120777 << 16
+                zf.writestr(info, data)
+            elif isinstance(data, Zeros):
+                info = zipfile.ZipInfo(name)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with zf.open(info, "w", force_zip64=True) as f:
+                    while piece := data.read(1 << 20):
+                        f.write(piece)
+            else:
+                zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def tar_of(*members: tuple) -> bytes:
+    """(name, bytes | Zeros[, size]) or (name, target, tarfile.SYMTYPE | tarfile.LNKTYPE)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data, *kind in members:
+            info = tarfile.TarInfo(name)
+            if kind:
+                info.type, info.linkname = kind[0], data
+                tf.addfile(info)
+            else:
+                info.size = data.left if isinstance(data, Zeros) else len(data)
+                tf.addfile(info, data if isinstance(data, Zeros) else io.BytesIO(data))
+    return buf.getvalue()
+
+
+def archive_attacks(bomb_bytes: int) -> dict[str, bytes]:
+    climb = [("../" * depth + where + f"{ESCAPE}-{depth}.c", b"x")
+             for where in ("", "tmp/", "dev/shm/", "sandbox/") for depth in range(1, 9)]
+    absolute = [(f"{where}/{ESCAPE}-absolute.c", b"x") for where in ("/tmp", "/sandbox", "/dev/shm")]
+    through = (f"out/{ESCAPE}-through-link.c", b"x")
+    made = {
+        "climb-zip": zip_of(("main.c", MAIN_C), *climb), "climb-tar": tar_of(("main.c", MAIN_C), *climb),
+        "absolute-zip": zip_of(("main.c", MAIN_C), *absolute), "absolute-tar": tar_of(("main.c", MAIN_C), *absolute),
+        "link-out-zip": zip_of(("main.c", MAIN_C), ("out", "/tmp", "symlink"), through),
+        "link-out-tar": tar_of(("main.c", MAIN_C), ("out", "/sandbox", tarfile.SYMTYPE), through),
+        "hard-link-tar": tar_of(("main.c", MAIN_C), ("passwd", "/etc/passwd", tarfile.LNKTYPE)),
+        "zip-bomb": zip_of(("main.c", MAIN_C), ("bomb.h", Zeros(bomb_bytes))),
+        "tar-bomb": tar_of(("main.c", MAIN_C), ("bomb.h", Zeros(bomb_bytes))),
+    }
+    assert set(made) == set(ARCHIVE_ATTACKS)
+    return made
+
+
+# The runner itself in a pod of a runner Job's shape (its securityContext, capabilities, emptyDirs
+# and environment, copied from a Job the operator made), judging each attack from local files with
+# the writable space watched: /tmp and /sandbox (the pod's emptyDirs, 0777 without the sticky bit
+# until the runner takes them) and /dev/shm. What outlives the judgements there (the runner removes
+# its own trees), and any ESCAPE name in them or at the root, is a breach. stdout's last line: the report.
+ARCHIVE_WALK = r"""
+import json, os, shutil, subprocess, sys
+config = json.load(open(sys.argv[1]))
+here, out, watch, escape = config["here"], config["out"], config["watch"], config["escape"]
+os.makedirs(os.path.join(out, "in"), mode=0o700)
+for name in os.listdir(here):
+    if not name.startswith(".."):  # a ConfigMap volume's own ..data links
+        shutil.copyfile(os.path.join(here, name), os.path.join(out, "in", name))
+
+def listing():
+    seen = set()
+    for top in watch:
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) != out]
+            seen.update(os.path.join(dirpath, n) for n in dirnames + filenames)
+    return seen
+
+before = listing()
+runs = {}
+for name in config["tasks"]:
+    proc = subprocess.run(["gavel-runner", "run", os.path.join(out, "in", f"{name}.task.json"),
+                           "--termination-log", os.path.join(out, f"{name}.term")],
+                          capture_output=True, text=True, timeout=300)
+    try:
+        result = json.load(open(os.path.join(out, f"{name}.result.json")))
+    except (OSError, ValueError) as err:
+        result = {"message": f"no result: {err}"}
+    runs[name] = {"exit": proc.returncode, "verdict": result.get("verdict"), "message": result.get("message", "")[:300],
+                  "stderr": proc.stderr[-1500:] if proc.returncode else ""}
+after = listing()
+escaped = sorted(p for p in after if escape in p)
+escaped += sorted(os.path.join("/", n) for n in os.listdir("/") if escape in n)
+print(json.dumps({"runs": runs, "new": sorted(after - before), "escaped": escaped}))
+"""
+WALK_REASONS = {**{name: why for name, (_, why) in ARCHIVE_ATTACKS.items()}, "climb-files": "leading out"}
+
+
+def archive_walk_files(out: str = "/tmp/archive-walk", watch: tuple[str, ...] = ("/tmp", "/sandbox", "/dev/shm"),
+                       here: str = "/etc/gavel/task", bomb_bytes: int = 64 << 20) -> dict[str, bytes]:
+    """The walk's files (a ConfigMap's, mounted at `here`): the driver, its config, each attack and
+    its task (local paths under `out`, where the driver copies them); also the files of a prefix
+    (submissionFiles) whose path climbs out. Bombs of 64 MiB: a ConfigMap holds 1 MiB."""
+    lang, ver = resolve("c")
+    local = f"{out}/in"
+
+    def task(name: str, **submission) -> bytes:
+        return Task(id=f"archive-walk/{name}", language=ver, languageName=lang.name, **submission,
+                    tests=[TestCase(name="1", input=f"{local}/empty", expected=f"{local}/empty")],
+                    result=f"{out}/{name}.result.json").document().encode()
+
+    files = {"driver.py": ARCHIVE_WALK.encode(), "empty": b"", "main.c": MAIN_C}
+    for name, data in archive_attacks(bomb_bytes).items():
+        suffix = ARCHIVE_ATTACKS[name][0]
+        files[f"{name}.{suffix}"] = data
+        files[f"{name}.task.json"] = task(name, submission=f"{local}/{name}.{suffix}",
+                                          submissionArchive="zip" if suffix == "zip" else "tar")
+    files["climb-files.task.json"] = task("climb-files", submissionFiles=[
+        SubmissionFile(path="main.c", location=f"{local}/main.c"),
+        *[SubmissionFile(path="../" * depth + f"tmp/{ESCAPE}-files-{depth}.c", location=f"{local}/main.c")
+          for depth in range(1, 9)]])
+    files["config.json"] = json.dumps({"here": here, "out": out, "watch": list(watch), "escape": ESCAPE,
+                                       "tasks": list(WALK_REASONS)}).encode()
+    return files
+
+
 def pod_signer(kube):
     """Presigns URLs as the operator does for pods (the MinIO Service's name), with the same keys."""
     import base64
@@ -339,6 +517,11 @@ def attacks(kube, storage):
             objs.append(storage.evaluation(f"checker-{kind}-bomb", "print(3)\n", "python", {"1": ("", "3\n")},
                                            checker={"kind": "custom", "language": "c",
                                                     "program": storage.put(f"{ns}/hostile/{kind}.c", src)}))
+        objs.append(storage.evaluation("two-threads", TWO_THREADS_C, "c", {"1": ("", "3\n")},
+                                       limits={"timeMs": 5000, "wallMs": 60000}))
+        for kind, src in (("thread", THREAD_BOMB_C), ("fork", FORK_BOMB_C)):
+            objs.append(storage.evaluation(f"{kind}-bomb", src, "c", {"1": ("", ""), "2": ("", "")},
+                                           limits={"timeMs": 1000, "wallMs": 10000, "processes": 64}))
         answer = put_bytes(storage, f"{ns}/hostile/big.ans", b"1\n" * (BIG_LINES - 1) + b"2\n")
         for kind in ("exact", "lines", "tokens", "float"):
             obj = storage.evaluation(f"cap-{kind}", BIG_OUTPUT_C, "c", {"1": ("", "")},
@@ -349,6 +532,10 @@ def attacks(kube, storage):
             objs.append(storage.evaluation(name, src, "c", {"1": ("3\n", "3\n")},
                                            fileIO={"input": "input.txt", "output": "output.txt"},
                                            limits={"timeMs": 1000, "wallMs": 20000}))
+        for name, data in archive_attacks(1 << 30).items():  # through storage, a GiB bomb in about a MiB
+            obj = storage.evaluation(f"archive-{name}", "unused\n", "c", {"1": ("", "")})
+            obj["spec"]["submission"] = put_bytes(storage, f"{ns}/hostile/{name}.{ARCHIVE_ATTACKS[name][0]}", data)
+            objs.append(obj)
         guess = ROOT / "examples" / "problems" / "guess"
         snoop = storage.evaluation("interactive-snoop", INTERACTIVE_SNOOP, "python",
                                    {str(n): (f"{n}\n", f"{n}\n") for n in (1, 37, 100)},
@@ -415,6 +602,26 @@ def test_cpu_of_a_helper_process_counts(attacks):
     assert test["verdict"] == "TimeLimitExceeded", verdicts(obj)
 
 
+def test_two_threads_are_accepted_with_both_threads_cpu(attacks):
+    _, done = attacks
+    obj = done["two-threads"]
+    st = obj["status"]
+    assert st["verdict"] == "Accepted", verdicts(obj)
+    assert 800 <= st["tests"][0]["cpuTimeMs"] < 2000, verdicts(obj)  # 2 × 400 ms, each thread's own clock
+
+
+@pytest.mark.parametrize("kind", ["thread", "fork"])
+def test_a_bomb_at_processes_64_ends_in_a_verdict(attacks, kind):
+    _, done = attacks
+    obj = done[f"{kind}-bomb"]
+    st = obj["status"]
+    # judged (not Failed: the runner was neither starved nor killed), both tests ended by their limits
+    assert st["phase"] == "Succeeded" and st["verdict"] == "TestFailed", verdicts(obj)
+    for test in st["tests"]:
+        assert test["verdict"] in ("TimeLimitExceeded", "RuntimeError", "MemoryLimitExceeded"), verdicts(obj)
+        assert test["wallTimeMs"] < 12_000, verdicts(obj)
+
+
 @pytest.mark.parametrize("name", list(FILE_IO_ATTACKS))
 def test_a_file_io_output_is_never_followed_or_opened(attacks, name):
     _, done = attacks
@@ -431,6 +638,59 @@ def test_an_interactive_program_cannot_reach_the_interactor(attacks):
     st = obj["status"]
     assert st["phase"] == "Succeeded" and st["verdict"] == "TestFailed", verdicts(obj)
     assert [t["verdict"] for t in st["tests"]] == ["WrongAnswer"] * 3, verdicts(obj)
+
+
+@pytest.mark.parametrize("name", list(ARCHIVE_ATTACKS))
+def test_a_hostile_archive_is_a_compilation_error(attacks, name):
+    """Through the operator: the archive's key names its format, the runner pod refuses it (a bomb
+    within the pod's memory: judged, not OOM-killed and retried)."""
+    _, done = attacks
+    obj = done[f"archive-{name}"]
+    st = obj["status"]
+    assert (st["phase"], st["verdict"]) == ("Succeeded", "CompilationError"), verdicts(obj)
+    assert ARCHIVE_ATTACKS[name][1] in st["message"], verdicts(obj)
+
+
+def test_hostile_archives_write_nothing_outside_the_build_in_a_runner_pod(kube, attacks):
+    """The runner in a pod shaped as its Job's (copied from the Job the operator made for
+    archive-climb-zip), judging every archive attack and a prefix's files whose paths climb out:
+    each a CompilationError, the runner exits 0 (judged), and nothing an attack named, nor anything
+    else, is left in the pod's writable space."""
+    ns, _ = attacks
+    made = kube.json("-n", ns, "get", "jobs", "-l", "gavel.dev/evaluation=archive-climb-zip")["items"]
+    assert made, "no runner Job of archive-climb-zip to copy the pod's shape from (deleted after its verdict?)"
+    pod_spec = json.loads(json.dumps(made[0]["spec"]["template"]["spec"]))
+    container = pod_spec["containers"][0]
+    task_mount = next(m for m in container["volumeMounts"] if m["name"] == "task")["mountPath"]
+    files = archive_walk_files(here=task_mount)
+    assert sum(len(v) for v in files.values()) < 900_000, "a ConfigMap holds 1 MiB"
+    # created, not applied: apply's last-applied annotation would repeat the files, past its 256 KiB
+    kube("-n", ns, "create", "-f", "-", input=json.dumps(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "archive-walk"},
+         "binaryData": {k: base64.b64encode(v).decode() for k, v in files.items()}}))
+    # the runner's own shape, but not the operator's to follow: none of its labels, no task Secret
+    pod_spec["volumes"] = [v if v["name"] != "task" else
+                           {"name": "task", "configMap": {"name": "archive-walk", "defaultMode": 0o400}}
+                           for v in pod_spec["volumes"]]
+    container["command"] = ["python3", f"{task_mount}/driver.py", f"{task_mount}/config.json"]
+    pod_spec["activeDeadlineSeconds"] = 600
+    kube("-n", ns, "create", "-f", "-", input=json.dumps(
+        {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": "archive-walk", "labels": {"app.kubernetes.io/name": "gavel-archive-walk"}},
+         "spec": pod_spec}))
+
+    def ended():
+        phase = kube.json("-n", ns, "get", "pod", "archive-walk")["status"].get("phase")
+        return phase if phase in ("Succeeded", "Failed") else None
+    phase = kube.wait_for("the archive walk's pod to end", ended, 600, 2)
+    logs = kube.run("-n", ns, "logs", "archive-walk", check=False).stdout
+    assert phase == "Succeeded", logs[-3000:]
+    report = json.loads(next(line for line in reversed(logs.splitlines()) if line.startswith("{")))
+    for name, why in WALK_REASONS.items():
+        run = report["runs"][name]
+        assert (run["exit"], run["verdict"]) == (0, "CompilationError") and why in run["message"], (name, run)
+    assert report["escaped"] == [], report
+    assert report["new"] == [], report
 
 
 @pytest.mark.parametrize("level,judged", [("baseline", True), ("restricted", False)])

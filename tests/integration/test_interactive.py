@@ -85,3 +85,13 @@ def test_a_broken_interactor_is_an_internal_error(tmp_path):
     result = run(tmp_path / "x" if (tmp_path / "x").mkdir() is None else tmp_path,
                  (GUESS / "solutions" / "binary.py").read_text(), interactor="while True:\n    pass\n")
     assert result.verdict == Verdict.INTERNAL_ERROR and "interactor failed on test 1" in result.message, result.message
+
+
+def test_a_program_gone_before_the_reply_is_a_wrong_answer_not_an_internal_error(tmp_path):
+    """One guess, then exit: the interactor replies after the program has ended (it waits to make
+    sure). Its reply must not fail it (a pipe without readers: Python's BrokenPipeError, exit 120,
+    seen in a runner pod): it reads the end of the program's output and rejects."""
+    slow = (GUESS / "interactor.py").read_text().replace(
+        "    if guess == secret:", "    __import__('time').sleep(0.5)\n    if guess == secret:", 1)
+    result = run(tmp_path, "print(50, flush=True)\n", interactor=slow)
+    assert verdicts(result) == [TestVerdict.WRONG_ANSWER] * 3, [(t.verdict, t.message) for t in result.tests]

@@ -3,6 +3,7 @@ behind: the programs here run straight through sandbox.Server, as judge.py runs 
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from gavel_runner import sandbox
+
+GVISOR = sandbox.under_gvisor()
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a uid of its own needs root (the runner image runs as root)")
 
@@ -76,7 +79,8 @@ def test_a_lone_process_is_measured_as_wait4_measures_it(box, place):
     m, out = run(box, place, [exe], identity=identity())
     assert abs(m.cpu_ms - float(out.split()[0])) <= 1.5, (m, out)
     m, out = run(box, place, [exe, "24"], identity=identity())
-    assert abs(m.rss_kb - int(out.split()[1])) <= 16, (m, out)
+    # gVisor's ru_maxrss and its /proc RSS are its own accounting: within a few pages of each other
+    assert abs(m.rss_kb - int(out.split()[1])) <= (128 if GVISOR else 16), (m, out)
     assert m.exit_code == 0 and m.killed == "none" and m.cleaned == 0
 
 
@@ -88,7 +92,8 @@ def test_a_small_program_is_not_charged_the_sandboxs_own_memory(box, place):
     first = program(place, "first", 'int main(){touch(64);usleep(50000);return 0;}\n')
     for argv in ([exe], [first], [exe]):  # the last in a sandbox that has served and watched one
         m, _ = run(box, place, argv, identity=identity())
-    assert abs(m.rss_kb - sandbox.run([exe], cwd=place).rss_kb) <= 16, m
+    # (gVisor: measured up to 1.2 MB apart, either way: its ru_maxrss is its own accounting)
+    assert abs(m.rss_kb - sandbox.run([exe], cwd=place).rss_kb) <= (4096 if GVISOR else 16), m
 
 
 @pytest.mark.parametrize("name,source", [
@@ -106,7 +111,8 @@ def test_cpu_of_a_process_main_never_waited_for(box, place, name, source):
     exe = program(place, name, source)
     m, out = run(box, place, [exe], identity=identity())
     assert m.exit_code == 0 and m.killed == "none"
-    assert float(out) - 2 <= m.cpu_ms <= float(out) + 20, (m, out)
+    # (gVisor counts CPU in 10 ms ticks, per process: three processes here)
+    assert float(out) - 2 <= m.cpu_ms <= float(out) + (40 if GVISOR else 20), (m, out)
 
 
 def test_cpu_limit_watches_the_whole_tree(box, place):
@@ -134,6 +140,8 @@ class PodLikeServer(sandbox.Server):
 
 @pytest.mark.parametrize("server", [sandbox.Server, PodLikeServer], ids=["host", "without-sys-ptrace"])
 def test_pages_shared_since_a_fork_count_once(server, place):
+    if GVISOR:
+        pytest.skip("gVisor has no Pss (smaps_rollup): pages shared since a fork count in each process")
     exe = program(place, "forked", 'int main(){touch(40);pid_t c=fork();usleep(300000);if(c>0)wait(NULL);return 0;}\n')
     with server() as box:
         m, _ = run(box, place, [exe], identity=identity(), memory_kb=64 * 1024)
@@ -174,6 +182,9 @@ def test_what_the_uid_left_is_removed_as_the_uid(box, place):
     ident = identity()
     try:
         m, out = run(box, place, [exe, str(shared), str(target)], identity=ident, cleanup_dirs=[shared])
+        if GVISOR:  # no SysV IPC object can be made there (docs/gvisor.md): the files are all made first
+            assert (m.exit_code, out, m.cleaned) == (4, "", 3 + 2 + 3002), m
+            return
         assert out == "littered\n", m
         # file, link, open/mine, locked/ and its f, deep/ with 3000 levels and bottom; a shm segment, a semaphore
         assert m.cleaned == 3 + 2 + 3002 + 2, m
@@ -186,9 +197,9 @@ def test_what_the_uid_left_is_removed_as_the_uid(box, place):
 
 
 def ipc_of(uid: int) -> list[tuple[str, str]]:
-    """The SysV IPC objects uid owns or created."""
+    """The SysV IPC objects uid owns or created (none under gVisor: none can be made)."""
     found = []
-    for kind in ("shm", "sem", "msg"):
+    for kind in ("shm", "sem", "msg") if not GVISOR else ():
         lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
         for line in lines[1:]:
             row = dict(zip(lines[0].split(), line.split()))
@@ -229,6 +240,26 @@ def test_nothing_is_cleaned_without_a_uid_of_its_own(box, place):
     m, _ = run(box, place, [exe, str(place / "shared" / "runner-file")], cleanup_dirs=[place / "shared"])
     assert m.cleaned == 0 and not m.dropped
     assert (place / "shared" / "runner-file").exists()
+
+
+def test_more_processes_than_allowed(box, place):
+    # Linux refuses the fork past RLIMIT_NPROC; gVisor accepts the limit but does not enforce it,
+    # so there the sandbox counts them as it samples and kills the run (killed=processes)
+    exe = program(place, "many", 'int main(){int made=0;for(int i=0;i<8;i++){pid_t p=fork();if(p==0){pause();_exit(0);}'
+                                 'if(p>0)made++;}printf("%d\\n",made);fflush(stdout);usleep(300000);return 0;}\n')
+    m, out = run(box, place, [exe], identity=identity(), processes=4)
+    if GVISOR:
+        assert m.killed == "processes" and m.signal == 9, (m, out)
+    else:
+        assert m.killed == "none" and out == "3\n", (m, out)
+
+
+def test_one_process_forks_nothing(box, place):
+    # processes=1 (the C language's): no fork, no thread (gVisor: a seccomp filter, EAGAIN as Linux)
+    exe = program(place, "one", '#include <errno.h>\nint main(){pid_t p=fork();if(p==0)_exit(0);'
+                                'printf("%d %d\\n",p,p<0?errno:0);return 0;}\n')
+    m, out = run(box, place, [exe], identity=identity(), processes=1)
+    assert m.killed == "none" and out == f"-1 {errno.EAGAIN}\n", (m, out)
 
 
 def test_no_posix_message_queue(box, place):

@@ -46,7 +46,14 @@ def assert_moved(kube, namespace: str, done: dict, moved: list[str], lost: str, 
     Jobs, one per attempt (each attempt is a Job of its own, writing under RESULTS/attempt-N/): the
     first failed 1 (the disruption, counted by its podFailurePolicy), the second succeeded 1, and
     the verdict and locations are the second's."""
-    jobs = jobs_of(kube, namespace)
+    def settled():  # the verdict is read from the runner pod that succeeded, before the Job
+        # controller marks its Job (under the kill's churn, seconds later): wait for that mark
+        js = jobs_of(kube, namespace)
+        return js if all(len(js.get(n, [])) == 2 and js[n][1]["status"].get("succeeded") for n in moved) else None
+    try:
+        jobs = kube.wait_for("the Job controller's count of each moved Evaluation's second Job", settled, timeout=120)
+    except Exception:  # noqa: BLE001 - the assertions below say what was left
+        jobs = jobs_of(kube, namespace)
     pods = collections.defaultdict(list)
     for p in runner_pods(kube, namespace):
         pods[p["metadata"]["labels"]["gavel.dev/evaluation"]].append(p)

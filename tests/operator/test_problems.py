@@ -124,3 +124,41 @@ def test_a_broken_problem_says_why(kube, namespace, operator, problems, s3):
                                      "submission": problems.put(f"{namespace}/x.py", "print(3)\n")}})
     st = wait_phase(kube, namespace, "on-broken", operator=operator, timeout=60)["status"]
     assert st["verdict"] == "InitializationError" and "problem broken is not Ready" in st["message"], st
+
+
+PACKAGES = ROOT / "examples" / "packages"
+
+
+def test_problem_packages_judge_like_the_local_check(kube, namespace, operator, problems, s3):
+    """A Problem whose prefix holds a problem package (legacy and 2023-07-draft): read as one, and
+    its example submissions get through the cluster the verdicts and scores `gavel problem check`
+    and `gavel judge --problem` give locally (the custom validator, the default validator's float
+    flags per test, an interactive validator's scores)."""
+    cases = {  # name: (package, submission, language, verdict, score, max score)
+        "pair-ok": ("pairsum", "accepted/pairs.py", "python", "Accepted", 9, 9),
+        "pair-wa": ("pairsum", "wrong_answer/int32.c", "c", "TestFailed", None, 9),
+        "avg-ok": ("average", "accepted/mean.c", "c", "Accepted", 100, 100),
+        "avg-int32": ("average", "rejected/int32.c", "c", "TestFailed", 47.5, 100),
+        "avg-floor": ("average", "wrong_answer/floor.py", "python", "TestFailed", 0, 100),
+        "hl-ok": ("higherlower", "accepted/binary.cpp", "cpp", "Accepted", 100, 100),
+        "hl-part": ("higherlower", "partially_accepted/hundreds.py", "python", "TestFailed", 82, 100),
+        "hl-zero": ("higherlower", "wrong_answer/zero.py", "python", "TestFailed", 0, 100),
+    }
+    for name in ("pairsum", "average", "higherlower"):
+        upload(s3, PACKAGES / name, f"{namespace}/packages/{name}")
+        apply(kube, namespace, problem(name, f"{namespace}/packages/{name}"))
+    statuses = {name: wait_ready(kube, namespace, name)["status"] for name in ("pairsum", "average", "higherlower")}
+    assert (statuses["average"]["tests"], statuses["average"]["maxScore"]) == (10, 100), statuses["average"]
+    assert "secret.group2 70 (sum; after secret.group1)" in statuses["average"]["groups"]
+    apply(kube, namespace, *[{"apiVersion": "gavel.dev/v1alpha1", "kind": "Evaluation", "metadata": {"name": name},
+                              "spec": {"language": lang, "problem": pkg,
+                                       "submission": {"key": f"{namespace}/packages/{pkg}/submissions/{path}"}}}
+                             for name, (pkg, path, lang, _, _, _) in cases.items()])
+    for name, (pkg, _, _, verdict, score, most) in cases.items():
+        st = wait_phase(kube, namespace, name, operator=operator, timeout=300)["status"]
+        assert st["verdict"] == verdict and st["maxScore"] == most, (name, st.get("message"), st.get("tests"))
+        if score is not None:
+            assert st["score"] == score, (name, st.get("message"), st.get("tests"))
+        assert st["problemDigest"] == statuses[pkg]["digest"]
+    tests = {t["name"]: t for t in wait_phase(kube, namespace, "hl-part", operator=operator)["status"]["tests"]}
+    assert tests["secret.04"]["verdict"] == "Partial", tests

@@ -154,7 +154,6 @@ def test_progress_rises_while_it_runs_and_the_verdict_is_the_results(kube, names
     assert rows[-1][1:4] == ["Succeeded", f"{n}/{n}", "Accepted"], watch.lines
 
 
-@pytest.mark.xfail(strict=False, reason="first run on the cluster (2026-12-05): the second Evaluation's watch showed Queued, Running, Succeeded, no Pending; not yet explained")
 def test_the_watch_tells_the_story_queued_pending_running_final(kube, namespace, operator_factory, problems):
     """One slot: the first runs while the others wait, each Queued with its position; then each is
     Pending (Job created), Running with progress, and judged."""
@@ -191,7 +190,6 @@ def test_the_watch_tells_the_story_queued_pending_running_final(kube, namespace,
     assert any("position 2 in queue default" in " ".join(r) for r in rows if r[1] == "Queued"), why
 
 
-@pytest.mark.xfail(strict=False, reason="first run on the cluster (2026-12-05): no scheduler reason reached the message within 90 s; not yet explained")
 def test_pending_says_what_the_scheduler_says(kube, namespace, operator_factory, problems):
     """A runner pod no node can take (it asks for 1000 CPUs): Pending, with the scheduler's words."""
     operator = operator_factory(runner_cpu="1000", runner_cpu_limit="1000")

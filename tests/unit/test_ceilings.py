@@ -23,6 +23,15 @@ def test_each_ceiling_names_the_limit_and_the_setting():
     assert "memoryKb 65536" in violation(Ceilings(maxMemoryKb=32768), "a", 2, LIMITS, 300)
     assert "outputKb 65536" in violation(Ceilings(maxOutputKb=1024), "a", 2, LIMITS, 300)
     assert "(ceilings.maxDeadlineSeconds)" in violation(Ceilings(maxDeadlineSeconds=100), "a", 2, LIMITS, 300)
+    threads = [("1", Limits(processes=64)), ("2", Limits(processes=512))]
+    assert violation(Ceilings(maxProcesses=256), "a", 2, threads, 300) == \
+        "test 2: processes 512 exceeds namespace a's ceiling of 256 (ceilings.maxProcesses)"
+
+
+def test_processes_not_asked_for_are_the_languages_and_not_held_to_the_ceiling():
+    # the Language's own value (Java's 64, C's 64) is the administrator's: a ceiling below it holds
+    # only what an Evaluation or a Problem asks for
+    assert violation(Ceilings(maxProcesses=8), "a", 2, LIMITS, 300) is None
 
 
 def test_a_namespace_ceiling_is_laid_over_the_default():
@@ -42,7 +51,8 @@ def maximal_request(tests: int = 100):
     """What an attacker asks for: every limit at the CRD's maximum, and many tests."""
     from gavel_operator.resources import EvaluationSpec
 
-    big = {"timeMs": 600_000, "wallMs": 1_200_000, "memoryKb": 16 * 1024 * 1024, "outputKb": 1024 * 1024}
+    big = {"timeMs": 600_000, "wallMs": 1_200_000, "memoryKb": 16 * 1024 * 1024, "outputKb": 1024 * 1024,
+           "processes": 4096}
     return EvaluationSpec.model_validate({
         "language": "cpp", "submission": {"key": "ns/s.cpp"}, "limits": big,
         "tests": [{"name": str(i), "input": {"key": f"ns/{i}.in"}, "expected": {"key": f"ns/{i}.out"}}
@@ -67,10 +77,14 @@ def test_the_default_ceilings_refuse_the_maximal_request_naming_the_ceiling():
     # an administrator raises them for one namespace; the others keep the defaults
     raised = Settings(namespace_ceilings={"contest": Ceilings(maxTimeMs=600_000, maxWallMs=1_200_000,
                                                               maxMemoryKb=16 << 20, maxOutputKb=1 << 20,
-                                                              maxDeadlineSeconds=86_400 * 2)})
+                                                              maxProcesses=4096, maxDeadlineSeconds=86_400 * 2)})
     assert "(ceilings.maxDeadlineSeconds)" not in (check(maximal_request(), raised, "contest") or "")
     assert check(maximal_request(), raised, "contest") is None
     assert "(ceilings.maxTimeMs)" in check(maximal_request(), raised, "team-a")
+    fast = maximal_request(1).model_copy(update={"limits": maximal_request(1).limits.model_copy(
+        update={"time_ms": 1000, "wall_ms": None, "memory_kb": 65536, "output_kb": 1024})})
+    assert check(fast, Settings()) == \
+        "test 1: processes 4096 exceeds namespace team-a's ceiling of 256 (ceilings.maxProcesses)"
 
 
 def test_the_largest_job_the_default_ceilings_allow():

@@ -134,9 +134,9 @@ def fuzz_pair(rng: random.Random) -> tuple[bytes, bytes]:
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
 def test_streaming_agrees_with_the_whole_file_checkers(monkeypatch, chunk):
-    monkeypatch.setattr(checkers, "CHUNK", chunk)
-    monkeypatch.setattr(checkers, "FLOAT_CHUNK", chunk)
-    monkeypatch.setattr(checkers, "LONG_TOKEN", 6)  # so long tokens cross boundaries too
+    monkeypatch.setattr(checkers.bounds, "CHUNK", chunk)
+    monkeypatch.setattr(checkers.bounds, "FLOAT_CHUNK", chunk)
+    monkeypatch.setattr(checkers.bounds, "LONG_TOKEN", 6)  # so long tokens cross boundaries too
     rng = random.Random(chunk)
     for _ in range(600):
         output, answer = fuzz_pair(rng)
@@ -154,9 +154,9 @@ def test_streaming_agrees_with_the_whole_file_checkers(monkeypatch, chunk):
 
 
 def test_chunk_boundaries_inside_lines_whitespace_and_tokens(monkeypatch):
-    monkeypatch.setattr(checkers, "CHUNK", 4)
-    monkeypatch.setattr(checkers, "FLOAT_CHUNK", 4)
-    monkeypatch.setattr(checkers, "LONG_TOKEN", 10)
+    monkeypatch.setattr(checkers.bounds, "CHUNK", 4)
+    monkeypatch.setattr(checkers.bounds, "FLOAT_CHUNK", 4)
+    monkeypatch.setattr(checkers.bounds, "LONG_TOKEN", 10)
     # a whitespace run longer than a chunk, inside a line (kept) and at a line's end (dropped)
     assert checkers.lines(b"a" + b" " * 9 + b"b\n", b"a" + b" " * 9 + b"b")[0]
     assert checkers.lines(b"a" + b" " * 8 + b"b\n", b"a" + b" " * 9 + b"b")[0] is False
@@ -215,7 +215,7 @@ def test_excerpt_of_tokens_is_around_each_files_own_line(tmp_path):
 
 
 def test_excerpt_is_bounded(tmp_path, monkeypatch):
-    monkeypatch.setattr(checkers, "CHUNK", 1000)
+    monkeypatch.setattr(checkers.bounds, "CHUNK", 1000)
     line = "\x00é" * 10_000
     answer = "\n".join([line] * 20).encode()
     output = answer[:-1] + b"X"

@@ -62,9 +62,9 @@ def test_ignore_case_float_words():
 
 
 def test_ignore_case_long_tokens(monkeypatch):
-    monkeypatch.setattr(checkers, "CHUNK", 4)
-    monkeypatch.setattr(checkers, "FLOAT_CHUNK", 4)
-    monkeypatch.setattr(checkers, "LONG_TOKEN", 6)  # tokens over 6 bytes are kept as a hash: of the lower case
+    monkeypatch.setattr(checkers.bounds, "CHUNK", 4)
+    monkeypatch.setattr(checkers.bounds, "FLOAT_CHUNK", 4)
+    monkeypatch.setattr(checkers.bounds, "LONG_TOKEN", 6)  # tokens over 6 bytes are kept as a hash: of the lower case
     assert check(FLOAT_I, b"ABCDEFGHIJKLMNOP q", b"abcdefghijklmnop Q") == (True, "")
     assert check(FLOAT_I, b"ABCDEFGHIJKLMNOX q", b"abcdefghijklmnop Q") == (
         False, "token 1: expected 'abcdefghijklmnop', got 'ABCDEFGHIJKLMNOX'")
@@ -160,11 +160,11 @@ def test_fingerprint_key_is_random_per_call():
 @pytest.mark.parametrize("siphash", [True, False], ids=["siphash", "blake2b"])
 def test_unordered_with_either_hash(monkeypatch, siphash):
     """Python's own hash (when its key is secret to the process) or a keyed BLAKE2b: the same verdicts."""
-    monkeypatch.setattr(checkers, "_SIPHASH", siphash)
+    monkeypatch.setattr(checkers.unordered, "_SIPHASH", siphash)
     assert check(LINES_U, b"b\na\n", b"a\nb\n") == (True, "")
     assert check(TOKENS_UI, b"B A", b"a b") == (True, "")
     assert check(LINES_U, b"b\nc\n", b"a\nb\n") == (False, "line 'a' appears 1 time in the answer, 0 in the output")
-    monkeypatch.setattr(checkers, "EXACT_ITEMS", 0)  # the bucket passes too: which item they name depends on
+    monkeypatch.setattr(checkers.bounds, "EXACT_ITEMS", 0)  # the bucket passes too: which item they name depends on
     for _ in range(20):  # the hash (with blake2b, the call's key), so compare() and check_bytes() may differ
         assert checkers.compare(LINES_U, b"b\nc\n", b"a\nb\n")[1] in (
             "line 'a' appears 1 time in the answer, 0 in the output", "line 'c' appears 0 times in the answer, 1 in the output")
@@ -260,9 +260,9 @@ def shuffled_pair(rng: random.Random) -> tuple[bytes, bytes]:
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 5, 64])
 def test_options_agree_with_the_whole_file_references(monkeypatch, chunk):
-    monkeypatch.setattr(checkers, "CHUNK", chunk)
-    monkeypatch.setattr(checkers, "FLOAT_CHUNK", chunk)
-    monkeypatch.setattr(checkers, "LONG_TOKEN", 6)  # "abcdefgh", and lines over 6 bytes, are long items
+    monkeypatch.setattr(checkers.bounds, "CHUNK", chunk)
+    monkeypatch.setattr(checkers.bounds, "FLOAT_CHUNK", chunk)
+    monkeypatch.setattr(checkers.bounds, "LONG_TOKEN", 6)  # "abcdefgh", and lines over 6 bytes, are long items
     rng = random.Random(chunk)
     verdicts = Counter()
     for _ in range(400):
@@ -284,13 +284,13 @@ def test_options_agree_with_the_whole_file_references(monkeypatch, chunk):
 def test_unordered_buckets_name_a_differing_item(monkeypatch, bits):
     """Beyond EXACT_ITEMS the naming pass counts one bucket of items; with 2 or 4 buckets, the differing
     items often share one (then the low bits' buckets are tried) or both (then none is named)."""
-    monkeypatch.setattr(checkers, "CHUNK", 3)
-    monkeypatch.setattr(checkers, "FLOAT_CHUNK", 3)
-    monkeypatch.setattr(checkers, "LONG_TOKEN", 6)
-    monkeypatch.setattr(checkers, "EXACT_ITEMS", 0)
-    monkeypatch.setattr(checkers, "BUCKET_BITS", bits)
+    monkeypatch.setattr(checkers.bounds, "CHUNK", 3)
+    monkeypatch.setattr(checkers.bounds, "FLOAT_CHUNK", 3)
+    monkeypatch.setattr(checkers.bounds, "LONG_TOKEN", 6)
+    monkeypatch.setattr(checkers.bounds, "EXACT_ITEMS", 0)
+    monkeypatch.setattr(checkers.bounds, "BUCKET_BITS", bits)
     low_bits = Counter()  # eq is only used to select a bucket by the low bits
-    monkeypatch.setattr(checkers, "eq", lambda a, b: low_bits.update([a == b]) or a == b)
+    monkeypatch.setattr(checkers.unordered, "eq", lambda a, b: low_bits.update([a == b]) or a == b)
     rng = random.Random(bits)
     named = unnamed = 0
     for _ in range(400):
@@ -335,9 +335,9 @@ def test_unordered_repetitive_batches(monkeypatch):
 
 
 def test_unordered_long_items(monkeypatch):
-    monkeypatch.setattr(checkers, "CHUNK", 5)
-    monkeypatch.setattr(checkers, "FLOAT_CHUNK", 5)
-    monkeypatch.setattr(checkers, "LONG_TOKEN", 8)
+    monkeypatch.setattr(checkers.bounds, "CHUNK", 5)
+    monkeypatch.setattr(checkers.bounds, "FLOAT_CHUNK", 5)
+    monkeypatch.setattr(checkers.bounds, "LONG_TOKEN", 8)
     long_a, long_b = b"a" * 30, b"a" * 29 + b"b"
     assert check(LINES_U, b"x\n" + long_a + b"\ny", b"y\nx\n" + long_a) == (True, "")
     assert check(TOKENS_U, long_a + b" " + long_b, long_b + b"\n" + long_a) == (True, "")

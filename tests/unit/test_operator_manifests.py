@@ -63,6 +63,25 @@ def test_limits_are_layered():
     assert (first.time_ms, first.memory_kb) == (2000, 131072)
     assert (second.time_ms, second.memory_kb) == (500, 524288)
     assert first.output_kb == version.default_limits.output_kb
+    assert first.processes is None  # not asked for: the runner uses the language's (version.processes)
+
+
+def test_processes_are_layered_and_left_out_of_the_task_when_unset():
+    from gavel_operator.resources import EvaluationSpec
+
+    version = builtin_languages()["c"].default_version()
+    assert version.processes == 64  # threads of C, C++ and Rust are allowed by default
+    spec = EvaluationSpec.model_validate({
+        "language": "c", "submission": {"key": "ns/s.c"}, "limits": {"processes": 8},
+        "tests": [{"name": "1", "input": {"key": "ns/1.in"}, "expected": {"key": "ns/1.out"}},
+                  {"name": "2", "input": {"key": "ns/2.in"}, "expected": {"key": "ns/2.out"}, "processes": 2}]})
+    assert [jobs.resolve_limits(version, spec, t).processes for t in spec.tests] == [8, 2]
+    # a task that does not ask carries no `processes`: a runner image older than the operator judges it
+    from gavel_contract import Limits, Task, TestCase
+
+    task = Task(language=version, languageName="c", submission="s.c",
+                tests=[TestCase(name="1", input="1.in", expected="1.out", limits=Limits())])
+    assert "processes" not in json.loads(task.document())["tests"][0]["limits"]
 
 
 def test_job_is_isolated_and_named_for_its_evaluation():

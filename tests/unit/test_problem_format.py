@@ -322,7 +322,7 @@ def test_the_task_has_time_factors_groups_points_checker_and_file_io(tmp_path):
 def test_limits_default_as_the_contract_and_factors_scale_wall_and_cap():
     base = {"name": "p", "tests": {"pattern": "t/*.in"}}
     assert Problem.parse(base).limits_for("python").model_dump() == {
-        "time_ms": 1000, "wall_ms": None, "memory_kb": 262144, "output_kb": 65536}
+        "time_ms": 1000, "wall_ms": None, "memory_kb": 262144, "output_kb": 65536, "processes": None}
     p = Problem.parse({**base, "limits": {"timeMs": 300_000, "wallMs": 700_000}, "timeFactors": {"python": 3}})
     assert (p.limits_for("python").time_ms, p.limits_for("python").wall_ms) == (600_000, 1_200_000)
     p = Problem.parse({**base, "limits": {"timeMs": 1000, "wallMs": 2500}, "timeFactors": {"go": 1.1}})

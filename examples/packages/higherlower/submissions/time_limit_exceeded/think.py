@@ -1,0 +1,2 @@
+while True:  # thinks forever before its first guess
+    pass
