@@ -74,7 +74,9 @@ class Storage:
         self.client = Minio(f"{svc['spec']['clusterIP']}:9000", secure=False, region="us-east-1",
                             access_key=base64.b64decode(secret["accessKey"]).decode(),
                             secret_key=base64.b64decode(secret["secretKey"]).decode())
-        deadline = time.monotonic() + 60
+        # the operator retries storage for 60 s, then restarts (the kubelet's back-off): a slow start
+        # on a loaded machine is not a failure, a crash loop is (the message says why)
+        deadline = time.monotonic() + 180
         while not self.client.bucket_exists("gavel"):  # the operator creates it at start
             if time.monotonic() > deadline:  # the operator's own reason (a setting it refuses…)
                 pods = kube.run("-n", NAMESPACE, "get", "pods", "-o", "wide", check=False).stdout
