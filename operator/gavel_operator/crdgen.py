@@ -135,6 +135,9 @@ def contest_crd() -> dict[str, Any]:
     # the API server refuses a repeated id itself (a CEL rule over 10,000 items would cost too much)
     spec["properties"]["participants"]["x-kubernetes-list-type"] = "map"
     spec["properties"]["participants"]["x-kubernetes-list-map-keys"] = ["id"]
+    # an absent scoring becomes {} and then rule: icpc in the stored object, so the Rule column and
+    # `kubectl get contest -o yaml` say which rule ranks (a default below an absent parent is not applied)
+    spec["properties"]["scoring"]["default"] = {}
     schema = {
         "type": "object",
         "description": "A contest: Problems under labels, a time window and a scoring rule (icpc or ioi). Gavel "

@@ -46,3 +46,41 @@ def test_explain_teaches(kube, crds):
     assert "A submission to judge against ordered test cases" in text
     assert "retries" in text and "infrastructure failure" in text
     assert "Higher runs first" in kube("explain", "evaluation.spec.priority")
+
+
+def contest(**spec):
+    base = {"problems": [{"label": "A", "problem": "pa"}],
+            "window": {"start": "2026-01-01T10:00:00Z", "end": "2026-01-01T15:00:00Z"}}
+    return {"apiVersion": "gavel.dev/v1alpha1", "kind": "Contest", "metadata": {"name": "bad"},
+            "spec": {**base, **spec}}
+
+
+WINDOW = {"start": "2026-01-01T10:00:00Z", "end": "2026-01-01T15:00:00Z"}
+CONTEST_CASES = [
+    (contest(window={**WINDOW, "end": "2026-01-01T09:00:00Z"}), "window.end must be after window.start"),
+    (contest(window={**WINDOW, "freeze": "2026-01-01T16:00:00Z"}),
+     "window.freeze must lie between window.start and window.end"),
+    (contest(window={**WINDOW, "thaw": "2026-01-01T16:00:00Z"}), "window.thaw needs window.freeze"),
+    (contest(problems=[{"label": "A", "problem": "pa"}, {"label": "A", "problem": "pb"}]),
+     "each problem label may appear once"),
+    (contest(problems=[{"label": "A", "problem": "pa"}, {"label": "B", "problem": "pa"}]),
+     "each Problem may appear once"),
+    (contest(scoring={"rule": "ioi", "penaltyMinutes": 20}), "scoring.penaltyMinutes is for rule icpc"),
+    (contest(scoring={"rule": "icpc", "best": "submission"}), "scoring.best is for rule ioi"),
+    (contest(participants=[{"id": "p1"}, {"id": "p1"}]), "Duplicate value"),
+]
+
+
+@pytest.mark.parametrize("manifest,message", CONTEST_CASES, ids=[m for _, m in CONTEST_CASES])
+def test_a_malformed_contest_is_rejected_with_a_clear_message(kube, crds, namespace, manifest, message):
+    proc = kube.run("-n", namespace, "create", "--validate=strict", "-f", "-", input=json.dumps(manifest), check=False)
+    assert proc.returncode != 0, "accepted a malformed Contest"
+    assert message in proc.stderr, proc.stderr
+
+
+def test_a_contest_without_scoring_says_its_rule(kube, crds, namespace):
+    """The CRD's defaults fill scoring (rule icpc): the Rule column and -o yaml say which rule ranks."""
+    kube("-n", namespace, "create", "-f", "-", input=json.dumps(contest()))
+    assert kube.json("-n", namespace, "get", "contest", "bad")["spec"]["scoring"]["rule"] == "icpc"
+    assert "icpc" in kube("-n", namespace, "get", "contests")
+    assert "scoring rule" in kube("explain", "contest.spec")
