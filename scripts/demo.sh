@@ -83,12 +83,26 @@ done
 
 say "verdicts and where their outputs are"
 kc -n "$demo_ns" get evaluations $names -o custom-columns='NAME:.metadata.name,PROBLEM:.spec.problem,VERDICT:.status.verdict,PASSED:.status.passed,SCORE:.status.score,MAX:.status.maxScore,FIRST FAILURE:.status.tests[?(@.verdict!="Passed")].verdict,RESULT:.status.locations.result'
+say "kubectl apply -f examples/contest.yaml (eight of them are labelled for it: the IOI rule ranks their best scores)"
+kc -n "$demo_ns" apply -f examples/contest.yaml
+for _ in $(seq 1 60); do  # the operator rebuilds the scoreboard a few seconds after a change
+  [[ $(kc -n "$demo_ns" get contest demo -o jsonpath='{.status.judged}') == 8 ]] && break
+  sleep 2
+done
+kc -n "$demo_ns" get contest demo
+echo
+printf 'RANK\tPARTICIPANT\tSCORE\n'
+kc -n "$demo_ns" get contest demo -o jsonpath='{range .status.top[*]}{.rank}{"\t"}{.name}{"\t"}{.score}{"\n"}{end}'
+echo
+kc -n "$demo_ns" get contest demo -o jsonpath='{range .status.scoreboards}public page: {.publicHtml}{"\n"}Contest API JSON: {.publicJson}{"\n"}{end}'
+
 cat <<EOF2
 
 Try it yourself:
   export KUBECONFIG=$kubeconfig
   kubectl apply -f examples/evaluation.yaml && kubectl get evaluations -w
   kubectl describe evaluation sum-accepted        # status, conditions, events
+  kubectl get contest demo -o yaml                # the standings and where the scoreboards are
   GAVEL_S3_ENDPOINT=$GAVEL_S3_ENDPOINT GAVEL_S3_ACCESS_KEY=$GAVEL_S3_ACCESS_KEY GAVEL_S3_SECRET_KEY=… \\
     .venv/bin/gavel fetch sum-accepted -o /tmp/sum-accepted   # its outputs
 EOF2

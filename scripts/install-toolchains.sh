@@ -14,6 +14,9 @@ check /usr/bin/node nodejs
 check /usr/bin/ps procps
 check /usr/bin/jq jq
 [[ -f /usr/lib/x86_64-linux-gnu/libc.a ]] || need+=(libc6-dev)
+# the e2e tier opens the contest scoreboard page in a real browser and reads the PDF it prints
+check /usr/bin/chromium chromium
+check /usr/bin/pdftotext poppler-utils
 [[ ${#need[@]} -eq 0 ]] && exit 0
 echo "[toolchains] installing ${need[*]} (apt)…"
 apt() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -q "$@"; }

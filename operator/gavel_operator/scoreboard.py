@@ -1,6 +1,6 @@
 """Standings of a Contest from its judgements: pure functions, no cluster, no storage.
 
-The operator (not wired yet) turns each Evaluation of a contest into a `Judgement`
+The operator (contests.py) turns each Evaluation of a contest into a `Judgement`
 (`judgement_from_evaluation`), ranks them (`standings`) once for the public view and once for the
 jury, and writes `scoreboard_json` and `scoreboard_html` of both.
 
