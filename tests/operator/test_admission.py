@@ -27,11 +27,17 @@ CASES = [
 ]
 
 
+def refusal(kube, namespace: str, manifest: dict) -> str:
+    """What the API server says as it refuses to create `manifest`."""
+    proc = kube.run("-n", namespace, "create", "--validate=strict", "-f", "-", input=json.dumps(manifest), check=False)
+    assert proc.returncode != 0, f"accepted a malformed {manifest['kind']}"
+    return proc.stderr
+
+
 @pytest.mark.parametrize("manifest,message", CASES, ids=[m for _, m in CASES])
 def test_rejected_with_a_clear_message(kube, crds, namespace, manifest, message):
-    proc = kube.run("-n", namespace, "create", "--validate=strict", "-f", "-", input=json.dumps(manifest), check=False)
-    assert proc.returncode != 0, "accepted a malformed Evaluation"
-    assert message in proc.stderr, proc.stderr
+    stderr = refusal(kube, namespace, manifest)
+    assert message in stderr, stderr
 
 
 def test_spec_cannot_change(kube, crds, namespace):
@@ -48,14 +54,15 @@ def test_explain_teaches(kube, crds):
     assert "Higher runs first" in kube("explain", "evaluation.spec.priority")
 
 
+WINDOW = {"start": "2026-01-01T10:00:00Z", "end": "2026-01-01T15:00:00Z"}
+
+
 def contest(**spec):
-    base = {"problems": [{"label": "A", "problem": "pa"}],
-            "window": {"start": "2026-01-01T10:00:00Z", "end": "2026-01-01T15:00:00Z"}}
+    base = {"problems": [{"label": "A", "problem": "pa"}], "window": WINDOW}
     return {"apiVersion": "gavel.dev/v1alpha1", "kind": "Contest", "metadata": {"name": "bad"},
             "spec": {**base, **spec}}
 
 
-WINDOW = {"start": "2026-01-01T10:00:00Z", "end": "2026-01-01T15:00:00Z"}
 CONTEST_CASES = [
     (contest(window={**WINDOW, "end": "2026-01-01T09:00:00Z"}), "window.end must be after window.start"),
     (contest(window={**WINDOW, "freeze": "2026-01-01T16:00:00Z"}),
@@ -73,9 +80,8 @@ CONTEST_CASES = [
 
 @pytest.mark.parametrize("manifest,message", CONTEST_CASES, ids=[m for _, m in CONTEST_CASES])
 def test_a_malformed_contest_is_rejected_with_a_clear_message(kube, crds, namespace, manifest, message):
-    proc = kube.run("-n", namespace, "create", "--validate=strict", "-f", "-", input=json.dumps(manifest), check=False)
-    assert proc.returncode != 0, "accepted a malformed Contest"
-    assert message in proc.stderr, proc.stderr
+    stderr = refusal(kube, namespace, manifest)
+    assert message in stderr, stderr
 
 
 def test_a_contest_without_scoring_says_its_rule(kube, crds, namespace):
