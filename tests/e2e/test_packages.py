@@ -48,6 +48,12 @@ def package_verdict(status: dict) -> str:
     return next((v for v in WORST_FIRST if v in seen), "AC")
 
 
+def upload(storage, source, prefix: str) -> None:
+    """A package directory as a storage prefix, file by file."""
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        storage.put(f"{prefix}/{path.relative_to(source).as_posix()}", path.read_text())
+
+
 def host_check(name: str) -> dict[str, dict]:
     out = subprocess.run([str(ROOT / ".venv" / "bin" / "gavel"), "problem", "check", str(PACKAGES / name), "--json"],
                          capture_output=True, text=True, timeout=900)
@@ -60,8 +66,7 @@ def host_check(name: str) -> dict[str, dict]:
 def test_a_package_judged_through_the_chart_as_on_the_host(kube, namespace, storage, name):
     source = PACKAGES / name
     prefix = f"{namespace}/packages/{name}"
-    for path in sorted(p for p in source.rglob("*") if p.is_file()):
-        storage.put(f"{prefix}/{path.relative_to(source).as_posix()}", path.read_text())
+    upload(storage, source, prefix)
     apply(kube, namespace, [{"apiVersion": "gavel.dev/v1alpha1", "kind": "Problem", "metadata": {"name": name},
                              "spec": {"prefix": prefix}}])
     kube("-n", namespace, "wait", "--for=condition=Ready", f"problem/{name}", "--timeout=120s")
@@ -88,8 +93,7 @@ def test_a_package_judged_through_the_chart_as_on_the_host(kube, namespace, stor
 def test_a_several_file_program_against_a_package(kube, namespace, storage):
     source = PACKAGES / "pairsum"
     prefix = f"{namespace}/packages/pairsum-multi"
-    for path in sorted(p for p in source.rglob("*") if p.is_file()):
-        storage.put(f"{prefix}/{path.relative_to(source).as_posix()}", path.read_text())
+    upload(storage, source, prefix)
     for path, text in SPLIT.items():
         storage.put(f"{namespace}/multi/{path}", text)
     apply(kube, namespace, [
