@@ -9,7 +9,21 @@ import sys
 from urllib.parse import urlsplit
 
 
+def prepare() -> None:
+    """What must happen before kopf is imported and any thread starts."""
+    from .heap import limit_arenas
+    from .settings import Settings
+
+    if arenas := Settings.from_env().malloc_arenas:
+        limit_arenas(arenas)
+    # kopf imports the official client's models when it is installed (to recognise its objects in
+    # kopf.adopt): 23 MB the operator never uses, since it speaks to the API server itself (kube.py).
+    # Installed beside it (a dev venv: gavel_client's extra), it is kept out of this process.
+    sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
+
+
 def main() -> None:
+    prepare()
     from kopf.cli import main as kopf_main
 
     from .settings import Settings

@@ -29,6 +29,15 @@ async def admit(body, spec, namespace, name, status, patch, retry, language_inde
     indexed(language_index)
     if status.get("jobName") or status.get("phase") not in (None, Phase.PENDING.value):
         return  # admitted before a restart (Pending without a Job: retrying while storage was down)
+    # At most settings.max_admitting at once (32): a burst of 10,000 ran 10,000 at once, each holding
+    # its storage check's thread, its API requests and their buffers at the same moment, and the
+    # operator's RSS followed. 32 keep the API server and storage busy (an admission is a few
+    # round-trips); the rest wait as kopf's handler tasks, in creation order.
+    async with STATE.admitting:
+        await admit_one(body, spec, namespace, name, status, patch, retry, language_index)
+
+
+async def admit_one(body, spec, namespace, name, status, patch, retry, language_index) -> None:
     try:
         parsed = EvaluationSpec.model_validate(dict(spec))
     except ValidationError as err:

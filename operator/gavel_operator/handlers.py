@@ -21,7 +21,7 @@ import time
 
 import kopf
 
-from . import callbacks, jobs, metrics, retention
+from . import callbacks, heap, jobs, metrics, retention
 from . import admission, contests, dispatch, following, launch, problems, progress
 from .objectstore import ObjectStore
 from .resources import GROUP, VERSION, EvaluationSpec
@@ -40,6 +40,9 @@ async def startup(settings: kopf.OperatorSettings, **_):
     STATE.tenancies = {}
     STATE.ledger = dispatch.make_ledger()
     STATE.wake = asyncio.Event()
+    STATE.admitting = asyncio.Semaphore(STATE.settings.max_admitting or 1_000_000_000)
+    if STATE.settings.heap_trim_seconds:
+        STATE.trimmer = asyncio.get_running_loop().create_task(heap.trim_forever(STATE.settings.heap_trim_seconds))
     STATE.dispatcher = None  # started by the first handler (dispatch.indexed), in kopf's context
     STATE.progress = asyncio.get_running_loop().create_task(progress.poll_forever(STATE))
     STATE.tenant_stores = {}
@@ -96,6 +99,8 @@ async def cleanup(**_):
         STATE.sweeper.cancel()
     if STATE.looker:
         STATE.looker.cancel()
+    if STATE.trimmer:
+        STATE.trimmer.cancel()
     if STATE.kube:
         await STATE.kube.close()
 

@@ -33,6 +33,12 @@ class Settings(BaseModel):
 
     # Concurrency: running Evaluations in all and per queue; the rest wait as Queued.
     max_running: int = 20
+    # The operator's own memory under a burst (admission.py, heap.py; `make bench-memory`).
+    max_admitting: int = Field(32, ge=0, description="admissions handled at once (storage check, task Secret, Job); "
+                                                     "the rest wait in creation order; 0: no bound")
+    heap_trim_seconds: float = Field(30, ge=0, description="collect garbage and give freed heap back to the "
+                                                           "kernel this often; 0: never")
+    malloc_arenas: int = Field(2, ge=0, description="glibc malloc arenas at most; 0: glibc's default (8 per core)")
     queue_limits: dict[str, int] = Field(default_factory=dict, description="queue name -> cap")
     kueue: bool = Field(False, description="hand queue names to Kueue (suspended Jobs) instead of capping here")
 

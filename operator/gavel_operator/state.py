@@ -34,6 +34,8 @@ class State:
     locks: "KeyLocks"  # one per Evaluation, held while starting its Job and writing its status after admission
     ledger: Ledger | None = None  # the queue and running counts, from the watch (ledger.py)
     wake: asyncio.Event | None = None  # the dispatcher's (dispatch.kick)
+    admitting: asyncio.Semaphore  # admissions at once (admission.ADMITTING)
+    trimmer: asyncio.Task | None = None  # heap.trim_forever
     language_index: Any = None  # kopf's, once its indexes are whole (dispatch.indexed)
     nothing_listed: bool = False  # the watch of Evaluations started empty (dispatch.readiness)
     policies: set[str]  # namespaces whose runner NetworkPolicy exists
