@@ -82,7 +82,7 @@ for _ in $(seq 1 300); do
 done
 
 say "verdicts and where their outputs are"
-kc -n "$demo_ns" get evaluations $names -o custom-columns='NAME:.metadata.name,PROBLEM:.spec.problem,VERDICT:.status.verdict,PASSED:.status.passed,SCORE:.status.score,MAX:.status.maxScore,FIRST FAILURE:.status.tests[?(@.verdict!="Passed")].verdict,RESULT:.status.locations.result'
+kc -n "$demo_ns" get evaluations $names -o custom-columns='NAME:.metadata.name,PROBLEM:.spec.problem,VERDICT:.status.verdict,PASSED:.status.passed,SCORE:.status.score,MAX:.status.maxScore,NOT PASSED:.status.tests[?(@.verdict!="Passed")].verdict,RESULT:.status.locations.result'
 say "kubectl apply -f examples/contest.yaml (eight of them are labelled for it: the IOI rule ranks their best scores)"
 kc -n "$demo_ns" apply -f examples/contest.yaml
 for _ in $(seq 1 60); do  # the operator rebuilds the scoreboard a few seconds after a change
