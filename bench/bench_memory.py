@@ -151,7 +151,8 @@ async def until(what: str, check, timeout: float = 120) -> None:
 
 
 async def set_up(api: harness.Api) -> None:
-    await until("kube-apiserver ready", lambda: api.request("GET", "/readyz"))
+    await until("kube-apiserver ready",  # /readyz answers text; this list answers JSON once it serves
+                lambda: api.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"))
     for path in sorted((ROOT / "crds").glob("*.yaml")):
         crd = yaml.safe_load(path.read_text())
         await api.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
@@ -241,7 +242,11 @@ async def main() -> None:
     api = harness.Api(kubeconfig)
     rows = []
     try:
-        await set_up(api)
+        try:
+            await set_up(api)
+        except SystemExit:
+            print((work / "control-plane.log").read_text(errors="replace")[-3000:])
+            raise
         with minio_server(work / "minio") as s3:
             for n in SIZES:
                 for mode in MODES:
