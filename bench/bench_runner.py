@@ -3,7 +3,10 @@ measurements are. Prints numbers; asserts nothing (these machines are noisy).
 
 1. Judge 1,000 tests of a trivial C program; in the same run, execute the same binary 1,000
    times with the same redirections in a bare loop, alternately, BENCH_ROUNDS times (3). Ratio
-   goal: at most 1.10.
+   goal: at most 1.10. Wall-clock time moves with whatever else the machine runs (the judged
+   program runs SCHED_IDLE, so other work delays it first); the CPU time of each side (this
+   process and its children: the runner, the sandbox and the programs; Python and the programs)
+   moves much less, and is printed beside it.
 2. CPU time of a calibrated busy loop as the sandbox measures it, against getrusage of the
    same binary run directly (ground truth).
 3. Peak memory measured for a program that touches a known number of MiB.
@@ -12,6 +15,7 @@ measurements are. Prints numbers; asserts nothing (these machines are noisy).
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -58,8 +62,8 @@ def judge_vs_bare(tmp: Path) -> None:
     outdir = tmp / "bare-out"
     outdir.mkdir()
 
-    def bare() -> float:
-        start = time.perf_counter()
+    def bare() -> tuple[float, float]:
+        start, cpu = time.perf_counter(), _cpu()
         for i in range(N):
             # the judge's redirections too: stdin from the test's input, stdout and stderr to files
             # made anew when they hold data, as the sandbox does (open_output in sandbox.c: truncating
@@ -73,18 +77,20 @@ def judge_vs_bare(tmp: Path) -> None:
             with open(tests / f"{i}.in", "rb") as fin, open(outdir / "stdout", "wb") as fout, \
                     open(outdir / "stderr", "wb") as ferr:
                 subprocess.run([str(exe)], stdin=fin, stdout=fout, stderr=ferr, check=True)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, _cpu() - cpu
 
-    def judged() -> float:
-        start = time.perf_counter()
+    def judged() -> tuple[float, float]:
+        start, cpu = time.perf_counter(), _cpu()
         result = judge(task)
-        took = time.perf_counter() - start
+        took = time.perf_counter() - start, _cpu() - cpu
         assert result.verdict == Verdict.ACCEPTED, result.message
         return took
 
-    compile_s = _compile_time(task)
+    compile_s, compile_cpu = _compile_time(task)
     bare(), judged()  # warm both once, then measure alternately
-    rounds = [(bare(), judged()) for _ in range(ROUNDS)]
+    timed = [(bare(), judged()) for _ in range(ROUNDS)]
+    rounds = [(b[0], j[0]) for b, j in timed]
+    cpus = [(b[1], j[1] - compile_cpu) for b, j in timed]
     bare_s, judge_s = min(b for b, _ in rounds), min(j for _, j in rounds)
     per_test = (judge_s - compile_s) / N
     print(f"judge vs bare loop, {N} tests of a trivial C program (best of {ROUNDS} each):")
@@ -93,13 +99,24 @@ def judge_vs_bare(tmp: Path) -> None:
     print(f"  ratio (judge - compile) / bare: {(judge_s - compile_s) / bare_s:.2f}   (goal: <= 1.10)")
     print(f"  ratio judge / bare:             {judge_s / bare_s:.2f}")
     print("  each round, (judge - compile) / bare: " + ", ".join(f"{(j - compile_s) / b:.2f}" for b, j in rounds))
+    print("  CPU time per test, each round (bare: Python and the program; judge: runner, sandbox and program,")
+    print("  one compile's excluded): " + ", ".join(f"{b / N * 1000:.3f} vs {j / N * 1000:.3f} ms ({j / b:.2f})"
+                                                   for b, j in cpus))
 
 
-def _compile_time(task: Task) -> float:
+def _cpu() -> float:
+    """CPU seconds of this process and of its children waited for (the sandbox server is, when a
+    judgement ends; the programs are the sandbox's)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _compile_time(task: Task) -> tuple[float, float]:
+    """Wall and CPU seconds of judging the first test alone: the compile and one test."""
     one = task.model_copy(update={"tests": task.tests[:1]})
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     judge(one)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu() - cpu
 
 
 def cpu_accuracy(tmp: Path, rounds: int = 3) -> None:
