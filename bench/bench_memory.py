@@ -163,6 +163,8 @@ async def set_up(api: harness.Api) -> None:
 async def one(api: harness.Api, kubeconfig: str, s3, work: Path, n: int, mode: str) -> dict:
     namespace = f"mem-{n}-{'base' if MODES[mode] else 'heap'}"
     await api.request("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}})
+    # no controller-manager makes it: the runner pods' admission needs it (a dry run of each pod)
+    await api.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": "default"}})
     harness.upload(s3, namespace)
     settings = {"namespaces": namespace, "max_running": CAP, "namespace_ceilings": {namespace: {"maxRunning": CAP}},
                 **MODES[mode]}
