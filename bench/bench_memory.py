@@ -13,7 +13,9 @@ For each size and setting, a fresh operator and namespace: idle RSS, then N crea
 requests in flight), the peak RSS until every one has a phase, and the RSS once settled (one heap
 trim period, 35 s, after the last admission). Memory per Evaluation = (RSS − idle) / N.
 
-Environment: BENCH_MEMORY_SIZES (default 1000,10000), BENCH_MEMORY_RUNNING (max_running, 100).
+Environment: BENCH_MEMORY_SIZES (default 1000,10000), BENCH_MEMORY_RUNNING (max_running, 100),
+BENCH_MEMORY_MODES (default: both, "baseline,heap steps on"), BENCH_MEMORY_PROBE (as bench-scale's
+BENCH_SCALE_PROBE: bench/probe/sitecustomize.py in the operator, its dumps in /var/tmp/gavel-probe-*).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ SETTLE_S = 35.0  # one heap trim period (30 s) and a little
 # the baseline: every step of heap.py and the admission bound off (what the operator did before)
 MODES = {"baseline": {"max_admitting": 0, "heap_trim_seconds": 0, "malloc_arenas": 0},
          "heap steps on": {}}
+MODES = {m: MODES[m] for m in os.environ.get("BENCH_MEMORY_MODES", ",".join(MODES)).split(",")}
+PROBE = os.environ.get("BENCH_MEMORY_PROBE", "")
 
 
 def say(text: str) -> None:
@@ -168,7 +172,13 @@ async def one(api: harness.Api, kubeconfig: str, s3, work: Path, n: int, mode: s
     harness.upload(s3, namespace)
     settings = {"namespaces": namespace, "max_running": CAP, "namespace_ceilings": {namespace: {"maxRunning": CAP}},
                 **MODES[mode]}
-    operator = harness.Operator(kubeconfig, s3, work, **settings).start()
+    env = {}
+    if PROBE:  # what holds the operator's memory (bench/probe/sitecustomize.py)
+        probe = tempfile.mkdtemp(prefix=f"gavel-probe-{namespace}-", dir="/var/tmp")
+        env = {"PYTHONPATH": str(ROOT / "bench" / "probe"), "GAVEL_PROBE_DIR": probe,
+               "GAVEL_PROBE_TRACEMALLOC": PROBE, "GAVEL_PROBE_SECONDS": "30"}
+        say(f"probe: {probe}")
+    operator = harness.Operator(kubeconfig, s3, work, env=env, **settings).start()
     try:
         await asyncio.sleep(5)
         idle = min(operator.rss_kib() or 0 for _ in range(3))
