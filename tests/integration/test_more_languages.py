@@ -246,3 +246,38 @@ def test_memory_limit(judge_source, language):
     result = judge_source(PROGRAMS[language][5], language, {"1": ("", "200\n")}, timeMs=10000)
     (t,) = result.tests
     assert t.verdict == TestVerdict.MEMORY_LIMIT_EXCEEDED, (t, result.compile_output)
+
+
+# one allocation past the runtime's own heap limit (memoryArgs), well under the sandbox's: the runtime
+# refuses it, exits with its out-of-memory code and words, and the test is MemoryLimitExceeded
+HEAP = {
+    "kotlin": "fun main() {\n    val x = LongArray(100000000)\n    println(x.size)\n}\n",
+    "scala": "object Main {\n  def main(args: Array[String]): Unit = println(new Array[Long](100000000).length)\n}\n",
+    "csharp": "class P {\n  static void Main() { var b = new long[100000000]; System.Console.WriteLine(b.Length); }\n}\n",
+    "haskell": PROGRAMS["haskell"][5],  # (a Data.Map of 10 million goes past the RSS limit first: GC copying)
+    "pypy": "x = [0] * 100000000\nprint(len(x))\n",
+    "php": '<?php\n$s = str_repeat("x", 200000000);\necho strlen($s), "\\n";\n',
+    "prolog": "main :- length(L, 20000000), writeln(L).\n",
+}
+
+
+@pytest.mark.parametrize("language", sorted(HEAP))
+def test_heap_limit_refusal_is_memory_limit(judge_source, language):
+    assert LANGUAGES[language].default_version().out_of_memory_exit_code is not None
+    (t,) = judge_source(HEAP[language], language, {"1": ("", "")}, timeMs=10000).tests
+    assert t.verdict == TestVerdict.MEMORY_LIMIT_EXCEEDED and "heap limit" in t.message, t
+
+
+@pytest.mark.parametrize("language", sorted(HEAP))
+def test_out_of_memory_exit_code_alone_is_a_runtime_error(judge_source, language):
+    """The runtime's out-of-memory exit code without its words stays a RuntimeError."""
+    code = LANGUAGES[language].default_version().out_of_memory_exit_code
+    exits = {"kotlin": f"fun main() {{\n    kotlin.system.exitProcess({code})\n}}\n",
+             "scala": f"object Main {{\n  def main(args: Array[String]): Unit = sys.exit({code})\n}}\n",
+             "csharp": f"class P {{\n  static void Main() {{ System.Environment.Exit({code}); }}\n}}\n",
+             "haskell": f"import System.Exit\nmain :: IO ()\nmain = exitWith (ExitFailure {code})\n",
+             "pypy": f"raise SystemExit({code})\n",
+             "php": f"<?php\nexit({code});\n",
+             "prolog": f"main :- halt({code}).\n"}
+    (t,) = judge_source(exits[language], language, {"1": ("", "")}).tests
+    assert t.verdict == TestVerdict.RUNTIME_ERROR and t.exit_code == code, t
