@@ -187,6 +187,7 @@ build_project_image() { # name, Dockerfile[, context (default: the repository ro
   [[ -z $extra ]] || eval "build_args=($extra)"
   docker build --network host --build-arg "BASE=$BASE_IMAGE" "${build_args[@]}" "${args[@]}" -f "$dockerfile" "$ctx" \
     >"$IMAGES_DIR/build-$name.log" 2>&1 || { tail -20 "$IMAGES_DIR/build-$name.log" >&2; die "docker build $name failed"; }
+  log "$name: $(docker image inspect -f '{{.Size}}' "${names[0]}" | awk '{printf "%d MB", $1 / 1e6}') (docker image ls)"
   rm -f "$tar.key"
   docker save "${names[@]}" -o "$tar.tmp" && mv "$tar.tmp" "$tar"
   echo "$key $(stat -c '%s %Y' "$tar")" >"$tar.key"
