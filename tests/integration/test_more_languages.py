@@ -10,8 +10,19 @@ from family_programs import HEAP, PROGRAMS  # tests/: shared with tests/e2e/test
 
 from gavel_contract import TestVerdict, Verdict
 from gavel_contract.languages import builtin_languages
+from gavel_runner.sandbox import under_gvisor
 
 TESTS = {"1": ("1 2\n", "3\n"), "2": ("40 2\n", "42\n")}
+
+# as Java's (test_languages.py): the JVM compilers pass the compile limit under gVisor (docs/gvisor.md)
+HEAVY_UNDER_GVISOR = {"kotlin", "scala"}
+
+
+def languages(names):
+    return [pytest.param(n, marks=pytest.mark.xfail(reason="compile memory under gVisor (docs/gvisor.md)",
+                                                   strict=False))
+            if under_gvisor() and n in HEAVY_UNDER_GVISOR else n for n in sorted(names)]
+
 
 NAMES = sorted(PROGRAMS)
 LANGUAGES = builtin_languages()
@@ -38,7 +49,7 @@ def test_every_program_path_is_installed():
                     assert Path(argv[0]).exists(), f"{name}: {argv[0]} missing: run scripts/install-toolchains.sh"
 
 
-@pytest.mark.parametrize("language", NAMES)
+@pytest.mark.parametrize("language", languages(NAMES))
 def test_accepted(judge_source, language):
     result = judge_source(PROGRAMS[language][0], language, TESTS)
     assert result.verdict == Verdict.ACCEPTED, result.message + result.compile_output + str(result.tests)
@@ -46,7 +57,7 @@ def test_accepted(judge_source, language):
         assert 0 < t.memory_kb < 65536 and t.exit_code == 0
 
 
-@pytest.mark.parametrize("language", NAMES)
+@pytest.mark.parametrize("language", languages(NAMES))
 def test_wrong_answer(judge_source, language):
     result = judge_source(PROGRAMS[language][1], language, TESTS)
     assert result.verdict == Verdict.TEST_FAILED, result.message + result.compile_output
@@ -54,21 +65,21 @@ def test_wrong_answer(judge_source, language):
     assert "expected '3', got '0'" in result.tests[0].message
 
 
-@pytest.mark.parametrize("language", NAMES)
+@pytest.mark.parametrize("language", languages(NAMES))
 def test_compilation_error(judge_source, language):
     result = judge_source(PROGRAMS[language][2], language, TESTS)
     assert result.verdict == Verdict.COMPILATION_ERROR, result.message + str(result.tests)
     assert result.compile_output and result.tests == []
 
 
-@pytest.mark.parametrize("language", NAMES)
+@pytest.mark.parametrize("language", languages(NAMES))
 def test_runtime_error(judge_source, language):
     result = judge_source(PROGRAMS[language][3], language, {"1": ("", "")})
     (t,) = result.tests
     assert t.verdict == TestVerdict.RUNTIME_ERROR, (t, result.compile_output)
 
 
-@pytest.mark.parametrize("language", NAMES)
+@pytest.mark.parametrize("language", languages(NAMES))
 def test_time_limit(judge_source, language):
     result = judge_source(PROGRAMS[language][4], language, {"1": ("", "")}, timeMs=500)
     (t,) = result.tests
@@ -76,21 +87,21 @@ def test_time_limit(judge_source, language):
     assert t.cpu_time_ms >= 500
 
 
-@pytest.mark.parametrize("language", NAMES)
+@pytest.mark.parametrize("language", languages(NAMES))
 def test_memory_limit(judge_source, language):
     result = judge_source(PROGRAMS[language][5], language, {"1": ("", "200\n")}, timeMs=10000)
     (t,) = result.tests
     assert t.verdict == TestVerdict.MEMORY_LIMIT_EXCEEDED, (t, result.compile_output)
 
 
-@pytest.mark.parametrize("language", sorted(HEAP))
+@pytest.mark.parametrize("language", languages(HEAP))
 def test_heap_limit_refusal_is_memory_limit(judge_source, language):
     assert LANGUAGES[language].default_version().out_of_memory_exit_code is not None
     (t,) = judge_source(HEAP[language], language, {"1": ("", "")}, timeMs=10000).tests
     assert t.verdict == TestVerdict.MEMORY_LIMIT_EXCEEDED and "heap limit" in t.message, t
 
 
-@pytest.mark.parametrize("language", sorted(HEAP))
+@pytest.mark.parametrize("language", languages(HEAP))
 def test_out_of_memory_exit_code_alone_is_a_runtime_error(judge_source, language):
     """The runtime's out-of-memory exit code without its words stays a RuntimeError."""
     code = LANGUAGES[language].default_version().out_of_memory_exit_code
