@@ -28,7 +28,7 @@ test-families: deps ## opt-in, not in `make test` (cold image builds): every fam
 	@$(CLUSTER_SH) images-families
 	@echo "[test] families: the chart with every family image, 18 languages judged, bombs in each image (~10 min warm)"
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
-		GAVEL_HELM=$$(scripts/helm.sh) $(VENV)/bin/pytest -q tests/e2e/test_families.py
+		GAVEL_HELM=$$(scripts/helm.sh) GAVEL_TEST_FAMILIES=1 $(VENV)/bin/pytest -q tests/e2e/test_families.py
 
 test-nodes: deps ## many nodes (CLUSTER=kind, 3 nodes): spread, a worker paused mid-judging, the operator's node killed, a drain
 	@if [ "$(CLUSTER)" != kind ]; then echo "test-nodes needs two workers: CLUSTER=kind make test-nodes"; exit 2; fi
