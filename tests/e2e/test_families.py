@@ -7,6 +7,7 @@ each contained: a verdict for both of their tests, the pod gone, the next Evalua
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from chart import apply, install_fresh, wait_all
@@ -74,6 +75,10 @@ def installed(kube, helm, crds):
 
 
 def test_every_language_names_its_family_image(kube, installed):
+    deadline = time.monotonic() + 120  # the operator writes status.images once it has seen them
+    while not all(i.get("status", {}).get("images") for i in kube.json("get", "languages")["items"]):
+        assert time.monotonic() < deadline, kube.run("get", "languages", "-o", "wide").stdout
+        time.sleep(2)
     out = kube.run("get", "languages", "-o", "wide").stdout
     for name in PROGRAMS:
         image = family_of(kube, name)
