@@ -2,7 +2,7 @@
 # Entry point of the make targets in mk/cluster.mk. CLUSTER=local (default: host processes
 # built from source, no container registry needed) or CLUSTER=kind (a node image built here:
 # docs/kind-offline.md; KIND_OFFLINE=0 for kind's upstream image where a registry is reachable).
-# Usage: cluster.sh up|down|images|images-test|load-image IMAGE|kubeconfig|kubectl
+# Usage: cluster.sh up|down|images|images-test|images-families|load-image IMAGE|kubeconfig|kubectl
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 CLUSTER=${CLUSTER:-local}
@@ -11,7 +11,7 @@ case $CLUSTER in local | kind) ;; *) die "CLUSTER must be local or kind, not $CL
 
 # One cluster operation at a time (two `make cluster` racing would both start etcd, …).
 case ${1:-} in
-  up | down | images | images-test | images-operator | load-image)
+  up | down | images | images-test | images-operator | images-families | load-image)
     mkdir -p "$GAVEL_CACHE/run"
     exec 9>"$GAVEL_CACHE/run/cluster.lock"
     flock -w 1800 9 || die "another cluster operation holds $GAVEL_CACHE/run/cluster.lock"
@@ -34,6 +34,8 @@ case ${1:-} in
     exec "$CLUSTER_DIR/images.sh" load runner ;;
   images-e2e) # what tests/e2e and make demo need
     exec "$CLUSTER_DIR/images.sh" load runner operator minio ;;
+  images-families) # the family images (runner-native, -jvm, -dotnet, -functional, -scripting): make test-families
+    exec "$CLUSTER_DIR/images.sh" load families ;;
   load-image)
     [[ -n ${2:-} ]] || die "usage: make load-image IMAGE=name:tag"
     exec "$CLUSTER_DIR/images.sh" load-docker "$2" ;;

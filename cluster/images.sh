@@ -5,7 +5,9 @@
 #   pause    kubelet's sandbox image (cluster/images/pause)
 #   coredns  CoreDNS built by build-binaries.sh (cluster/images/coredns)
 #   testbox  base + busybox + python3, for tests/cluster (cluster/images/testbox)
-#   runner   Gavel's runner image (runner-image/Dockerfile), when it exists
+#   runner   Gavel's runner image (runner-image/Dockerfile), when it exists: the 7 default languages
+#   runner-native runner-jvm runner-dotnet runner-functional runner-scripting ("families"): the same
+#            Dockerfile with the toolchains of one family of languages (the package lists below)
 #   operator Gavel's operator image (operator/Dockerfile), when it exists
 #   minio    the S3 server of the chart's bundled storage (cluster/images/minio)
 #   (runner and operator: context = the repository root, tags gavel.local/<name>:dev and
@@ -17,7 +19,9 @@
 #   images.sh load NAME...    build if needed, then import into the running cluster
 #   images.sh load-docker IMAGE   import any image from the local Docker into the cluster
 #   images.sh reload TAG...   import the cached archives of these tags again
-#   images.sh key NAME        print the key of the runner or operator image
+#   images.sh key NAME        print the key of the runner, runner-FAMILY or operator image
+#   images.sh packages NAME   print the Debian packages of runner or runner-FAMILY
+# NAME "families": the five family images (build families, load families).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -56,6 +60,30 @@ stop_docker() {
   rm -f "$DOCKERD_PID_FILE"
   # dockerd leaves its default network namespace mounted.
   umount /run/docker/netns/default 2>/dev/null || true
+}
+
+# The Debian packages of each runner image: the toolchains at the absolute paths its languages name
+# (languages/*.yaml, image gavel-runner or gavel-runner-FAMILY; scripts/install-toolchains.sh installs
+# them all on a host). Part of the image's key.
+FAMILIES=(native jvm dotnet functional scripting)
+runner_packages() { # runner | runner-FAMILY
+  case $1 in
+    runner) echo gcc g++ libc6-dev python3 openjdk-17-jdk-headless golang-1.19-go rustc nodejs ;;
+    runner-native) echo gcc g++ libc6-dev gfortran gnat gdc fp-compiler fp-units-rtl ;;
+    runner-jvm) echo openjdk-17-jdk-headless kotlin scala ;;
+    runner-dotnet) echo mono-runtime mono-mcs ;;
+    runner-functional) echo ghc ocaml-nox swi-prolog-nox ;;
+    runner-scripting) echo pypy3 ruby lua5.4 perl php-cli gawk r-base-core ;;
+    *) die "no runner image $1 (runner, ${FAMILIES[*]/#/runner-})" ;;
+  esac
+}
+# The runner images' build arguments (shell-quoted): the Dockerfile's target, the packages, the label's name.
+runner_args_quoted() { printf '%q ' --target runner --build-arg "PACKAGES=$(runner_packages "$1")" --build-arg "FAMILY=$1"; }
+expand_names() { # NAME... with "families" as the five family images
+  local n
+  for n in "$@"; do
+    if [[ $n == families ]]; then printf 'runner-%s\n' "${FAMILIES[@]}"; else echo "$n"; fi
+  done
 }
 
 tarball() { echo "$IMAGES_DIR/$(echo "$1" | tr '/:' '__').tar"; }
@@ -122,10 +150,11 @@ project_tag() { echo "gavel.local/$1:dev"; }
 # them: no __pycache__, *.pyc or *.egg-info). The same key: the archive built for it is the image,
 # and nothing is built, saved or loaded again (a README change no longer rebuilds the runner and
 # reloads 2 GB into each kind node).
-image_key() { # Dockerfile, context
-  local dockerfile=$1 ctx=$2 src
+image_key() { # Dockerfile, context[, build arguments: the packages of a runner image]
+  local dockerfile=$1 ctx=$2 extra=${3:-} src
   {
     echo "dockerfile $(sha256sum <"$dockerfile" | cut -c1-64)"
+    [[ -z $extra ]] || echo "args $extra"
     echo "base $(stat -c '%s %Y' "$(tarball "$BASE_IMAGE")" 2>/dev/null || echo none)"
     # COPY [--chown=..] SRC... DEST, one line each; --from= copies from another stage, not the context
     awk 'toupper($1) == "COPY" && $0 !~ /--from=/ { for (i = 2; i < NF; i++) if ($i !~ /^--/) print $i }' "$dockerfile" |
@@ -136,8 +165,8 @@ image_key() { # Dockerfile, context
       done
   } | sha256sum | cut -c1-16
 }
-build_project_image() { # name, Dockerfile[, context (default: the repository root)]
-  local name=$1 dockerfile=$2 ctx=${3:-$REPO_DIR} tar app names t key args=()
+build_project_image() { # name, Dockerfile[, context (default: the repository root)[, build arguments]]
+  local name=$1 dockerfile=$2 ctx=${3:-$REPO_DIR} extra=${4:-} tar app names t key args=()
   [[ -f $dockerfile ]] || { log "no ${dockerfile#"$REPO_DIR"/} yet: skipping the $name image"; return 0; }
   build_base
   ensure_docker
@@ -146,7 +175,7 @@ build_project_image() { # name, Dockerfile[, context (default: the repository ro
   [[ -n $app ]] && names+=("gavel.local/$name:$app")
   for t in "${names[@]}"; do args+=(-t "$t"); done
   tar=$(tarball "${names[0]}")
-  key=$(image_key "$dockerfile" "$ctx")
+  key=$(image_key "$dockerfile" "$ctx" "$extra")
   # The key file names the archive it describes (size, mtime): an archive another checkout wrote
   # over since (one without keys, or another branch: the cache is the machine's) is not taken.
   if [[ -f $tar && $(cat "$tar.key" 2>/dev/null) == "$key $(stat -c '%s %Y' "$tar")" ]]; then
@@ -154,8 +183,11 @@ build_project_image() { # name, Dockerfile[, context (default: the repository ro
     return 0
   fi
   log "docker build ${names[*]} (${dockerfile#"$REPO_DIR"/}, key $key) — first build: several minutes"
-  docker build --network host --build-arg "BASE=$BASE_IMAGE" "${args[@]}" -f "$dockerfile" "$ctx" \
+  local build_args=()
+  [[ -z $extra ]] || eval "build_args=($extra)"
+  docker build --network host --build-arg "BASE=$BASE_IMAGE" "${build_args[@]}" "${args[@]}" -f "$dockerfile" "$ctx" \
     >"$IMAGES_DIR/build-$name.log" 2>&1 || { tail -20 "$IMAGES_DIR/build-$name.log" >&2; die "docker build $name failed"; }
+  log "$name: $(docker image inspect -f '{{.Size}}' "${names[0]}" | awk '{printf "%d MB", $1 / 1e6}') (docker image ls)"
   rm -f "$tar.key"
   docker save "${names[@]}" -o "$tar.tmp" && mv "$tar.tmp" "$tar"
   echo "$key $(stat -c '%s %Y' "$tar")" >"$tar.key"
@@ -177,7 +209,9 @@ build_image() { # NAME
       cp "$CLUSTER_DIR/images/coredns/Dockerfile" "$COREDNS_BIN/coredns" "$ctx/"
       build_dockerfile "$COREDNS_IMAGE" "$ctx"
       rm -rf "$ctx" ;;
-    runner) build_project_image runner "$REPO_DIR/runner-image/Dockerfile" ;;
+    runner | runner-*)
+      runner_packages "$1" >/dev/null
+      build_project_image "$1" "$REPO_DIR/runner-image/Dockerfile" "$REPO_DIR" "$(runner_args_quoted "$1")" ;;
     operator) build_project_image operator "$REPO_DIR/operator/Dockerfile" ;;
     minio)
       local ctx
@@ -200,7 +234,7 @@ image_archive() { # NAME -> path of a `docker save` archive
     pause) tarball "$PAUSE_IMAGE" ;;
     coredns) tarball "$COREDNS_IMAGE" ;;
     testbox) tarball "$TESTBOX_IMAGE" ;;
-    runner | operator | minio) tarball "$(project_tag "$1")" ;;
+    runner | runner-* | operator | minio) tarball "$(project_tag "$1")" ;;
   esac
 }
 
@@ -225,9 +259,9 @@ ctr_import() { # archive
 cmd=${1:-}
 shift || true
 case $cmd in
-  build) for n in "$@"; do build_image "$n"; done ;;
+  build) for n in $(expand_names "$@"); do build_image "$n"; done ;;
   load)
-    for n in "$@"; do
+    for n in $(expand_names "$@"); do
       build_image "$n"
       [[ -f $(image_archive "$n") ]] || continue # e.g. no Dockerfile yet
       log "loading $n into the cluster"
@@ -241,9 +275,15 @@ case $cmd in
       log "reloading $tag"
       ctr_import "$tar"
     done ;;
-  key) # NAME: the key of a project image (runner, operator): what decides whether it is rebuilt
-    [[ $# -eq 1 ]] || die "usage: images.sh key runner|operator"
-    image_key "$REPO_DIR/$([[ $1 == runner ]] && echo runner-image || echo "$1")/Dockerfile" "$REPO_DIR" ;;
+  key) # NAME: the key of a project image (runner, runner-FAMILY, operator): what decides whether it is rebuilt
+    [[ $# -eq 1 ]] || die "usage: images.sh key runner|runner-FAMILY|operator"
+    case $1 in
+      runner | runner-*) runner_packages "$1" >/dev/null && image_key "$REPO_DIR/runner-image/Dockerfile" "$REPO_DIR" "$(runner_args_quoted "$1")" ;;
+      *) image_key "$REPO_DIR/$1/Dockerfile" "$REPO_DIR" ;;
+    esac ;;
+  packages) # NAME: the Debian packages of a runner image
+    [[ $# -eq 1 ]] || die "usage: images.sh packages runner|runner-FAMILY"
+    runner_packages "$1" ;;
   load-docker)
     [[ $# -eq 1 ]] || die "usage: images.sh load-docker IMAGE"
     ensure_docker
@@ -253,5 +293,5 @@ case $cmd in
     docker save "$1" -o "$tmp"
     ctr_import "$tmp"
     rm -f "$tmp" ;;
-  *) die "usage: images.sh build|load NAME... | reload TAG... | load-docker IMAGE | key NAME" ;;
+  *) die "usage: images.sh build|load NAME... | reload TAG... | load-docker IMAGE | key NAME | packages NAME" ;;
 esac

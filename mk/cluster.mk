@@ -6,7 +6,7 @@ export CLUSTER ?= local
 CLUSTER_SH := cluster/cluster.sh
 PYTEST ?= $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,$(PY)) -m pytest
 
-.PHONY: cluster cluster-down images load-image kubeconfig kubectl test-cluster
+.PHONY: cluster cluster-down images images-families load-image kubeconfig kubectl test-cluster
 
 cluster: ## start the cluster (CLUSTER=local: one node of host processes; kind: three nodes); prints the kubeconfig path
 	@$(CLUSTER_SH) up
@@ -26,6 +26,9 @@ test-runner-gvisor: venv ## the runner's integration tests inside a gVisor sandb
 
 images: ## build the images locally (base, pause, coredns, testbox, runner, operator) and load them into the cluster
 	@$(CLUSTER_SH) images
+
+images-families: ## build the five family runner images (runner-native, -jvm, -dotnet, -functional, -scripting; cold: ~15 min) and load them into the cluster
+	@$(CLUSTER_SH) images-families
 
 load-image: ## load a local docker image into the cluster: make load-image IMAGE=name:tag
 	@$(CLUSTER_SH) load-image "$(IMAGE)"

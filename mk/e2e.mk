@@ -1,6 +1,6 @@
 # The user's path: the Helm chart on the real cluster, and the demo.
 
-.PHONY: test-e2e test-hostile test-nodes demo-down
+.PHONY: test-e2e test-hostile test-families test-nodes demo-down
 
 # RUNTIME=gvisor: the chart installed with every runner pod in the RuntimeClass gvisor (local cluster)
 E2E_RUNTIME = $(if $(RUNTIME),GAVEL_TEST_RUNTIME=$(RUNTIME),)
@@ -21,6 +21,14 @@ test-hostile: deps ## containment in real runner pods: hostile submissions and c
 	@echo "[test] hostile: attacks from submissions and checkers in runner pods, outputs at the cap, Pod Security (~5 min)"
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
 		GAVEL_HELM=$$(scripts/helm.sh) $(E2E_RUNTIME) $(VENV)/bin/pytest -q tests/e2e/test_hostile.py tests/e2e/test_gvisor.py
+
+test-families: deps ## opt-in, not in `make test` (cold image builds): every family image on the cluster: A+B and a wrong answer per language, a fork, memory and thread bomb contained in each
+	@$(CLUSTER_SH) up >/dev/null
+	@$(CLUSTER_SH) images-e2e
+	@$(CLUSTER_SH) images-families
+	@echo "[test] families: the chart with every family image, 18 languages judged, bombs in each image (~10 min warm)"
+	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
+		GAVEL_HELM=$$(scripts/helm.sh) GAVEL_TEST_FAMILIES=1 $(VENV)/bin/pytest -q tests/e2e/test_families.py
 
 test-nodes: deps ## many nodes (CLUSTER=kind, 3 nodes): spread, a worker paused mid-judging, the operator's node killed, a drain
 	@if [ "$(CLUSTER)" != kind ]; then echo "test-nodes needs two workers: CLUSTER=kind make test-nodes"; exit 2; fi

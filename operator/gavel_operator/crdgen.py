@@ -103,7 +103,8 @@ def language_crd() -> dict[str, Any]:
         "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
                        "metadata": {"type": "object"}, "spec": spec,
                        "status": {"type": "object", "properties": {
-                           "versions": {"type": "string"}, "defaultVersion": {"type": "string"}},
+                           "versions": {"type": "string"}, "defaultVersion": {"type": "string"},
+                           "images": {"type": "string"}},
                            "x-kubernetes-preserve-unknown-fields": True}},
     }
     schema["properties"]["spec"]["properties"]["versions"]["x-kubernetes-list-type"] = "map"

@@ -139,3 +139,6 @@ def language_status(spec, patch, **_):
     default = next((v.get("version") for v in spec.get("versions", []) if v.get("default")), versions[0] if versions else "")
     patch.status["versions"] = ", ".join(versions)
     patch.status["defaultVersion"] = default
+    # `kubectl get languages -o wide`: the image each version runs in (one name when all share it)
+    images = list(dict.fromkeys(v.get("image", "") for v in spec.get("versions", [])))
+    patch.status["images"] = ", ".join(i for i in images if i)

@@ -558,6 +558,7 @@ LANGUAGE_COLUMNS = [
     {"name": "Title", "type": "string", "jsonPath": ".spec.title"},
     {"name": "Versions", "type": "string", "jsonPath": ".status.versions"},
     {"name": "Default", "type": "string", "jsonPath": ".status.defaultVersion"},
+    {"name": "Images", "type": "string", "jsonPath": ".status.images", "priority": 1},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import yaml
 from chart import NAMESPACE, RELEASE, ROOT, VALUES, apply, wait_all
 
 TESTS = {"1": ("1 2\n", "3\n"), "2": ("40 2\n", "42\n")}
@@ -59,6 +60,29 @@ def test_lint_and_server_side_dry_run(helm, kube, crds):
     rendered = helm.run("template", "dry", chart, "-n", NAMESPACE, *sets).stdout
     kube("apply", "-f", "-", input=kube("create", "namespace", NAMESPACE, "--dry-run=client", "-o", "yaml"))
     kube("apply", "--dry-run=server", "-n", NAMESPACE, "-f", "-", input=rendered)
+
+
+def test_family_languages_installed_only_when_named(helm):
+    """languages.families adds a family's Languages with its image; a version's own image is kept
+    (runner.image is not merged over it), and runner.familyImages names one."""
+    chart = str(ROOT / "charts" / "gavel")
+    sets = [x for v in VALUES for x in ("--set", v)]
+    app = next(line.split('"')[1] for line in (ROOT / "charts" / "gavel" / "Chart.yaml").read_text().splitlines()
+               if line.startswith("appVersion:"))
+
+    def images(*extra: str) -> dict[str, set[str]]:
+        out = helm.run("template", "t", chart, *sets, *extra, "--show-only", "templates/languages.yaml").stdout
+        return {d["metadata"]["name"]: {v["image"] for v in d["spec"]["versions"]}
+                for d in yaml.safe_load_all(out) if d}
+
+    assert images() == {n: {f"gavel.local/runner:{app}"} for n in ("c", "cpp", "go", "java", "javascript",
+                                                                    "python", "rust")}
+    got = images("--set", "languages.families={jvm,scripting}", "--set", "runner.familyImages.jvm=reg.example/jvm:1")
+    assert got["kotlin"] == got["scala"] == {"reg.example/jvm:1"} and got["java"] == {f"gavel.local/runner:{app}"}
+    assert got["ruby"] == got["pypy"] == {f"gavel.local/runner-scripting:{app}"} and "haskell" not in got
+    assert len(got) == 7 + 2 + 8
+    refused = helm.run("template", "t", chart, *sets, "--set", "languages.families={cobol}", check=False)
+    assert refused.returncode != 0 and "languages/families/0" in refused.stderr
 
 
 def test_every_verdict_in_every_default_language(kube, namespace, storage):

@@ -11,7 +11,12 @@ from gavel_contract.schema import schemas
 def test_every_language_of_the_issue_is_defined():
     langs = builtin_languages()
     want = {"c": {"11", "17"}, "cpp": {"17", "20", "23"}, "python": {"3"}, "java": {"17"},
-            "go": {"1.19"}, "rust": {"2021"}, "javascript": {"node"}}
+            "go": {"1.19"}, "rust": {"2021"}, "javascript": {"node"},
+            # the family images' (issue 19)
+            "fortran": {"2018"}, "ada": {"2012"}, "d": {"2.076"}, "pascal": {"3.2"}, "kotlin": {"1.3"},
+            "scala": {"2.11"}, "csharp": {"mono"}, "haskell": {"9.0"}, "ocaml": {"4.13"}, "prolog": {"9"},
+            "pypy": {"3"}, "ruby": {"3.1"}, "lua": {"5.4"}, "perl": {"5"}, "php": {"8.2"}, "bash": {"5"},
+            "awk": {"5"}, "r": {"4.2"}}
     assert {n: {v.version for v in l.versions} for n, l in langs.items()} == want
     for lang in langs.values():
         assert sum(v.default for v in lang.versions) == 1, lang.name
@@ -20,7 +25,7 @@ def test_every_language_of_the_issue_is_defined():
 
 
 def test_unknown_language_names_what_exists():
-    with pytest.raises(UnknownLanguage, match=r"unknown language 'cobol'; supported: c \(17, 11\), cpp"):
+    with pytest.raises(UnknownLanguage, match=r"unknown language 'cobol'; supported: ada \(2012\), awk \(5\), bash \(5\), c \(17, 11\), cpp"):
         resolve("cobol")
     with pytest.raises(UnknownLanguage, match=r"unknown version '99' of cpp; supported: 17, 20, 23"):
         resolve("cpp:99")

@@ -451,3 +451,16 @@ def test_contest_crd_validates_what_a_person_gets_wrong():
         for part in path:
             node = node.get("properties", {}).get(part) if section != "metadata" else {}
         assert node is not None, column
+
+
+def test_language_status_names_its_images_for_the_wide_listing():
+    from types import SimpleNamespace
+
+    from gavel_operator.handlers import language_status
+
+    patch = SimpleNamespace(status={})
+    language_status({"versions": [{"version": "1", "image": "r/runner-jvm:1"}, {"version": "2", "default": True,
+                                                                               "image": "r/runner-jvm:1"}]}, patch)
+    assert patch.status == {"versions": "1, 2", "defaultVersion": "2", "images": "r/runner-jvm:1"}
+    columns = {c["name"]: c for c in crdgen.language_crd()["spec"]["versions"][0]["additionalPrinterColumns"]}
+    assert columns["Images"] == {"name": "Images", "type": "string", "jsonPath": ".status.images", "priority": 1}

@@ -70,3 +70,21 @@ def test_the_image_key_follows_only_the_copied_files(tmp_path):
         with open(repo / name, "a") as f:
             f.write("\n# changed\n")
         assert key() != before, name
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_each_family_image_has_its_own_key_and_packages():
+    """runner and runner-FAMILY: one Dockerfile, told apart by their packages (part of the key)."""
+    names = ["runner", "runner-native", "runner-jvm", "runner-dotnet", "runner-functional", "runner-scripting"]
+
+    def images_sh(*args: str) -> str:
+        return subprocess.run(["bash", str(ROOT / "cluster" / "images.sh"), *args], capture_output=True, text=True,
+                              check=True, env={"PATH": "/usr/bin:/bin", "GAVEL_CACHE": "/nonexistent"}).stdout.strip()
+
+    keys = {n: images_sh("key", n) for n in names}
+    assert len(set(keys.values())) == len(names)
+    assert "openjdk-17-jdk-headless" in images_sh("packages", "runner").split()
+    assert {"kotlin", "scala"} <= set(images_sh("packages", "runner-jvm").split())
+    refused = subprocess.run(["bash", str(ROOT / "cluster" / "images.sh"), "key", "runner-cobol"],
+                             capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "GAVEL_CACHE": "/nonexistent"})
+    assert refused.returncode != 0 and "no runner image runner-cobol" in refused.stderr

@@ -15,6 +15,13 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{ .Values.runner.image.repository }}:{{ .Values.runner.image.tag | default .Chart.AppVersion }}
 {{- end -}}
 
+{{/* A family image (runner-native, runner-jvm, …): runner.familyImages.FAMILY, or else the runner's
+repository with -FAMILY and its tag. Called with (dict "root" $ "family" NAME). */}}
+{{- define "gavel.familyImage" -}}
+{{- $r := .root.Values.runner -}}
+{{- index ($r.familyImages | default dict) .family | default (printf "%s-%s:%s" $r.image.repository .family ($r.image.tag | default .root.Chart.AppVersion)) -}}
+{{- end -}}
+
 {{- define "gavel.minioImage" -}}
 {{ .Values.storage.bundled.image.repository }}:{{ .Values.storage.bundled.image.tag | default .Chart.AppVersion }}
 {{- end -}}
