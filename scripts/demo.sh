@@ -27,6 +27,8 @@ fi
 
 say "images: runner, operator, MinIO (first build: several minutes)"
 cluster/cluster.sh images-e2e
+say "image of the scripting family (Ruby, Perl, PHP, Lua, bash, AWK, R, PyPy: first build ~2 min), for examples/evaluations/sum-ruby.yaml"
+cluster/images.sh load runner-scripting
 
 say "CRDs (Helm installs them once and never upgrades them: apply them first, as on any upgrade)"
 kc apply --server-side --force-conflicts -f charts/gavel/crds/
@@ -40,6 +42,7 @@ installed=$("$helm" --kubeconfig "$kubeconfig" status "$release" -n "$ns" >/dev/
 "$helm" --kubeconfig "$kubeconfig" upgrade --install "$release" charts/gavel -n "$ns" --create-namespace \
   --set storage.bundled.enabled=true --set runner.pullPolicy=$pull --set operator.image.pullPolicy=$pull \
   --set storage.bundled.image.pullPolicy=$pull --set runner.cpu=250m --set runner.cpuLimit=1 \
+  --set 'languages.families={scripting}' \
   ${runtime:+--set-string "tenancy.default.placement.imposed.runtimeClassName=$runtime"} --wait --timeout 5m
 if [[ -n $installed ]]; then
   # the images were rebuilt under the same tags: an unchanged pod spec would keep the old operator
@@ -65,7 +68,7 @@ kc -n "$demo_ns" annotate -f examples/problems.yaml problems.gavel.dev/refresh="
 kc -n "$demo_ns" wait --for=condition=Ready -f examples/problems.yaml --timeout 120s >/dev/null
 kc -n "$demo_ns" get problems
 
-say "kubectl apply -f examples/evaluations/ (accepted, wrong answer, time and memory limits, compilation error, partial scores, file I/O, interactive)"
+say "kubectl apply -f examples/evaluations/ (accepted in C++ and in Ruby, wrong answer, time and memory limits, compilation error, partial scores, file I/O, interactive)"
 kc -n "$demo_ns" delete -f examples/evaluations/ --ignore-not-found --wait >/dev/null
 kc -n "$demo_ns" apply -f examples/evaluations/
 names=$(kc -n "$demo_ns" get -f examples/evaluations/ -o jsonpath='{.items[*].metadata.name}')
