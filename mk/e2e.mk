@@ -10,7 +10,7 @@ test-e2e: deps ## end-to-end: install the chart, judge every verdict in every la
 	@$(CLUSTER_SH) up >/dev/null
 	@$(CLUSTER_SH) images-e2e
 	@$(E2E_GVISOR)
-	@echo "[test] e2e: helm install, 42 evaluations in 7 languages, hostile pods, cancel, delete, upgrade, uninstall (~12 min)"
+	@echo "[test] e2e: helm install, 42 evaluations in 7 languages, hostile pods, cancel, delete, upgrade, uninstall (~9 min)"
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
 		GAVEL_HELM=$$(scripts/helm.sh) $(E2E_RUNTIME) $(VENV)/bin/pytest -q tests/e2e
 

@@ -5,7 +5,7 @@
 test-operator: deps ## operator tests on the real cluster (brings it up, builds and loads the runner image)
 	@$(CLUSTER_SH) up >/dev/null
 	@$(CLUSTER_SH) images-operator
-	@echo "[test] operator: every phase and verdict through real Jobs, cancel, deletion, caps, restart (~6 min)"
+	@echo "[test] operator: every phase and verdict through real Jobs, cancel, deletion, caps, restart (~12 min)"
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
 		$(VENV)/bin/pytest -q tests/operator
 

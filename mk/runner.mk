@@ -29,7 +29,7 @@ test-unit: venv ## unit tests (pure logic)
 	@$(VENV)/bin/pytest -q tests/unit
 
 test-runner: deps ## runner tests: real sandbox, real compilers, real S3 server
-	@echo "[test] runner: every language, every verdict, hostile programs, S3 (~1 min)"
+	@echo "[test] runner: 25 languages, every verdict, hostile programs, S3 (~10 min)"
 	@$(VENV)/bin/pytest -q tests/unit tests/integration
 
 bench-runner: deps ## benchmark: judge 1,000 tests vs a bare loop; CPU and memory accuracy
