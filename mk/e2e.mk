@@ -48,6 +48,12 @@ bench-operator: demo ## benchmark: Evaluations through the installed chart vs ba
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
 		$(VENV)/bin/python bench/bench_operator.py
 
+.PHONY: bench-gvisor
+bench-gvisor: demo ## benchmark: the same Evaluations in runc and in gVisor runner pods, side by side (builds runsc: cold ~3 min)
+	@echo "[bench] gvisor: $${BENCH_EVALUATIONS:-6} Evaluations per runtime, C++ and Python, $${BENCH_ROUNDS:-2} rounds"
+	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
+		$(VENV)/bin/python bench/bench_gvisor.py
+
 .PHONY: bench-burst
 bench-burst: demo ## benchmark: a contest's last minutes on the demo install (BENCH_BURST Evaluations, default 1,000, at once)
 	@echo "[bench] burst: $${BENCH_BURST:-1000} Evaluations created at once; progress every 10 s until all are final"
