@@ -106,7 +106,8 @@ def main() -> None:
                     row = rows.setdefault((runtime, e["spec"]["language"]), {k: [] for k in
                                                                              ("apply", "judging", "cpu", "wall", "mem")})
                     row["apply"].append(seconds(e["metadata"]["creationTimestamp"], st["finishedAt"]))
-                    row["judging"].append(seconds(st["startedAt"], st["finishedAt"]))
+                    if st.get("startedAt"):  # written when the runner pod starts judging (not always seen)
+                        row["judging"].append(seconds(st["startedAt"], st["finishedAt"]))
                     for t in st["tests"]:
                         row["cpu"].append(t["cpuTimeMs"])
                         row["wall"].append(t["wallTimeMs"])
@@ -120,8 +121,9 @@ def main() -> None:
           "median | a test's CPU / wall, median (ms) | a test's peak memory, median (MiB) |")
     print("|---|---|---|---|---|")
     for (runtime, language), row in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        print(f"| {runtime}, {language} | {med(row['apply']):.0f} s ({max(row['apply']):.0f} s) | "
-              f"{med(row['judging']):.0f} s | {med(row['cpu']):.0f} / {med(row['wall']):.0f} | {med(row['mem']):.1f} |")
+        judging = f"{med(row['judging']):.0f} s ({len(row['judging'])} seen)" if row["judging"] else "-"
+        print(f"| {runtime}, {language} | {med(row['apply']):.0f} s ({max(row['apply']):.0f} s) | {judging} | "
+              f"{med(row['cpu']):.0f} / {med(row['wall']):.0f} | {med(row['mem']):.1f} |")
 
 
 if __name__ == "__main__":
