@@ -12,7 +12,6 @@ the sandbox measured them.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import statistics
@@ -25,26 +24,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import kubectl  # noqa: E402
+from bench_operator import upload  # noqa: E402  (the sum problem under a namespace's prefix)
 
 N = int(os.environ.get("BENCH_EVALUATIONS", "6"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 RELEASE, RELEASE_NS = "gavel", "gavel-system"
 NAMESPACES = {"runc": "gavel-bench-runc", "gvisor": "gavel-bench-gvisor"}
-SUM = ROOT / "examples" / "problems" / "sum"
 SOURCES = {"cpp": "solutions/accepted.cpp", "python": "solutions/accepted.py"}
 FINAL = {"Succeeded", "Failed", "Canceled"}
-
-
-def upload(kube: kubectl.Kube, namespace: str) -> None:
-    from gavel_client.client import Storage
-
-    svc = kube.json("-n", RELEASE_NS, "get", "service", f"{RELEASE}-minio")["spec"]["clusterIP"]
-    secret = kube.json("-n", RELEASE_NS, "get", "secret", f"{RELEASE}-minio")["data"]
-    storage = Storage(endpoint=f"{svc}:9000", bucket="gavel", secure=False,
-                      access_key=base64.b64decode(secret["accessKey"]).decode(),
-                      secret_key=base64.b64decode(secret["secretKey"]).decode())
-    for path in sorted(p for p in SUM.rglob("*") if p.is_file()):
-        storage.put(f"{namespace}/sum/{path.relative_to(SUM).as_posix()}", path.read_bytes())
 
 
 def evaluation(name: str, namespace: str, language: str) -> dict:

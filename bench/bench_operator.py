@@ -40,9 +40,9 @@ FINAL = {"Succeeded", "Failed", "Canceled"}
 SUM = Path(__file__).resolve().parents[1] / "examples" / "problems" / "sum"
 
 
-def upload(kube: kubectl.Kube) -> None:
-    """examples/problems/sum under NS/ of the bundled MinIO: the prefix the default tenancy policy
-    lets the bench's namespace read."""
+def upload(kube: kubectl.Kube, namespace: str = NS) -> None:
+    """examples/problems/sum under NAMESPACE/ of the bundled MinIO: the prefix the default tenancy
+    policy lets that namespace read."""
     import base64
 
     from gavel_client.client import Storage
@@ -53,7 +53,7 @@ def upload(kube: kubectl.Kube) -> None:
                       access_key=base64.b64decode(secret["accessKey"]).decode(),
                       secret_key=base64.b64decode(secret["secretKey"]).decode())
     for path in sorted(p for p in SUM.rglob("*") if p.is_file()):
-        storage.put(f"{NS}/sum/{path.relative_to(SUM).as_posix()}", path.read_bytes())
+        storage.put(f"{namespace}/sum/{path.relative_to(SUM).as_posix()}", path.read_bytes())
 
 
 def evaluation(name: str) -> dict:
