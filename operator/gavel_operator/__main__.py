@@ -9,13 +9,12 @@ import sys
 from urllib.parse import urlsplit
 
 
-def prepare() -> None:
+def prepare(settings) -> None:
     """What must happen before kopf is imported and any thread starts."""
     from .heap import limit_arenas
-    from .settings import Settings
 
-    if arenas := Settings.from_env().malloc_arenas:
-        limit_arenas(arenas)
+    if settings.malloc_arenas:
+        limit_arenas(settings.malloc_arenas)
     # kopf imports the official client's models when it is installed (to recognise its objects in
     # kopf.adopt): 23 MB the operator never uses, since it speaks to the API server itself (kube.py).
     # Installed beside it (a dev venv: gavel_client's extra), it is kept out of this process.
@@ -23,12 +22,12 @@ def prepare() -> None:
 
 
 def main() -> None:
-    prepare()
-    from kopf.cli import main as kopf_main
-
     from .settings import Settings
 
     settings = Settings.from_env()
+    prepare(settings)
+    from kopf.cli import main as kopf_main
+
     # GAVEL_NAMESPACES (comma-separated) confines it to those namespaces; default: all of them
     scope = [arg for n in settings.namespace_list for arg in ("--namespace", n)] or ["--all-namespaces"]
     liveness = os.environ.get("GAVEL_LIVENESS", "http://0.0.0.0:8081/healthz")

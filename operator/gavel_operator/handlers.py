@@ -16,6 +16,7 @@ is whole); a finished Job seen again finds its Evaluation final."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -40,7 +41,8 @@ async def startup(settings: kopf.OperatorSettings, **_):
     STATE.tenancies = {}
     STATE.ledger = dispatch.make_ledger()
     STATE.wake = asyncio.Event()
-    STATE.admitting = asyncio.Semaphore(STATE.settings.max_admitting or 1_000_000_000)
+    limit = STATE.settings.max_admitting
+    STATE.admitting = asyncio.Semaphore(limit) if limit else contextlib.nullcontext()  # 0: no bound
     if STATE.settings.heap_trim_seconds:
         STATE.trimmer = asyncio.get_running_loop().create_task(heap.trim_forever(STATE.settings.heap_trim_seconds))
     STATE.dispatcher = None  # started by the first handler (dispatch.indexed), in kopf's context

@@ -27,7 +27,8 @@ def test_trim_forever_trims_until_cancelled(monkeypatch):
 
 
 def test_the_official_client_stays_out_of_the_operator():
-    code = ("import sys; from gavel_operator.__main__ import prepare; prepare(); import kopf; "
+    code = ("import sys; from gavel_operator.__main__ import prepare; "
+            "from gavel_operator.settings import Settings; prepare(Settings()); import kopf; "
             "import gavel_operator.handlers; print(sorted(m for m in sys.modules if m.startswith('kubernetes')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
