@@ -21,7 +21,9 @@ BENCH_SCALE_PROBE: bench/probe/sitecustomize.py in the operator, its dumps in /v
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -86,7 +88,6 @@ def pki(work: Path) -> str:
           .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    import ipaddress
     cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
             .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
@@ -129,7 +130,6 @@ def control_plane(work: Path) -> tuple[list[subprocess.Popen], str]:
         "--service-account-signing-key-file", str(work / "sa.key"), "--profiling=false",
         "--enable-priority-and-fairness=false", "--max-requests-inflight", "1000",
         "--max-mutating-requests-inflight", "500"], stdout=logs, stderr=subprocess.STDOUT))
-    import base64
     kubeconfig = work / "admin.kubeconfig"
     kubeconfig.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "bench",
@@ -192,21 +192,8 @@ async def one(api: harness.Api, kubeconfig: str, s3, work: Path, n: int, mode: s
 
         watch = asyncio.create_task(api.watch(path, on_event, stop))
         peak = idle
-        names = iter(f"m{i:05d}" for i in range(n))
-
-        async def creator():
-            for name in names:
-                for attempt in range(5):
-                    try:
-                        await api.request("POST", path, harness.evaluation(name, namespace))
-                        break
-                    except RuntimeError as err:
-                        if "HTTP 409" in str(err) or attempt == 4:
-                            break
-                        await asyncio.sleep(0.5 * (attempt + 1))
-
         t0 = time.monotonic()
-        creators = asyncio.gather(*[creator() for _ in range(32)])
+        creators = asyncio.ensure_future(harness.create_all(api, namespace, [f"m{i:05d}" for i in range(n)]))
         deadline = t0 + 120 + 0.2 * n
         last = 0.0
         while (len(admitted) < n or not creators.done()) and time.monotonic() < deadline:

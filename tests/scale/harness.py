@@ -361,6 +361,34 @@ def upload(s3, namespace: str) -> None:
         client.put_object(BUCKET, f"{namespace}/sim/{key}", io.BytesIO(data), len(data))
 
 
+async def create_all(api: Api, namespace: str, names: list[str], concurrency: int = 32, created=None) -> int:
+    """POST an Evaluation (evaluation()) of each name, `concurrency` requests in flight, each tried up
+    to 5 times (a 409: made by an earlier try); created(name) as each exists. Returns how many failed."""
+    path = f"/apis/gavel.dev/v1alpha1/namespaces/{namespace}/evaluations"
+    pending = iter(names)
+    errors = 0
+
+    async def creator() -> None:
+        nonlocal errors
+        for name in pending:
+            for attempt in range(5):
+                try:
+                    await api.request("POST", path, evaluation(name, namespace))
+                except RuntimeError as err:
+                    if "HTTP 409" not in str(err):
+                        if attempt == 4:
+                            errors += 1
+                            break
+                        await asyncio.sleep(0.5 * (attempt + 1))
+                        continue
+                if created:
+                    created(name)
+                break
+
+    await asyncio.gather(*[creator() for _ in range(concurrency)])
+    return errors
+
+
 @dataclass
 class Seen:
     """What the watches saw, by name, in this process's monotonic clock."""
@@ -492,30 +520,10 @@ async def burst(api: Api, kube, operator: Operator, namespace: str, n: int, cap:
             await asyncio.sleep(0.5)
 
     sampler = asyncio.create_task(sample())
-    names = [f"s{i:05d}" for i in range(n)]
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for name in names:
-        queue.put_nowait(name)
-
-    async def creator() -> None:
-        while not queue.empty():
-            name = queue.get_nowait()
-            for attempt in range(5):
-                try:
-                    await api.request("POST", ev_path, evaluation(name, namespace))
-                    seen.created[name] = time.monotonic()
-                    break
-                except RuntimeError as err:
-                    if "HTTP 409" in str(err):
-                        seen.created[name] = time.monotonic()
-                        break
-                    if attempt == 4:
-                        out.create_errors += 1
-                    await asyncio.sleep(0.5 * (attempt + 1))
-
     cpu0, machine0 = operator.cpu_s(), _machine_ticks()
     out.t0 = time.monotonic()
-    await asyncio.gather(*[creator() for _ in range(concurrency)])
+    out.create_errors = await create_all(api, namespace, [f"s{i:05d}" for i in range(n)], concurrency,
+                                         lambda name: seen.created.__setitem__(name, time.monotonic()))
     out.created_s = max(seen.created.values(), default=out.t0) - out.t0
     deadline = out.t0 + timeout
     last_report = 0.0
