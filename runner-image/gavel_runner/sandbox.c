@@ -860,8 +860,8 @@ static void execute(const struct job *j) {
         fail("cannot start the program: %s", why);
     }
     /* the main process as wait4 measured it (exact, as for a lone process), plus the others */
-    long long cpu = r.ru.ru_utime.tv_sec * 1000LL + r.ru.ru_utime.tv_usec / 1000 +
-                    r.ru.ru_stime.tv_sec * 1000LL + r.ru.ru_stime.tv_usec / 1000 + r.others_us / 1000;
+    /* summed in microseconds and truncated once: truncating each part could report 799 ms for 800 */
+    long long cpu = (tv_us(r.ru.ru_utime) + tv_us(r.ru.ru_stime) + r.others_us) / 1000;
     long long rss = r.ru.ru_maxrss;
     if (r.others_kb > rss) rss = r.others_kb;
     if (r.peak_kb > rss) rss = r.peak_kb;
