@@ -10,6 +10,10 @@ measurements are. Prints numbers; asserts nothing (these machines are noisy).
 2. CPU time of a calibrated busy loop as the sandbox measures it, against getrusage of the
    same binary run directly (ground truth).
 3. Peak memory measured for a program that touches a known number of MiB.
+4. Hello world (A+B) in every language whose toolchain is installed here, side by side in one run:
+   one compile, then BENCH_HELLO_TESTS tests (5); the median wall and CPU time per test, the
+   largest peak memory, and each language's wall time against C's. BENCH_HELLO names the
+   languages (comma-separated; "none" skips it).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import time
 from pathlib import Path
 
 from gavel_contract import Limits, Task, TestCase, Verdict
-from gavel_contract.languages import resolve
+from gavel_contract.languages import builtin_languages, resolve
 from gavel_runner import sandbox
 from gavel_runner.judge import judge
 
@@ -141,12 +145,73 @@ def memory_accuracy(tmp: Path) -> None:
               f"({(m.rss_kb - mib * 1024 - base) / (mib * 1024) * 100:+.2f}%)")
 
 
+def hello_programs() -> dict[str, str]:
+    """A+B in every language, from the integration tests (tests/ is not a package: its path is added)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "integration"))
+    from family_programs import PROGRAMS
+    from test_languages import SUM
+    return {**{n: src for n, src in SUM.items() if ":" not in n}, **{n: p[0] for n, p in PROGRAMS.items()}}
+
+
+def installed(version) -> bool:
+    """The absolute programs a version names exist here (the sandbox searches no PATH)."""
+    return all(Path(argv[0]).exists() for argv in (version.compile, version.run) if argv and argv[0].startswith("/"))
+
+
+def hello_world(tmp: Path) -> None:
+    wanted = os.environ.get("BENCH_HELLO", "")
+    if wanted == "none":
+        return
+    runs = int(os.environ.get("BENCH_HELLO_TESTS", "5"))
+    programs = hello_programs()
+    names = [n.strip() for n in wanted.split(",") if n.strip()] or sorted(builtin_languages())
+    rows, missing = [], []
+    for name in names:
+        lang, ver = resolve(name)
+        if name not in programs or not installed(ver):
+            missing.append(name)
+            continue
+        work = tmp / f"hello-{name}"
+        work.mkdir()
+        src = work / ver.source_file
+        src.write_text(programs[name])
+        (work / "1.in").write_text("1 2\n")
+        (work / "1.ans").write_text("3\n")
+        limits = Limits(timeMs=5000, memoryKb=262144)
+        task = Task(language=ver, languageName=lang.name, submission=str(src), tests=[
+            TestCase(name=str(i), input=str(work / "1.in"), expected=str(work / "1.ans"), limits=limits)
+            for i in range(runs)])
+        start = time.perf_counter()
+        result = judge(task)
+        took = time.perf_counter() - start
+        if result.verdict != Verdict.ACCEPTED:
+            print(f"  {name}: {result.verdict.value} {result.message[:200]}")
+            continue
+        walls = sorted(t.wall_time_ms for t in result.tests)
+        cpus = sorted(t.cpu_time_ms for t in result.tests)
+        build_s = max(0.0, took - sum(walls) / 1000)
+        rows.append((name, ver.version, ver.image, build_s, walls[len(walls) // 2], cpus[len(cpus) // 2],
+                     max(t.memory_kb for t in result.tests)))
+    print(f"Hello world (A+B), each language judged here: one compile, {runs} tests; median wall and CPU "
+          f"per test, the largest peak memory:")
+    base = next((r[4] for r in rows if r[0] == "c"), 0) or 1
+    print(f"  {'language':<11} {'version':<8} {'image':<24} {'build s':>7} {'wall ms':>7} {'CPU ms':>6} "
+          f"{'MB':>6} {'wall / C':>8}")
+    for name, version, image, build_s, wall, cpu, kb in rows:
+        print(f"  {name:<11} {version:<8} {image:<24} {build_s:7.2f} {wall:7d} {cpu:6d} {kb / 1024:6.1f} "
+              f"{wall / base:8.1f}")
+    if missing:
+        print("  not installed here (scripts/install-toolchains.sh): " + ", ".join(missing))
+
+
 def main() -> int:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, running as uid {os.geteuid()}")
     with tempfile.TemporaryDirectory(prefix="gavel-bench-") as tmp:
         judge_vs_bare(Path(tmp))
         cpu_accuracy(Path(tmp))
         memory_accuracy(Path(tmp))
+        hello_world(Path(tmp))
     return 0
 
 
