@@ -43,6 +43,7 @@ from typing import Any
 import yaml
 
 from .kattis import kattis_flags
+from .languages import resolve as resolve_language
 from .models import CheckerKind, CheckerProtocol, GroupScoring, Limits, TestVerdict
 from .problem import (
     MAX_TIME_MS, PROBLEM_FILE, CustomChecker, Problem, ProblemChecker, ProblemError, ProblemGroup, ProblemInteractor,
@@ -79,9 +80,20 @@ GRADER_VERDICT_MODES = ("worst_error", "no_errors", "first_error", "always_accep
 GRADER_SCORE_MODES = ("sum", "avg", "min", "max")
 GRADER_FLAGS = (*GRADER_VERDICT_MODES, *GRADER_SCORE_MODES, "ignore_sample", "accept_if_any_accepted")
 
-# a program's language by its files' suffixes (the spec's languages table, as far as Gavel judges them)
+# a program's language by its files' suffixes: the spec's languages table (problemtools' languages.yaml)
+# and the suffixes DOMjudge's and Kattis' packages use, for every language Gavel judges. `.pl` is
+# Prolog in the spec and Perl in DOMjudge: pl_language reads the file to tell them apart.
 SUFFIX_LANGUAGES = {".c": "c", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".c++": "cpp", ".C": "cpp",
-                    ".py": "python", ".py3": "python", ".java": "java", ".rs": "rust", ".go": "go", ".js": "javascript"}
+                    ".py": "python", ".py3": "python", ".java": "java", ".rs": "rust", ".go": "go", ".js": "javascript",
+                    ".kt": "kotlin", ".scala": "scala", ".sc": "scala", ".cs": "csharp", ".hs": "haskell",
+                    ".ml": "ocaml", ".pas": "pascal", ".pp": "pascal", ".p": "pascal", ".pl": "prolog", ".plg": "prolog",
+                    ".rb": "ruby", ".lua": "lua", ".php": "php", ".sh": "bash", ".bash": "bash", ".awk": "awk",
+                    ".R": "r", ".r": "r", ".f90": "fortran", ".f95": "fortran", ".f03": "fortran", ".f08": "fortran",
+                    ".f": "fortran", ".for": "fortran", ".adb": "ada", ".ada": "ada", ".d": "d"}
+# problemtools' tie-break when a directory holds as many sources of two languages (higher first)
+LANGUAGE_PRIORITY = ("cpp", "c", "python", "java", "csharp", "ruby", "haskell", "rust", "scala", "javascript", "php",
+                     "go", "ocaml", "pascal", "kotlin", "prolog")
+HEAD_BYTES = 64 << 10  # how much of a file is read to tell its language
 LANGUAGE_CODES = {"python3": "python", "c++": "cpp"}  # the languages table's codes, Gavel's names
 VALIDATOR_LANGUAGES = {"c", "cpp", "python"}  # the spec: validators without build/run scripts are these
 
@@ -883,15 +895,50 @@ def _group_model(root: GroupNode, scoring: bool) -> tuple[list[ProblemGroup], di
 
 # --- example submissions --------------------------------------------------------------------------
 
+def pl_language(head: bytes) -> str:
+    """A `.pl` file: Prolog when it has a clause with a body (`:-`) and no Perl #! line; Perl otherwise."""
+    if re.match(rb"#!.*perl", head) or not re.search(rb":-", head):
+        return "perl"
+    return "prolog"
+
+
+def file_language(path: str, head: bytes) -> str | None:
+    lang = SUFFIX_LANGUAGES.get(PurePosixPath(path).suffix)
+    return pl_language(head) if lang == "prolog" and path.endswith(".pl") else lang
+
+
 def submission_language(path: str, head: bytes) -> tuple[str | None, str | None]:
     """(Gavel language, None) of an example submission, or (None, why it cannot be judged)."""
     suffix = PurePosixPath(path).suffix
-    lang = SUFFIX_LANGUAGES.get(suffix)
+    lang = file_language(path, head)
     if lang is None:
         return None, f"language of {suffix or 'a file without suffix'} not supported by Gavel"
     if lang == "python" and re.match(rb"^#!.*python2", head):
         return None, "Python 2 (its #! line) is not supported by Gavel"
     return lang, None
+
+
+def directory_language(entry: str, members: list[str], read) -> tuple[str, str | None, str | None]:
+    """(what to judge, Gavel language, None) of a submission that is a directory, or (entry, None, why
+    not). The language is the one most of its sources are in (problemtools' rule); a language that
+    takes one source file is judged on it when the directory holds exactly one."""
+    sources: dict[str, list[str]] = {}
+    for m in members:
+        lang = file_language(m, (read(f"submissions/{m}") or b"")[:HEAD_BYTES])
+        if lang:
+            sources.setdefault(lang, []).append(m)
+    if not sources:
+        return entry, None, "a directory without a source file in a language Gavel judges: not supported"
+    rank = {name: i for i, name in enumerate(LANGUAGE_PRIORITY)}
+    lang = max(sources, key=lambda n: (len(sources[n]), -rank.get(n, len(rank))))
+    paths = sources[lang]
+    _, version = resolve_language(lang)
+    if version.multi_file is not None:
+        return entry, lang, None
+    if len(paths) == 1:
+        return paths[0], lang, None  # a one-file language: its one source
+    return entry, None, (f"{len(paths)} {lang} sources ({', '.join(PurePosixPath(p).name for p in paths[:4])}): "
+                         f"not supported, Gavel's {lang} takes one source file")
 
 
 def _submissions(files: set[str], read, version: str, scoring: bool, read_paths: list[str],
@@ -910,10 +957,10 @@ def _submissions(files: set[str], read, version: str, scoring: bool, read_paths:
             notes.append(f"submissions/{entry}: not in a directory that says what it must get: not checked")
             continue
         if is_dir:
-            out.append(PackageSubmission(entry, None, expectation, "a submission of several files (a directory) is "
-                                                                   "not supported yet"))
-            continue
-        lang, why = submission_language(entry, (read(f"submissions/{entry}") or b"")[:200])
+            members = sorted(f[len("submissions/"):] for f in files if f.startswith(f"submissions/{entry}/"))
+            entry, lang, why = directory_language(entry, members, read)
+        else:
+            lang, why = submission_language(entry, (read(f"submissions/{entry}") or b"")[:HEAD_BYTES])
         rules_language = _rules_for(entry, config).get("language")
         if rules_language:  # the languages table's code
             code = str(rules_language).lower()

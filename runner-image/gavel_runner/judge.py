@@ -370,8 +370,8 @@ class Judgement:
             seal(self.build)
         text = _read_text(out, COMPILE_OUTPUT_KEPT)
         verdict, why = classify(m, self.lang.compile_limits, 0)
-        if verdict is None and self.plan is not None and self.plan.find_main:
-            try:  # Java: the program is the one class with main, read from what javac wrote
+        if verdict is None and any("{entry}" in w for w in self.lang.run):
+            try:  # JVM: the program is the one class with main, read from what the compiler wrote
                 main = multifile.find_main_class(self.build)
             except SubmissionRefused as err:
                 return False, f"{err}\n{text}".strip()

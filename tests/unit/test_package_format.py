@@ -180,14 +180,42 @@ def test_time_limit_sources_and_the_computed_limit():
 
 def test_submission_languages():
     pkg = from_files({"problem.yaml": "", **SECRET, "submissions/accepted/a.py": "#!/usr/bin/python2\n",
-                      "submissions/accepted/b.kt": "", "submissions/accepted/c.py": "print(1)\n",
+                      "submissions/accepted/b.swift": "", "submissions/accepted/c.py": "print(1)\n",
                       "submissions/accepted/d/Main.java": "", "submissions/weird/e.py": ""})
     subs = {s.path: s for s in pkg.submissions}
     assert subs["accepted/a.py"].unsupported.startswith("Python 2")
-    assert subs["accepted/b.kt"].language is None and "not supported" in subs["accepted/b.kt"].unsupported
+    assert subs["accepted/b.swift"].language is None and "not supported" in subs["accepted/b.swift"].unsupported
     assert subs["accepted/c.py"].language == "python" and subs["accepted/c.py"].unsupported is None
-    assert "several files" in subs["accepted/d"].unsupported
+    assert subs["accepted/d"].language == "java" and subs["accepted/d"].unsupported is None  # several files
     assert "weird/e.py" not in subs and any("weird/e.py" in n for n in pkg.notes)
+
+
+def test_every_language_has_its_suffix():
+    """DOMjudge's hello submissions, by name: each one's language is Gavel's (`.pl` by what it holds)."""
+    from gavel_contract.languages import builtin_languages
+    from gavel_contract.package import file_language
+    names = {"hello.adb": "ada", "hello.awk": "awk", "hello.bash": "bash", "hello.sh": "bash", "hello.c": "c",
+             "hello.cpp": "cpp", "hello.cs": "csharp", "hello.d": "d", "hello.f95": "fortran", "hello.go": "go",
+             "hello.hs": "haskell", "Hello.java": "java", "hello.js": "javascript", "hello.kt": "kotlin",
+             "hello.lua": "lua", "hello.ml": "ocaml", "hello.pas": "pascal", "hello.php": "php", "hello.plg": "prolog",
+             "hello.py": "python", "hello.R": "r", "hello.rb": "ruby", "hello.rs": "rust", "hello.scala": "scala"}
+    assert {file_language(n, b"") for n in names} | {"perl", "pypy"} == set(builtin_languages())
+    assert {n: file_language(n, b"") for n in names} == names
+    assert file_language("hello.pl", b"#!/usr/bin/perl\nprint \"hi\";\n") == "perl"
+    assert file_language("hello.pl", b"main :- write(hi), nl.\n") == "prolog"
+
+
+def test_a_directory_submission_gets_the_language_of_most_of_its_sources():
+    pkg = from_files({"problem.yaml": "", **SECRET, "submissions/accepted/ada/hello.adb": "", "submissions/accepted/ada/notes.txt": "",
+                      "submissions/accepted/two/a.rb": "", "submissions/accepted/two/b.rb": "",
+                      "submissions/accepted/mix/a.cpp": "", "submissions/accepted/mix/b.cpp": "",
+                      "submissions/accepted/mix/c.py": "", "submissions/accepted/none/x.txt": ""})
+    subs = {s.path: s for s in pkg.submissions}
+    assert (subs["accepted/ada/hello.adb"].language, subs["accepted/ada/hello.adb"].unsupported) == ("ada", None)
+    assert subs["accepted/two"].language is None and "ruby takes one source file" in subs["accepted/two"].unsupported
+    assert "2 ruby sources (a.rb, b.rb): not supported" in subs["accepted/two"].unsupported
+    assert subs["accepted/mix"].language == "cpp"
+    assert "not supported" in subs["accepted/none"].unsupported
 
 
 # --- the package's verdict and score --------------------------------------------------------------
