@@ -40,18 +40,23 @@ FINAL = {"Succeeded", "Failed", "Canceled"}
 SUM = Path(__file__).resolve().parents[1] / "examples" / "problems" / "sum"
 
 
-def upload(kube: kubectl.Kube, namespace: str = NS) -> None:
-    """examples/problems/sum under NAMESPACE/ of the bundled MinIO: the prefix the default tenancy
-    policy lets that namespace read."""
+def bundled_storage(kube: kubectl.Kube):
+    """The demo install's bundled MinIO, bucket gavel, as its Service and Secret name it."""
     import base64
 
     from gavel_client.client import Storage
 
     svc = kube.json("-n", RELEASE_NS, "get", "service", f"{RELEASE}-minio")["spec"]["clusterIP"]
     secret = kube.json("-n", RELEASE_NS, "get", "secret", f"{RELEASE}-minio")["data"]
-    storage = Storage(endpoint=f"{svc}:9000", bucket="gavel", secure=False,
-                      access_key=base64.b64decode(secret["accessKey"]).decode(),
-                      secret_key=base64.b64decode(secret["secretKey"]).decode())
+    return Storage(endpoint=f"{svc}:9000", bucket="gavel", secure=False,
+                   access_key=base64.b64decode(secret["accessKey"]).decode(),
+                   secret_key=base64.b64decode(secret["secretKey"]).decode())
+
+
+def upload(kube: kubectl.Kube, namespace: str = NS) -> None:
+    """examples/problems/sum under NAMESPACE/ of the bundled MinIO: the prefix the default tenancy
+    policy lets that namespace read."""
+    storage = bundled_storage(kube)
     for path in sorted(p for p in SUM.rglob("*") if p.is_file()):
         storage.put(f"{namespace}/sum/{path.relative_to(SUM).as_posix()}", path.read_bytes())
 

@@ -19,6 +19,7 @@
 #   images.sh load NAME...    build if needed, then import into the running cluster
 #   images.sh load-docker IMAGE   import any image from the local Docker into the cluster
 #   images.sh reload TAG...   import the cached archives of these tags again
+#   images.sh archive NAME    print the path of an image's archive (what a node imports)
 #   images.sh key NAME        print the key of the runner, runner-FAMILY or operator image
 #   images.sh packages NAME   print the Debian packages of runner or runner-FAMILY
 # NAME "families": the five family images (build families, load families).
@@ -275,6 +276,9 @@ case $cmd in
       log "reloading $tag"
       ctr_import "$tar"
     done ;;
+  archive) # NAME: the path of its archive (what a node imports: the stand-in for a registry pull)
+    [[ $# -eq 1 ]] || die "usage: images.sh archive NAME"
+    image_archive "$1" ;;
   key) # NAME: the key of a project image (runner, runner-FAMILY, operator): what decides whether it is rebuilt
     [[ $# -eq 1 ]] || die "usage: images.sh key runner|runner-FAMILY|operator"
     case $1 in
@@ -293,5 +297,5 @@ case $cmd in
     docker save "$1" -o "$tmp"
     ctr_import "$tmp"
     rm -f "$tmp" ;;
-  *) die "usage: images.sh build|load NAME... | reload TAG... | load-docker IMAGE | key NAME | packages NAME" ;;
+  *) die "usage: images.sh build|load NAME... | reload TAG... | load-docker IMAGE | archive NAME | key NAME | packages NAME" ;;
 esac

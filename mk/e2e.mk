@@ -65,3 +65,10 @@ bench-cache: demo ## benchmark: bytes storage sends for 100 Evaluations of one 5
 	@echo "[bench] cache: $${BENCH_EVALUATIONS:-100} Evaluations of a $${BENCH_TESTS:-10} × $${BENCH_INPUT_MIB:-5} MiB problem, node cache off, then on"
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
 		GAVEL_HELM=$$(scripts/helm.sh) $(VENV)/bin/python bench/bench_cache.py
+
+.PHONY: bench-images
+bench-images: demo ## benchmark: a node without the runner images: each one's import and first Evaluation vs the second (builds the family images: cold ~15 min)
+	@$(CLUSTER_SH) images-families
+	@echo "[bench] images: the six runner images removed from the node, then each imported and judged twice"
+	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
+		$(VENV)/bin/python bench/bench_images.py
