@@ -11,7 +11,7 @@ case $CLUSTER in local | kind) ;; *) die "CLUSTER must be local or kind, not $CL
 
 # One cluster operation at a time (two `make cluster` racing would both start etcd, …).
 case ${1:-} in
-  up | down | images | images-test | images-operator | images-families | load-image)
+  up | down | images | images-test | images-operator | images-e2e | images-families | load-image)
     mkdir -p "$GAVEL_CACHE/run"
     exec 9>"$GAVEL_CACHE/run/cluster.lock"
     flock -w 1800 9 || die "another cluster operation holds $GAVEL_CACHE/run/cluster.lock"
@@ -42,5 +42,5 @@ case ${1:-} in
   kubeconfig) echo "$KUBECONFIG_PATH" ;;
   kubectl)
     if [[ -x $K8S_BIN/kubectl ]]; then echo "$K8S_BIN/kubectl"; else command -v kubectl || die "no kubectl"; fi ;;
-  *) die "usage: cluster.sh up|down|images|images-test|load-image IMAGE|kubeconfig|kubectl" ;;
+  *) die "usage: cluster.sh up|down|images|images-test|images-operator|images-e2e|images-families|load-image IMAGE|kubeconfig|kubectl" ;;
 esac
