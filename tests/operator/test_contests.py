@@ -168,10 +168,14 @@ def test_a_contest_judged_on_the_cluster(kube, namespace, contest_operator, prob
         rejudged = wait_phase(kube, namespace, "rejudge-p10", operator=op)["status"]
         assert rejudged.get("verdict") == "Accepted", rejudged
 
-        status = kube.wait_for("the scoreboard of every judgement", lambda: (
+        # the rejudge keeps the submission id, so "judged" is the same number before and after it: the
+        # full scoreboard itself (p10's A solved, rank 6) says when the rebuild after it has landed
+        board = f"{namespace}/contests/spring/full.json"
+        status = kube.wait_for("the scoreboard of every judgement, the rejudge included", lambda: (
             st := contest_status(kube, namespace)).get("judged") == JUDGED and st.get("pending") == 0
             and st.get("leader") == "Team 01" and st.get("top", [{}])[4:5] == [
-                {"rank": 5, "participant": "p05", "name": "Team 05", "solved": 2, "penalty": 50}] and st, 60, 1)
+                {"rank": 5, "participant": "p05", "name": "Team 05", "solved": 2, "penalty": 50}]
+            and rows(json.loads(read(s3, board))) == FULL and st, 60, 1)
     assert (status["state"], status["participants"]) == ("Frozen", 12), status
     assert [r["participant"] for r in status["top"]] == ["p01", "p03", "p02", "p04", "p05"]
     assert status["rebuilds"] >= 1 and status["lastRebuilt"] and not status.get("message"), status
