@@ -902,15 +902,17 @@ def pl_language(head: bytes) -> str:
     return "prolog"
 
 
-def file_language(path: str, head: bytes) -> str | None:
+def file_language(path: str, head: Callable[[], bytes]) -> str | None:
+    """A file's language by its suffix; `head()` (its first bytes) is read only where the suffix
+    leaves it open (`.pl`): the operator reads a package from storage, a request per file."""
     lang = SUFFIX_LANGUAGES.get(PurePosixPath(path).suffix)
-    return pl_language(head) if lang == "prolog" and path.endswith(".pl") else lang
+    return pl_language(head()) if lang == "prolog" and path.endswith(".pl") else lang
 
 
 def submission_language(path: str, head: bytes) -> tuple[str | None, str | None]:
     """(Gavel language, None) of an example submission, or (None, why it cannot be judged)."""
     suffix = PurePosixPath(path).suffix
-    lang = file_language(path, head)
+    lang = file_language(path, lambda: head)
     if lang is None:
         return None, f"language of {suffix or 'a file without suffix'} not supported by Gavel"
     if lang == "python" and re.match(rb"^#!.*python2", head):
@@ -924,7 +926,7 @@ def directory_language(entry: str, members: list[str], read) -> tuple[str, str |
     takes one source file is judged on it when the directory holds exactly one."""
     sources: dict[str, list[str]] = {}
     for m in members:
-        lang = file_language(m, (read(f"submissions/{m}") or b"")[:HEAD_BYTES])
+        lang = file_language(m, lambda: (read(f"submissions/{m}") or b"")[:HEAD_BYTES])
         if lang:
             sources.setdefault(lang, []).append(m)
     if not sources:
