@@ -32,11 +32,11 @@ MAX_CLASS_BYTES = 16 << 20  # a class file larger than this is not looked at
 @dataclass
 class Plan:
     """How this submission is built and run: the language version with its multi-file compile and
-    run filled in ({build} is left for the judge); `find_main`: Java's entry, known after compiling."""
+    run filled in ({build} is left for the judge, and Java's {entry}: the class with main, found
+    after compiling)."""
 
     language: LanguageVersion
     files: dict[str, bytes]
-    find_main: bool = False
 
 
 def gather(task: Task) -> dict[str, bytes]:
@@ -107,7 +107,7 @@ def plan(task: Task, files: dict[str, bytes]) -> Plan:
         return out
     built = lang.model_copy(update={"compile": fill(spec.compile) if spec.compile else None,
                                     "run": fill(spec.run or lang.run)})
-    return Plan(built, files, find_main=spec.entry == EntryRule.JAVA_MAIN_CLASS)
+    return Plan(built, files)
 
 
 def _no_conflicts(files: dict[str, bytes]) -> None:

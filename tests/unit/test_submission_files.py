@@ -195,7 +195,7 @@ def test_plans_fill_the_language_data(tmp_path):
     assert rust.language.compile[-1] == "main.rs"
     java = multifile.plan(task_with(tmp_path, "java", submission="x.zip", submissionArchive="zip"),
                           {"src/Solver.java": b"package a.b;\nclass Solver {}", "Util.java": b"class Util {}"})
-    assert java.find_main and set(java.files) == {"a/b/Solver.java", "Util.java"}
+    assert "{entry}" in java.language.run and set(java.files) == {"a/b/Solver.java", "Util.java"}
     assert java.language.run[-1] == "{entry}"  # the class, once compiled
     with pytest.raises(SubmissionRefused, match="both a file and a directory"):
         multifile.plan(task_with(tmp_path, "c", submission="x.zip", submissionArchive="zip"),
