@@ -24,11 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
 import kubectl  # noqa: E402
 from bench_operator import INPUTS, RELEASE, RELEASE_NS, bundled_storage  # noqa: E402
-from family_programs import PROGRAMS  # noqa: E402
-from test_languages import SUM as DEFAULT_PROGRAMS  # noqa: E402
+from bench_runner import hello_programs  # noqa: E402  (A+B in every language, from the integration tests)
 
 NS = "gavel-bench-images"
 CONTAINERD_SOCK = "/run/gavel-containerd/containerd.sock"  # cluster/lib.sh: the local cluster's containerd
@@ -105,7 +103,7 @@ def main() -> None:
     for i, text in enumerate(INPUTS, 1):
         storage.put(f"{NS}/sum/tests/{i}.in", f"{text}\n".encode())
         storage.put(f"{NS}/sum/tests/{i}.out", f"{sum(int(x) for x in text.split())}\n".encode())
-    programs = {**DEFAULT_PROGRAMS, **{n: p[0] for n, p in PROGRAMS.items()}}
+    programs = hello_programs()
     for language in LANGUAGES.values():
         storage.put(f"{NS}/hello/{language}", programs[language].encode())
     archives = {image: sh(str(ROOT / "cluster" / "images.sh"), "archive", image) for image in LANGUAGES}
