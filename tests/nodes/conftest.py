@@ -38,6 +38,22 @@ def docker(*args: str, check: bool = True) -> str:
     return proc.stdout.strip()
 
 
+def pause(name: str, attempts: int = 10) -> int:
+    """docker pause, tried again while cgroup v1's freezer gives up ("unable to freeze": runc
+    freezes, polls, thaws and retries a bounded number of times, and a node forking runner
+    processes can outlast that; runc#2791 calls it "a game of chances"). A failed try leaves the
+    node thawed. Returns the tries it took."""
+    for attempt in range(1, attempts + 1):
+        env = {**os.environ, **({"DOCKER_HOST": DOCKER_HOST} if DOCKER_HOST else {})}
+        proc = subprocess.run(["docker", "pause", name], capture_output=True, text=True, env=env, timeout=120)
+        if proc.returncode == 0:
+            return attempt
+        if "unable to freeze" not in proc.stderr or attempt == attempts:
+            raise AssertionError(f"docker pause {name} failed ({attempt} tries): {proc.stderr}")
+        time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
 def ready_nodes(kube) -> set[str]:
     return {n["metadata"]["name"] for n in kube.json("get", "nodes")["items"]
             if {c["type"]: c["status"] for c in n["status"]["conditions"]}.get("Ready") == "True"}

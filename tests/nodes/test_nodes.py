@@ -11,7 +11,8 @@ import collections
 import pytest
 
 from chart import apply, wait_all
-from conftest import Clock, docker, judging_on, lease_holder, operator_pod, operators_apart, runner_pods, wait_nodes_ready
+from conftest import (Clock, docker, judging_on, lease_holder, operator_pod, operators_apart, pause, runner_pods,
+                      wait_nodes_ready)
 
 SUM = {"1": ("1 2\n", "3\n"), "2": ("40 2\n", "42\n")}
 
@@ -119,10 +120,10 @@ def test_a_worker_paused_mid_judging(kube, namespace, storage, workers):
     victim = next(w for w in workers if w != operator_pod(kube)["spec"]["nodeName"])
     names = submit(kube, namespace, storage, "p", 6, 20)
     moved = judging(kube, namespace, victim)
-    docker("pause", victim)
+    tries = pause(victim)
     clock = Clock()
     try:
-        print(f"paused {victim} with {len(moved)} judging on it")
+        print(f"paused {victim} with {len(moved)} judging on it ({tries} tries of the freezer)")
         done = judged_again(kube, namespace, names, moved, victim, "DeletionByTaintManager", clock, "the pause")
         for name in moved:
             assert "NodeLost" in kube("-n", namespace, "get", "events", "--field-selector",
