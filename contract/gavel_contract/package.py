@@ -482,7 +482,7 @@ def _validator(files: set[str], version: str, needed: bool) -> tuple[str, str, l
     if len(dirs) == 1 and len(tops) == 1:
         program = f"{base}/{dirs[0]}"
     elif not dirs and (version == DRAFT or len(tops) == 1 or
-                       sum(1 for t in tops if PurePosixPath(t).suffix in SUFFIX_LANGUAGES) == 1):
+                       sum(1 for t in tops if SUFFIX_LANGUAGES.get(PurePosixPath(t).suffix) in VALIDATOR_LANGUAGES) == 1):
         program = base  # the directory is the program (or holds one file and its headers)
     else:
         raise ProblemError(f"{base}/ holds {', '.join(tops)}: Gavel runs one output validator, a file or a "

@@ -155,6 +155,16 @@ def test_test_names_and_validator_flags():
     assert pkg.problem.name == "p" and pkg.problem.limits.memory_kb == 1024 * 1024
 
 
+def test_a_legacy_validator_beside_files_in_languages_no_validator_is_written_in():
+    """output_validators/ holding validate.cc, its header and a note in R is one program: only the
+    languages validators come in (C, C++, Python) count as a second program."""
+    pkg = from_files({"problem.yaml": "validation: custom\n", **SECRET, "output_validators/validate.cc": "",
+                      "output_validators/validate.h": "", "output_validators/notes.r": "",
+                      "output_validators/README.md": ""})
+    custom = pkg.problem.checker.custom
+    assert (custom.source, custom.language) == ("output_validators/validate.cc", "cpp")
+
+
 def test_a_validator_directory_with_headers_and_a_python_module_program():
     pkg = from_files({"problem.yaml": "validation: custom\n", **SECRET, "output_validators/v/validate.cc": "",
                       "output_validators/v/validate.h": "", "output_validators/v/testlib.h": ""})
