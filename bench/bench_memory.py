@@ -2,7 +2,7 @@
 its heap settings off (the baseline) and on, side by side in one run. Prints numbers; asserts nothing.
 
 What is measured is the operator alone, so nothing else runs: a control plane of its own (etcd and
-kube-apiserver from the cluster's cached build, on loopback ports 22379/22380 and 26443, in a
+kube-apiserver from the cluster's cached build, copied, on loopback ports 22379/22380 and 26443, in a
 private directory; no controller-manager, scheduler or node), Gavel's CRDs and one Language, and
 MinIO on loopback. The operator (`python -m gavel_operator`, as its Deployment runs it, confined to
 the bench's namespace) admits every Evaluation: `max_running` of them get a Job (which nothing runs:
@@ -108,7 +108,10 @@ def pki(work: Path) -> str:
 
 def control_plane(work: Path) -> tuple[list[subprocess.Popen], str]:
     """etcd and kube-apiserver on loopback; returns the processes and an admin kubeconfig's path."""
-    etcd, apiserver = binaries()
+    # run from private copies: cluster/down.sh (`make cluster-down`, or `up` cleaning leftovers) kills
+    # every process whose executable is a cached etcd or Kubernetes binary, and a test run beside this
+    # bench took its control plane away mid-burst
+    etcd, apiserver = (Path(shutil.copy2(b, work / b.name)) for b in binaries())
     ca = pki(work)
     token = os.urandom(16).hex()
     (work / "tokens.csv").write_text(f'{token},bench-admin,bench-admin,"system:masters"\n')

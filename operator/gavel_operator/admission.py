@@ -1,5 +1,6 @@
-"""Admission: a new Evaluation is checked (spec, language, ceilings, tenancy, storage) and judged
-at once when it cannot run, started when there is room, else Queued."""
+"""Admission: a new Evaluation is put in line (intake.py); its turn come, it is read again,
+checked (spec, language, ceilings, tenancy, storage) and judged at once when it cannot run,
+started when there is room, else Queued."""
 
 from __future__ import annotations
 
@@ -20,117 +21,166 @@ from .launch import not_started, start
 from .problems import ProblemUnavailable, expand
 from .objectstore import ObjectStore, StorageError
 from .resources import GROUP, VERSION, EvaluationSpec, Phase
-from .state import STATE, languages, log, store_for, write_status_held
+from .intake import error_delay
+from .state import STATE, eval_path, kube, languages, log, store_for, write_status, write_status_held
 from .status import condition, now
 
 
 @kopf.on.create(GROUP, VERSION, "evaluations")
-async def admit(body, spec, namespace, name, status, patch, retry, language_index, **_):
+async def admit(namespace, name, uid, status, language_index, **_):
+    """Put in line (intake.py) and return: the admission itself reads the Evaluation again when its
+    turn comes, so a backlog holds keys, not kopf's handler calls with their bodies."""
     indexed(language_index)
     if status.get("jobName") or status.get("phase") not in (None, Phase.PENDING.value):
         return  # admitted before a restart (Pending without a Job: retrying while storage was down)
-    # At most settings.max_admitting at once (32): a burst of 10,000 ran 10,000 at once, each holding
-    # its storage check's thread, its API requests and their buffers at the same moment, and the
-    # operator's RSS followed. 32 keep the API server and storage busy (an admission is a few
-    # round-trips); the rest wait as kopf's handler tasks, in creation order.
-    async with STATE.admitting:
-        await admit_one(body, spec, namespace, name, status, patch, retry, language_index)
+    STATE.intake.add((namespace, name), uid)
 
 
-async def admit_one(body, spec, namespace, name, status, patch, retry, language_index) -> None:
+class Retry(Exception):
+    """Admission cannot finish now: tried again `delay` seconds later."""
+
+    def __init__(self, message: str, delay: float):
+        super().__init__(message)
+        self.delay = delay
+
+
+async def admit_key(key: tuple[str, str], uid: str, retry: int) -> float | None:
+    """One admission from the line (intake.Intake): the Evaluation read fresh, checked, then started,
+    Queued or judged at once; its status written here. None: done; else seconds until the next try."""
+    namespace, name = key
+    try:
+        body = await kube().get(eval_path(namespace, name))
+    except ApiError as err:
+        if err.status == 404:
+            return None  # deleted while in line
+        log.warning("admitting %s/%s: reading it: %s", namespace, name, err)
+        return error_delay(retry)
+    except (OSError, asyncio.TimeoutError) as err:
+        log.warning("admitting %s/%s: reading it: %s", namespace, name, err)
+        return error_delay(retry)
+    status = body.get("status") or {}
+    if body["metadata"]["uid"] != uid or status.get("jobName") or (body.get("spec") or {}).get("cancel") \
+            or status.get("phase") not in (None, Phase.PENDING.value):
+        return None  # another one under its name, admitted already, or canceled (its handler says so)
+    try:
+        await admit_one(body, body.get("spec") or {}, namespace, name, retry)
+    except Retry as err:
+        return err.delay
+    except (ApiError, OSError, asyncio.TimeoutError) as err:  # the API server's trouble: tried again
+        log.warning("admitting %s/%s: %s", namespace, name, err)
+        return error_delay(retry)
+    return None
+
+
+async def admit_one(body, spec, namespace, name, retry) -> None:
+    uid = body["metadata"]["uid"]
+    out: dict = {}  # status fields learnt on the way, written with the outcome
+
+    async def refuse(verdict: Verdict, message: str) -> None:
+        if await write_status(namespace, name, uid, {**out, **rejected(verdict, message)}):
+            say_rejected(body, verdict, message)  # once written: not for one canceled meanwhile
+
     try:
         parsed = EvaluationSpec.model_validate(dict(spec))
     except ValidationError as err:
-        return reject(patch, body, Verdict.INITIALIZATION_ERROR, f"invalid spec: {err.errors()[0]['msg']}")
+        return await refuse(Verdict.INITIALIZATION_ERROR, f"invalid spec: {err.errors()[0]['msg']}")
     if parsed.problem:  # its tests, groups, limits, checker, fileIO: as the problem says now
         try:
             parsed, digest = expand(parsed, namespace, parsed.language)
         except ProblemUnavailable as err:
-            if retry < PROBLEM_WAITS:  # created with its Problem, which is being checked right now
-                raise kopf.TemporaryError(str(err), delay=2) from None
-            return reject(patch, body, Verdict.INITIALIZATION_ERROR, str(err))
-        patch.status["problemDigest"] = digest
+            # created with its Problem, which is being checked right now (after a restart too: the
+            # Problems are read again as the line is rebuilt)
+            if retry < PROBLEM_WAITS:
+                raise Retry(str(err), delay=2) from None
+            return await refuse(Verdict.INITIALIZATION_ERROR, str(err))
+        out["problemDigest"] = digest
     if why := group_errors(parsed.groups, parsed.tests):
-        return reject(patch, body, Verdict.INITIALIZATION_ERROR, f"invalid spec: {why}")
-    known = languages(language_index)
+        return await refuse(Verdict.INITIALIZATION_ERROR, f"invalid spec: {why}")
+    known = languages(STATE.language_index)
     lang = known.get(parsed.language)
     label = f"{parsed.language}:{parsed.version or ''}".rstrip(":")
     if lang is None or lang.get(parsed.version) is None:
         what = f"unknown language {parsed.language!r}" if lang is None else \
             f"unknown version {parsed.version!r} of {parsed.language}"
-        return reject(patch, body, Verdict.INITIALIZATION_ERROR,
-                      f"{what}; this cluster judges: {supported(known) or 'no language (kubectl get languages)'}")
+        return await refuse(Verdict.INITIALIZATION_ERROR,
+                            f"{what}; this cluster judges: {supported(known) or 'no language (kubectl get languages)'}")
     version = lang.get(parsed.version)
-    patch.status["language"] = f"{lang.name}:{version.version}"
+    out["language"] = f"{lang.name}:{version.version}"
     limits = [jobs.resolve_limits(version, parsed, t) for t in parsed.tests]
     if why := ceilings.violation(STATE.settings.ceilings_for(namespace), namespace, len(parsed.tests), [(t.name, lim) for t, lim in
                                  zip(parsed.tests, limits)], jobs.deadline_seconds(parsed, limits, STATE.settings)):
-        return reject(patch, body, Verdict.INITIALIZATION_ERROR, why)
-    if why := tenancy_violation(parsed, namespace, name, body["metadata"]["uid"]):
-        return reject(patch, body, Verdict.INITIALIZATION_ERROR, why)
+        return await refuse(Verdict.INITIALIZATION_ERROR, why)
+    if why := tenancy_violation(parsed, namespace, name, uid):
+        return await refuse(Verdict.INITIALIZATION_ERROR, why)
     try:
         store = await store_for(namespace)
-        await asyncio.to_thread(check_storage, store, parsed, namespace, name, body["metadata"]["uid"])
+        await asyncio.to_thread(check_storage, store, parsed, namespace, name, uid)
     except StorageError as err:  # a missing bucket or object: the request is wrong, not the cluster
-        return reject(patch, body, Verdict.INITIALIZATION_ERROR, str(err))
+        return await refuse(Verdict.INITIALIZATION_ERROR, str(err))
     except Exception as err:  # unreachable: retried with back-off, then Failed with the reason
         message = f"storage unreachable at {STATE.settings.storage_endpoint}: {err}"
         if retry + 1 >= STATE.settings.storage_retries:
-            patch.status.update(phase=Phase.FAILED.value, message=message, finishedAt=now(),
-                                conditions=[condition("Failed", True, "StorageUnreachable", message)])
-            kopf.warn(body, reason="StorageUnreachable", message=message)
-            metrics.failed("StorageUnreachable")
+            if await write_status(namespace, name, uid, {
+                    **out, "phase": Phase.FAILED.value, "message": message, "finishedAt": now(),
+                    "conditions": [condition("Failed", True, "StorageUnreachable", message)]}):
+                kopf.warn(body, reason="StorageUnreachable", message=message)
+                metrics.failed("StorageUnreachable")
             return
-        patch.status["phase"] = Phase.PENDING.value
-        patch.status["message"] = message
-        patch.status["conditions"] = [condition("StorageReachable", False, "StorageUnreachable", message)]
-        raise kopf.TemporaryError(message, delay=min(60.0, STATE.settings.storage_retry_delay_seconds * 2 ** retry))
+        await write_status(namespace, name, uid, {
+            **out, "phase": Phase.PENDING.value, "message": message,
+            "conditions": [condition("StorageReachable", False, "StorageUnreachable", message)]}, final=False)
+        raise Retry(message, delay=min(60.0, STATE.settings.storage_retry_delay_seconds * 2 ** retry)) from None
     log.info("admitted %s/%s (%s)", namespace, name, label)
     key = (namespace, name)
     async with STATE.locks(key):
         seen = STATE.ledger.get(key)  # the index function placed it already
+        if seen is not None and (seen.uid != uid or seen.cancel or uid in STATE.ledger.finished):
+            # canceled (or deleted and made again) while this admission ran outside kopf's handler for
+            # it: nothing is started behind the cancel's back (cancel takes this lock too)
+            return
         pool = seen.pool if seen is not None else pool_of(namespace, dict(spec))
         why = STATE.ledger.why_queued(parsed.queue, namespace, pool)
         if why is None:
             # the slot is taken now, before start's requests, so the dispatcher cannot take it too
             STATE.ledger.mark_starting(key, parsed.queue)
-            # written here, under its lock: kopf's own patch lands after the handler returns, and a Job
-            # left by a killed operator may be finished (and its verdict written) by then
             try:
-                values = await start(namespace, name, body["metadata"]["uid"], parsed, lang, version, body,
-                                     attempt=1)
-            except (kopf.TemporaryError, ApiError):
+                values = await start(namespace, name, uid, parsed, lang, version, body, attempt=1)
+            except (ApiError, OSError, asyncio.TimeoutError):
                 STATE.ledger.unmark_starting(key)
-                raise  # the API server's trouble: kopf retries
+                raise  # the API server's trouble: tried again
             except Exception as err:  # a case no check foresaw: said on the Evaluation, never retried forever
                 if retry + 1 < ADMIT_ATTEMPTS:
                     STATE.ledger.unmark_starting(key)
-                    raise kopf.TemporaryError(f"could not start: {err}", delay=5 * (retry + 1)) from err
+                    raise Retry(f"could not start: {err}", delay=5 * (retry + 1)) from err
                 log.exception("%s/%s could not be started", namespace, name)
                 values = not_started(body, "OperatorError", f"the operator could not start it: {err}")
-            await write_status_held(namespace, name, body["metadata"]["uid"], values,
-                                    final=values["phase"] == Phase.FAILED.value)
+            if not await write_status_held(namespace, name, uid, {**out, **values},
+                                           final=values["phase"] == Phase.FAILED.value):
+                STATE.ledger.unmark_starting(key)  # deleted or final meanwhile: its slot is not taken
         else:
             # where it stands when admitted (from the ledger's counts, not a scan of the queue); kept
             # current, it would cost a write to every queued Evaluation each time one starts
             ahead = STATE.ledger.waiting_ahead(parsed.queue, parsed.priority)
             waiting = f"waiting for a free slot: position {ahead + 1} in queue {parsed.queue} when admitted"
-            patch.status.update(phase=Phase.QUEUED.value, queuedAt=now(), message=waiting,
-                                conditions=[condition("Queued", True, "ConcurrencyLimit", why)])
-            kopf.info(body, reason="Queued", message=f"{why}; waiting")
+            if await write_status_held(namespace, name, uid, {
+                    **out, "phase": Phase.QUEUED.value, "queuedAt": now(), "message": waiting,
+                    "conditions": [condition("Queued", True, "ConcurrencyLimit", why)]}, final=False):
+                kopf.info(body, reason="Queued", message=f"{why}; waiting")
 
 
-ADMIT_ATTEMPTS = 3
-PROBLEM_WAITS = 5  # a Problem not (yet) Ready: admission waits this many times 2 s, then refuses  # an unforeseen error in starting an Evaluation: tried this often, then Failed
+ADMIT_ATTEMPTS = 3  # an unforeseen error in starting an Evaluation: tried this often, then Failed
+PROBLEM_WAITS = 5  # a Problem not (yet) Ready: admission waits this many times 2 s, then refuses
 
 
-def reject(patch, body, verdict: Verdict, message: str) -> None:
-    """Judged at once, without a Job: the request itself cannot be judged."""
-    patch.status.update(phase=Phase.SUCCEEDED.value, verdict=verdict.value, message=message, passed="0/0",
-                        finishedAt=now(),
-                        conditions=[condition("Complete", True, verdict.value, message)])
+def say_rejected(body, verdict: Verdict, message: str) -> None:
     kopf.warn(body, reason=verdict.value, message=message)
     metrics.judged(verdict.value, body["metadata"].get("creationTimestamp"))
+
+
+def rejected(verdict: Verdict, message: str) -> dict:
+    """Judged at once, without a Job (the request itself cannot be judged): the status to write."""
+    return {"phase": Phase.SUCCEEDED.value, "verdict": verdict.value, "message": message, "passed": "0/0",
+            "finishedAt": now(), "conditions": [condition("Complete", True, verdict.value, message)]}
 
 
 def tenancy_violation(spec: EvaluationSpec, namespace: str, name: str, uid: str) -> str | None:

@@ -79,6 +79,11 @@ def indexed(language_index) -> None:
         # start from the queue raised LookupError after creating its Job, and was done again 5 s later)
         if STATE.dispatcher is None:
             STATE.dispatcher = asyncio.get_running_loop().create_task(dispatcher())
+        # the line to admit, after a restart: those the last process had not admitted (kopf calls the
+        # create handler again only for those whose handler had not returned; the line drops repeats)
+        for key, uid in STATE.ledger.unadmitted():
+            STATE.intake.add(key, uid)
+        STATE.intake.start()
         kick()
 
 

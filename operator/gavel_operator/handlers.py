@@ -16,7 +16,6 @@ is whole); a finished Job seen again finds its Evaluation final."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -24,6 +23,7 @@ import kopf
 
 from . import callbacks, heap, jobs, metrics, retention
 from . import admission, contests, dispatch, following, launch, problems, progress
+from .intake import Intake
 from .objectstore import ObjectStore
 from .resources import GROUP, VERSION, EvaluationSpec
 from .settings import Settings
@@ -41,8 +41,7 @@ async def startup(settings: kopf.OperatorSettings, **_):
     STATE.tenancies = {}
     STATE.ledger = dispatch.make_ledger()
     STATE.wake = asyncio.Event()
-    limit = STATE.settings.max_admitting
-    STATE.admitting = asyncio.Semaphore(limit) if limit else contextlib.nullcontext()  # 0: no bound
+    STATE.intake = Intake(admission.admit_key, STATE.settings.max_admitting)  # started by dispatch.indexed
     if STATE.settings.heap_trim_seconds:
         STATE.trimmer = asyncio.get_running_loop().create_task(heap.trim_forever(STATE.settings.heap_trim_seconds))
     STATE.dispatcher = None  # started by the first handler (dispatch.indexed), in kopf's context
@@ -95,6 +94,8 @@ async def cleanup(**_):
     await callbacks.stop()
     if STATE.dispatcher:
         STATE.dispatcher.cancel()
+    if STATE.intake is not None:  # (empty, it is falsy: it has a length)
+        STATE.intake.stop()
     if STATE.progress:
         STATE.progress.cancel()
     if STATE.sweeper:
@@ -116,7 +117,8 @@ def storage_probe(**_):
 def queue_probe(**_):
     """What /healthz reports of the work: counters, never a verdict on health (a backlog is work)."""
     ledger = STATE.ledger
-    return {"running": ledger.running, "queued": ledger.queued, "indexed": STATE.language_index is not None}
+    return {"running": ledger.running, "queued": ledger.queued, "admitting": len(STATE.intake),
+            "indexed": STATE.language_index is not None}
 
 
 @kopf.index(GROUP, VERSION, "languages")

@@ -177,6 +177,14 @@ class Ledger:
                 best = (top, key)
         return None if best is None else best[1]
 
+    def unadmitted(self) -> list[tuple[Key, str]]:
+        """(key, uid) of those admission has not finished, oldest first: never admitted, or Pending
+        without a Job (storage was down: admission was trying again). After a restart, the line to
+        admit (intake.py) is rebuilt from these."""
+        waiting = [(e.created, key, e.uid) for key, e in self.entries.items()
+                   if e.phase is None or (e.phase == "Pending" and not e.job and key not in self.starting)]
+        return [(key, uid) for _, key, uid in sorted(waiting)]
+
     def depths(self) -> Counter:
         """Queued Evaluations by queue."""
         out: Counter = Counter()

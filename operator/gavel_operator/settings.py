@@ -33,9 +33,10 @@ class Settings(BaseModel):
 
     # Concurrency: running Evaluations in all and per queue; the rest wait as Queued.
     max_running: int = 20
-    # The operator's own memory under a burst (admission.py, heap.py; `make bench-memory`).
+    # The operator's own memory under a burst (intake.py, heap.py; `make bench-memory`).
     max_admitting: int = Field(32, ge=0, description="admissions handled at once (storage check, task Secret, Job); "
-                                                     "the rest wait in creation order; 0: no bound")
+                                                     "the rest wait in line, by name, in creation order; 0: no bound "
+                                                     "(a task each)")
     heap_trim_seconds: float = Field(30, ge=0, description="collect garbage and give freed heap back to the "
                                                            "kernel this often; 0: never")
     malloc_arenas: int = Field(2, ge=0, description="glibc malloc arenas at most; 0: glibc's default (8 per core)")

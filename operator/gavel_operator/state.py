@@ -34,7 +34,7 @@ class State:
     locks: "KeyLocks"  # one per Evaluation, held while starting its Job and writing its status after admission
     ledger: Ledger | None = None  # the queue and running counts, from the watch (ledger.py)
     wake: asyncio.Event | None = None  # the dispatcher's (dispatch.kick)
-    admitting: Any  # an asyncio.Semaphore of settings.max_admitting (0: a null context): admissions at once
+    intake: Any = None  # intake.Intake: those waiting to be admitted, settings.max_admitting at once
     trimmer: asyncio.Task | None = None  # heap.trim_forever
     language_index: Any = None  # kopf's, once its indexes are whole (dispatch.indexed)
     nothing_listed: bool = False  # the watch of Evaluations started empty (dispatch.readiness)
