@@ -111,7 +111,8 @@ def control_plane(work: Path) -> tuple[list[subprocess.Popen], str]:
     # run from private copies: cluster/down.sh (`make cluster-down`, or `up` cleaning leftovers) kills
     # every process whose executable is a cached etcd or Kubernetes binary, and a test run beside this
     # bench took its control plane away mid-burst
-    etcd, apiserver = (Path(shutil.copy2(b, work / b.name)) for b in binaries())
+    (work / "bin").mkdir()
+    etcd, apiserver = (Path(shutil.copy2(b, work / "bin" / b.name)) for b in binaries())
     ca = pki(work)
     token = os.urandom(16).hex()
     (work / "tokens.csv").write_text(f'{token},bench-admin,bench-admin,"system:masters"\n')
