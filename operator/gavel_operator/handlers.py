@@ -66,6 +66,9 @@ async def startup(settings: kopf.OperatorSettings, **_):
     # finished Evaluations are labelled and leave the watch (the API server sends DELETED)
     settings.watching.label_selectors[GROUP, VERSION, "evaluations"] = retention.WATCH_SELECTOR
     settings.batching.error_delays = [1, 2, 5, 10, 30, 60]
+    # kopf keeps an object's worker (its stream, task and last event) this long for the next event:
+    # 5 s by default, and a burst's peak memory was those of the last 5 s of creations, thousands
+    settings.batching.idle_timeout = 1.0
     if STATE.settings.create_buckets:
         await asyncio.to_thread(STATE.store.ensure_buckets)
     metrics.start(STATE.settings.metrics_port, lambda: STATE.ledger, dispatch.readiness)
