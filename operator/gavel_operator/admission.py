@@ -31,9 +31,13 @@ async def admit(namespace, name, uid, status, language_index, **_):
     """Put in line (intake.py) and return: the admission itself reads the Evaluation again when its
     turn comes, so a backlog holds keys, not kopf's handler calls with their bodies."""
     indexed(language_index)
-    if status.get("jobName") or status.get("phase") not in (None, Phase.PENDING.value):
-        return  # admitted before a restart (Pending without a Job: retrying while storage was down)
-    STATE.intake.add((namespace, name), uid)
+    if awaiting_admission(status):  # else admitted before a restart
+        STATE.intake.add((namespace, name), uid)
+
+
+def awaiting_admission(status: dict) -> bool:
+    """No phase yet, or Pending without a Job (admission retrying while storage was down)."""
+    return not status.get("jobName") and status.get("phase") in (None, Phase.PENDING.value)
 
 
 class Retry(Exception):
@@ -50,18 +54,14 @@ async def admit_key(key: tuple[str, str], uid: str, retry: int) -> float | None:
     namespace, name = key
     try:
         body = await kube().get(eval_path(namespace, name))
-    except ApiError as err:
-        if err.status == 404:
+    except (ApiError, OSError, asyncio.TimeoutError) as err:
+        if isinstance(err, ApiError) and err.status == 404:
             return None  # deleted while in line
         log.warning("admitting %s/%s: reading it: %s", namespace, name, err)
         return error_delay(retry)
-    except (OSError, asyncio.TimeoutError) as err:
-        log.warning("admitting %s/%s: reading it: %s", namespace, name, err)
-        return error_delay(retry)
-    status = body.get("status") or {}
-    if body["metadata"]["uid"] != uid or status.get("jobName") or (body.get("spec") or {}).get("cancel") \
-            or status.get("phase") not in (None, Phase.PENDING.value):
-        return None  # another one under its name, admitted already, or canceled (its handler says so)
+    if body["metadata"]["uid"] != uid or (body.get("spec") or {}).get("cancel") \
+            or not awaiting_admission(body.get("status") or {}):
+        return None  # another one under its name, canceled (its handler says so), or admitted already
     try:
         await admit_one(body, body.get("spec") or {}, namespace, name, retry)
     except Retry as err:

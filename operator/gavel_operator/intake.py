@@ -46,13 +46,13 @@ class Intake:
         """Evaluations in line or being admitted (not those waiting to be tried again)."""
         return len(self._line) + self.admitting
 
-    def add(self, key: Key, uid: str, retry: int = 0) -> bool:
+    def add(self, key: Key, uid: str) -> bool:
         """Put one in line unless it is already there (by uid: one created again under the same
         name is another Evaluation). False: it was."""
         if uid in self._held:
             return False
         self._held.add(uid)
-        self._enqueue(key, uid, retry)
+        self._enqueue(key, uid, 0)
         return True
 
     def start(self) -> None:
