@@ -5,7 +5,9 @@
  * at exec time (signal->maxrss), so a program forked from the Python runner would report
  * the runner's ~30 MB as its own peak.  Forking from this tiny static process keeps
  * ru_maxrss honest.  In serve mode (-S) one sandbox process runs every test of a
- * judgement, so a test costs one small fork and one exec, as a bare shell loop would.
+ * judgement; its spawner (a small child forked at start: see start_spawner) starts each
+ * program in memory it shares until the exec, as posix_spawn does: a test costs one exec and
+ * no copy of page tables.
  *
  *   gavel-sandbox [options] -- PROGRAM [ARGS...]     run one program
  *   gavel-sandbox -S                                   serve: read requests on stdin
@@ -68,7 +70,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/sem.h>
+#include <sys/mman.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -110,6 +114,11 @@ static jmp_buf on_error;
 static char error_text[512];
 static pid_t runner; /* our parent: we must die with it (PR_SET_PDEATHSIG) */
 
+/* The spawner: a child of ours, forked at start, that starts every program (see start_run).
+ * 0: none (programs are forked from here); -1: it died (every later run fails). */
+static pid_t spawner;
+static int spawner_sock = -1;
+
 /* The sandbox failed (not the program): report it and go back to the request loop. */
 static void fail(const char *fmt, ...) {
     va_list ap;
@@ -146,7 +155,8 @@ static int set_limit(int resource, rlim_t value) {
 static long long tv_us(struct timeval tv) { return tv.tv_sec * 1000000LL + tv.tv_usec; }
 
 /* Reap whatever of the run has ended, without blocking: the main process's status and rusage
- * are kept, any other's rusage is added to the run's.  0 while children remain, -1 when none. */
+ * are kept, any other's rusage is added to the run's.  0 while children remain (the spawner
+ * is one: see others_remain), -1 when none. */
 static int reap(struct run *r) {
     struct rusage ru;
     int st;
@@ -154,6 +164,10 @@ static int reap(struct run *r) {
     while ((p = wait4(-1, &st, WNOHANG, &ru)) > 0) {
         if (p == r->pid) {
             r->done = 1, r->status = st, r->ru = ru;
+            continue;
+        }
+        if (p == spawner) { /* not the run's: it is gone, and the next run fails */
+            spawner = -1;
             continue;
         }
         r->others_us += tv_us(ru.ru_utime) + tv_us(ru.ru_stime);
@@ -177,7 +191,7 @@ static int read_pids(const char *path, pid_t *list, int n) {
     for (char *p = buf, *end; n < MAX_TREE; p = end) {
         long v = strtol(p, &end, 10);
         if (end == p) break;
-        list[n++] = (pid_t)v;
+        if ((pid_t)v != spawner) list[n++] = (pid_t)v; /* ours, not the run's */
     }
     return n;
 }
@@ -199,6 +213,18 @@ static int add_children(pid_t pid, long threads, pid_t *list, int n) {
     }
     closedir(d);
     return n;
+}
+
+/* Whether a child of ours besides the spawner is alive (or not yet reaped): what reap()'s 0 says
+ * when there is no spawner.  Unreadable children file: assume so (then the run is swept). */
+static int others_remain(struct run *r) {
+    if (reap(r) < 0) return 0;
+    if (spawner <= 0) return 1;
+    static pid_t list[MAX_TREE];
+    char path[80];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", getpid(), getpid());
+    if (access(path, R_OK) != 0) return 1;
+    return read_pids(path, list, 0) > 0;
 }
 
 struct pstat {
@@ -405,7 +431,7 @@ static void kill_tree(void) {
 static int sweep_uid(uid_t uid, gid_t gid, struct run *r) {
     int rounds = 0;
     for (; rounds < 50; rounds++) {
-        if (nproc_enforced == 0 && reap(r) < 0) break;
+        if (nproc_enforced == 0 && !others_remain(r)) break;
         if (nproc_enforced == 0) kill_tree(); /* as root: a process of the uid killing the uid's
                                                 * every process in a loop cannot stop that */
         pid_t k = fork();
@@ -723,11 +749,101 @@ static int open_output(const char *path) {
     return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
-static void execute(const struct job *j) {
-    int drop = j->uid >= 0 && geteuid() == 0;
-    run_uid = drop ? j->uid : -1;
+/* What a run's first process does between clone and exec: descriptors, limits, scheduling,
+ * identity, then the program.  Under the spawner it shares the spawner's memory (CLONE_VM): it
+ * makes system calls and writes its own stack only, never the spawner's data. */
+struct start {
+    const struct job *j;
+    int fin, fout, ferr, report, drop;
+    int nproc_enforced, sysvipc_listed; /* ours: the spawner's copies are those of its fork */
+};
 
-    /* Open the files here, as the runner's user: the program only ever gets the descriptors.
+static char start_stack[64 * 1024] __attribute__((aligned(16)));
+
+static int start_program(void *arg) {
+    const struct start *s = arg;
+    const struct job *j = s->j;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setpgid(0, 0);
+    if (dup2(s->fin, 0) < 0 || dup2(s->fout, 1) < 0 || dup2(s->ferr, 2) < 0) child_fail(s->report, "dup2");
+    if (j->dir && chdir(j->dir) != 0) child_fail(s->report, j->dir);
+    if ((j->cpu_ms > 0 && set_limit(RLIMIT_CPU, (rlim_t)((j->cpu_ms + 999) / 1000 + 1))) ||
+        (j->as_kb > 0 && set_limit(RLIMIT_AS, (rlim_t)j->as_kb * 1024)) ||
+        (j->fsize > 0 && set_limit(RLIMIT_FSIZE, (rlim_t)j->fsize)) ||
+        (j->nproc > 0 && set_limit(RLIMIT_NPROC, (rlim_t)j->nproc)) ||
+        (j->nofile > 0 && set_limit(RLIMIT_NOFILE, (rlim_t)j->nofile)) ||
+        set_limit(RLIMIT_CORE, 0) ||
+        (j->stack_kb > 0 && set_limit(RLIMIT_STACK, (rlim_t)j->stack_kb * 1024)))
+        child_fail(s->report, "setrlimit");
+    /* What the kernel's rlimits do not refuse (gVisor), a seccomp filter does. */
+    int nrs[12], errs[12], nf = 0;
+    if (set_limit(RLIMIT_MSGQUEUE, 0)) { /* no POSIX message queue: it would outlive the run */
+        if (errno != EPERM) child_fail(s->report, "setrlimit");
+        nrs[nf] = __NR_mq_open, errs[nf++] = EMFILE; /* gVisor: the limit cannot be set */
+    }
+    if (s->drop && !s->sysvipc_listed) { /* gVisor: the uid's SysV IPC objects could not be found */
+        nrs[nf] = __NR_shmget, errs[nf++] = ENOSPC;
+        nrs[nf] = __NR_semget, errs[nf++] = ENOSPC;
+        nrs[nf] = __NR_msgget, errs[nf++] = ENOSPC;
+    }
+    if (s->drop && s->nproc_enforced == 0 && j->nproc == 1) { /* one process: no fork, no thread */
+        nrs[nf] = __NR_clone, errs[nf++] = EAGAIN;
+        nrs[nf] = __NR_clone3, errs[nf++] = ENOSYS; /* glibc falls back to clone */
+#ifdef __NR_fork
+        nrs[nf] = __NR_fork, errs[nf++] = EAGAIN;
+        nrs[nf] = __NR_vfork, errs[nf++] = EAGAIN;
+#endif
+    }
+    /* The program yields to the sandbox: SCHED_IDLE (weight 3 to the sandbox's 1024), which it
+     * cannot leave (RLIMIT_NICE 0, no CAP_SYS_NICE), so that however many tasks it runs (a
+     * fork or thread bomb at limits.processes of 4096) the watchdog still samples and kills
+     * in time; at nice 0, 1024 spinning tasks left it 1/1025 of the CPU and a run past its CPU
+     * limit went unnoticed for minutes.  Where SCHED_IDLE is refused (a sandboxed kernel),
+     * the lowest nice value instead. Alone in its pod, a program runs as fast as before. */
+    struct sched_param idle = {0};
+    /* gVisor refuses RLIMIT_NICE (EPERM), as RLIMIT_MSGQUEUE: its sentry schedules the
+     * program's tasks itself, where the host's priorities do not reach */
+    if (set_limit(RLIMIT_NICE, 0) && errno != EPERM) child_fail(s->report, "setrlimit");
+    if (sched_setscheduler(0, SCHED_IDLE, &idle) != 0 && setpriority(PRIO_PROCESS, 0, 19) != 0)
+        child_fail(s->report, "sched_setscheduler");
+    /* system calls, not glibc's set*id: those may signal every thread of a process they think has
+     * several, and this one shares its memory with the spawner */
+    if (s->drop && (syscall(SYS_setgroups, 0, NULL) || syscall(SYS_setgid, (gid_t)j->gid) ||
+                    syscall(SYS_setuid, (uid_t)j->uid)))
+        child_fail(s->report, "setuid");
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (nf && refuse_syscalls(nrs, errs, nf)) child_fail(s->report, "seccomp");
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    execve(j->argv[0], j->argv, (char **)j->env);
+    child_fail(s->report, j->argv[0]);
+    return 127;
+}
+
+/* What starting a run's program answered. */
+struct launch {
+    pid_t pid;               /* -1: not started (error says why) */
+    long long start_ms;      /* CLOCK_MONOTONIC at the clone */
+    int clone_errno;         /* the clone failed with it (0: it did not fail) */
+    char error[256];         /* why it did not start: a file, the clone */
+    char exec_error[256];    /* started, but start_program failed before or at exec ("": it runs) */
+};
+
+static struct launch *launch_error(struct launch *out, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->error, sizeof out->error, fmt, ap);
+    va_end(ap);
+    out->pid = -1;
+    return out;
+}
+
+/* Open the run's files and start its program: clone, start_program, and back once it has exec'd
+ * or failed (CLONE_VFORK; its report pipe then holds why, or is closed by the exec). */
+static struct launch *launch_here(const struct job *j, const struct start *given, int flags, struct launch *out) {
+    memset(out, 0, sizeof *out);
+    /* Open the files here, as the runner's user (root): the program only ever gets the descriptors.
      * Never through a link (they are in a directory of the runner's own: defense in depth). */
     /* stdin and stdout may be FIFOs (an interactive problem: the program and the interactor, two
      * sandboxes, each reading one FIFO and writing the other). Opening a FIFO blocks until its
@@ -736,17 +852,120 @@ static void execute(const struct job *j) {
      * ends: it never reads an early EOF, nor leaves its peer waiting on a FIFO no one will open. */
     int fin = -1, fout = -1;
     if (j->out_first) fout = open_output(j->out);
-    if (fout < 0 && j->out_first) fail("%s: %s", j->out, strerror(errno));
+    if (fout < 0 && j->out_first) return launch_error(out, "%s: %s", j->out, strerror(errno));
     fin = open(j->in, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fin < 0) { if (fout >= 0) close(fout); fail("%s: %s", j->in, strerror(errno)); }
+    if (fin < 0) { if (fout >= 0) close(fout); return launch_error(out, "%s: %s", j->in, strerror(errno)); }
     if (!j->out_first) fout = open_output(j->out);
-    if (fout < 0) { close(fin); fail("%s: %s", j->out, strerror(errno)); }
+    if (fout < 0) { close(fin); return launch_error(out, "%s: %s", j->out, strerror(errno)); }
     /* the same path for both: one file, one offset (compiler output interleaved as printed) */
     int ferr = strcmp(j->err, j->out) == 0 ? fcntl(fout, F_DUPFD_CLOEXEC, 3)
                                            : open_output(j->err);
-    if (ferr < 0) { close(fin); close(fout); fail("%s: %s", j->err, strerror(errno)); }
+    if (ferr < 0) { close(fin); close(fout); return launch_error(out, "%s: %s", j->err, strerror(errno)); }
     int report[2];
-    if (pipe2(report, O_CLOEXEC) != 0) fail("pipe: %s", strerror(errno));
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        close(fin); close(fout); close(ferr);
+        return launch_error(out, "pipe: %s", strerror(errno));
+    }
+    struct start s = *given;
+    s.j = j, s.fin = fin, s.fout = fout, s.ferr = ferr, s.report = report[1];
+    out->start_ms = now_ms();
+    out->pid = clone(start_program, start_stack + sizeof start_stack, flags, &s);
+    int err = errno;
+    close(fin); close(fout); close(ferr); close(report[1]);
+    if (out->pid < 0) {
+        close(report[0]);
+        out->clone_errno = err;
+        return launch_error(out, "clone: %s", strerror(err));
+    }
+    ssize_t n = read(report[0], out->exec_error, sizeof out->exec_error - 1);
+    out->exec_error[n > 0 ? n : 0] = 0;
+    close(report[0]);
+    return out;
+}
+
+/* The spawner.  A program started by a fork of this process would cost a copy of its page tables
+ * and a copy-on-write fault for each page either writes after it (21 faults, 0.1 ms a test
+ * here); one started with its memory shared (CLONE_VM | CLONE_VFORK, as posix_spawn does) costs
+ * none, but exec hands the peak RSS of the memory it replaces to the program's ru_maxrss: the
+ * sandbox's whole resident size, which grows as it serves (a fork's copy holds only the pages
+ * it copied).  So programs are started by the spawner, a child forked at start that does
+ * nothing else: its memory is small and stays so, and with CLONE_PARENT the programs it starts
+ * are our children (we wait for them, watch them, reap their orphans), not its.  The request,
+ * the job and the answer are in memory shared with it (MAP_SHARED), so that the job's pointers
+ * are the same in both; a byte on a socket each way says "go" and "done". */
+struct shared {
+    struct job job;
+    struct start start;
+    struct launch answer;
+    char *argv[MAX_WORDS + 2];
+    char words[1 << 20]; /* a request's words (read_request): at most 1 MiB */
+};
+static struct shared *shared;
+
+static void spawner_loop(int sock) {
+    char c;
+    for (;;) {
+        ssize_t k = recv(sock, &c, 1, 0);
+        if (k == 0) _exit(0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) _exit(1);
+        launch_here(&shared->job, &shared->start, CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, &shared->answer);
+        if (send(sock, &c, 1, MSG_NOSIGNAL) != 1) _exit(1);
+    }
+}
+
+/* Fork the spawner (before anything else, so that its copy of our memory is small).  Without
+ * one (no fork, no socket), programs are started from here. */
+static void start_spawner(void) {
+    int sv[2];
+    pid_t me = getpid();
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return;
+    pid_t k = fork();
+    if (k < 0) {
+        close(sv[0]), close(sv[1]);
+        return;
+    }
+    if (k == 0) {
+        close(sv[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* dies with us */
+        if (getppid() != me) _exit(1);
+        /* not the runner's pipes: its reads of our answers end with us, not with the spawner */
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) _exit(1);
+        close(null);
+        spawner_loop(sv[1]);
+    }
+    close(sv[1]);
+    spawner = k, spawner_sock = sv[0];
+}
+
+/* Start the run's program: through the spawner, or from here when there is none, or when this
+ * kernel refuses its clone (a sandboxed kernel without CLONE_PARENT: the spawner is let go). */
+static const struct launch *start_run(const struct job *j, int drop) {
+    static struct launch here;
+    struct start s = {.drop = drop, .nproc_enforced = nproc_enforced, .sysvipc_listed = sysvipc_listed};
+    if (spawner < 0) fail("the spawner is gone");
+    if (spawner > 0) {
+        char c = 1;
+        shared->job = *j, shared->start = s;
+        ssize_t k;
+        if (send(spawner_sock, &c, 1, MSG_NOSIGNAL) != 1) fail("the spawner is gone: %s", strerror(errno));
+        while ((k = recv(spawner_sock, &c, 1, 0)) < 0 && errno == EINTR) {}
+        if (k != 1) fail("the spawner is gone");
+        int refused = shared->answer.clone_errno;
+        if (refused != EINVAL && refused != ENOSYS && refused != EPERM) return &shared->answer;
+        kill(spawner, SIGKILL);
+        waitpid(spawner, NULL, 0);
+        close(spawner_sock);
+        spawner = 0, spawner_sock = -1;
+    }
+    /* a fork's copy of our memory (no CLONE_VM): what we hold is not the program's */
+    return launch_here(j, &s, CLONE_VFORK | SIGCHLD, &here);
+}
+
+static void execute(const struct job *j) {
+    int drop = j->uid >= 0 && geteuid() == 0;
+    run_uid = drop ? j->uid : -1;
 
     if (drop) probe_nproc((uid_t)j->uid, (gid_t)j->gid);
     if (sysvipc_listed < 0) sysvipc_listed = access("/proc/sysvipc/shm", R_OK) == 0;
@@ -757,64 +976,12 @@ static void execute(const struct job *j) {
     struct timespec zero = {0, 0};
     while (sigtimedwait(&chld, NULL, &zero) > 0) {}
 
-    long long start = now_ms();
-    pid_t pid = fork();
-    if (pid < 0) fail("fork: %s", strerror(errno));
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        setpgid(0, 0);
-        if (dup2(fin, 0) < 0 || dup2(fout, 1) < 0 || dup2(ferr, 2) < 0) child_fail(report[1], "dup2");
-        if (j->dir && chdir(j->dir) != 0) child_fail(report[1], j->dir);
-        if ((j->cpu_ms > 0 && set_limit(RLIMIT_CPU, (rlim_t)((j->cpu_ms + 999) / 1000 + 1))) ||
-            (j->as_kb > 0 && set_limit(RLIMIT_AS, (rlim_t)j->as_kb * 1024)) ||
-            (j->fsize > 0 && set_limit(RLIMIT_FSIZE, (rlim_t)j->fsize)) ||
-            (j->nproc > 0 && set_limit(RLIMIT_NPROC, (rlim_t)j->nproc)) ||
-            (j->nofile > 0 && set_limit(RLIMIT_NOFILE, (rlim_t)j->nofile)) ||
-            set_limit(RLIMIT_CORE, 0) ||
-            (j->stack_kb > 0 && set_limit(RLIMIT_STACK, (rlim_t)j->stack_kb * 1024)))
-            child_fail(report[1], "setrlimit");
-        /* What the kernel's rlimits do not refuse (gVisor), a seccomp filter does. */
-        int nrs[12], errs[12], nf = 0;
-        if (set_limit(RLIMIT_MSGQUEUE, 0)) { /* no POSIX message queue: it would outlive the run */
-            if (errno != EPERM) child_fail(report[1], "setrlimit");
-            nrs[nf] = __NR_mq_open, errs[nf++] = EMFILE; /* gVisor: the limit cannot be set */
-        }
-        if (drop && !sysvipc_listed) { /* gVisor: the uid's SysV IPC objects could not be found */
-            nrs[nf] = __NR_shmget, errs[nf++] = ENOSPC;
-            nrs[nf] = __NR_semget, errs[nf++] = ENOSPC;
-            nrs[nf] = __NR_msgget, errs[nf++] = ENOSPC;
-        }
-        if (drop && nproc_enforced == 0 && j->nproc == 1) { /* one process: no fork, no thread */
-            nrs[nf] = __NR_clone, errs[nf++] = EAGAIN;
-            nrs[nf] = __NR_clone3, errs[nf++] = ENOSYS; /* glibc falls back to clone */
-#ifdef __NR_fork
-            nrs[nf] = __NR_fork, errs[nf++] = EAGAIN;
-            nrs[nf] = __NR_vfork, errs[nf++] = EAGAIN;
-#endif
-        }
-        /* The program yields to the sandbox: SCHED_IDLE (weight 3 to the sandbox's 1024), which it
-         * cannot leave (RLIMIT_NICE 0, no CAP_SYS_NICE), so that however many tasks it runs (a
-         * fork or thread bomb at limits.processes of 4096) the watchdog still samples and kills
-         * in time; at nice 0, 1024 spinning tasks left it 1/1025 of the CPU and a run past its CPU
-         * limit went unnoticed for minutes.  Where SCHED_IDLE is refused (a sandboxed kernel),
-         * the lowest nice value instead. Alone in its pod, a program runs as fast as before. */
-        struct sched_param idle = {0};
-        /* gVisor refuses RLIMIT_NICE (EPERM), as RLIMIT_MSGQUEUE: its sentry schedules the
-         * program's tasks itself, where the host's priorities do not reach */
-        if (set_limit(RLIMIT_NICE, 0) && errno != EPERM) child_fail(report[1], "setrlimit");
-        if (sched_setscheduler(0, SCHED_IDLE, &idle) != 0 && setpriority(PRIO_PROCESS, 0, 19) != 0)
-            child_fail(report[1], "sched_setscheduler");
-        if (drop && (setgroups(0, NULL) || setgid((gid_t)j->gid) || setuid((uid_t)j->uid)))
-            child_fail(report[1], "setuid");
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        if (nf && refuse_syscalls(nrs, errs, nf)) child_fail(report[1], "seccomp");
-        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-        execve(j->argv[0], j->argv, (char **)j->env);
-        child_fail(report[1], j->argv[0]);
-    }
-    close(fin); close(fout); close(ferr); close(report[1]);
+    const struct launch *started = start_run(j, drop);
+    if (started->pid < 0) fail("%s", started->error);
+    pid_t pid = started->pid;
+    long long start = started->start_ms;
+    char why[256];
+    snprintf(why, sizeof why, "%s", started->exec_error);
 
     /* Watch the whole run until its main process ends: CPU is what the live processes used
      * plus what the ones we reaped did; memory, the live processes' sum. */
@@ -845,20 +1012,14 @@ static void execute(const struct job *j) {
      * to sweep (the uid is this judgement's alone), and a test costs no extra fork. */
     kill(-pid, SIGKILL);
     int leftovers = 0;
-    if (reap(&r) == 0) {
+    if (others_remain(&r)) {
         leftovers = drop ? sweep_uid((uid_t)j->uid, (gid_t)j->gid, &r) : kill_children(&r);
         reap(&r);
     }
     /* nothing of the uid is alive: what it left for the next run goes */
     int cleaned = drop ? clean(j) : 0;
 
-    char why[256];
-    ssize_t n = read(report[0], why, sizeof why - 1);
-    close(report[0]);
-    if (n > 0) {
-        why[n] = 0;
-        fail("cannot start the program: %s", why);
-    }
+    if (why[0]) fail("cannot start the program: %s", why);
     /* the main process as wait4 measured it (exact, as for a lone process), plus the others */
     /* summed in microseconds and truncated once: truncating each part could report 799 ms for 800 */
     long long cpu = (tv_us(r.ru.ru_utime) + tv_us(r.ru.ru_stime) + r.others_us) / 1000;
@@ -871,34 +1032,25 @@ static void execute(const struct job *j) {
            cpu, wall, rss, killed, leftovers, drop, cleaned, end);
 }
 
-/* One request from stdin: "N\n" and N NUL-terminated words.  0 at end of input. */
+/* One request from stdin: "N\n" and N NUL-terminated words, read into the memory shared with
+ * the spawner.  0 at end of input. */
 static int read_request(char ***words, int *count) {
-    static char *buf = NULL;
-    static size_t cap = 0;
-    static char *list[MAX_WORDS + 1];
+    char *buf = shared->words, **argv = shared->argv;
     int n;
     if (scanf("%d", &n) != 1) return 0;
     if (getchar() != '\n' || n < 1 || n > MAX_WORDS) fail("malformed request");
     size_t used = 0;
+    argv[0] = "gavel-sandbox"; /* getopt wants argv[0]: the request's words start at argv[1] */
     for (int i = 0; i < n; i++) {
-        size_t start = used;
+        argv[i + 1] = buf + used;
         int c;
         do {
             if ((c = getchar()) == EOF) fail("truncated request");
-            if (used == cap) {
-                cap = cap ? cap * 2 : 65536;
-                if (!(buf = realloc(buf, cap))) fail("out of memory");
-            }
+            if (used == sizeof shared->words) fail("request larger than %zu bytes", sizeof shared->words);
             buf[used++] = (char)c;
         } while (c != 0);
-        list[i] = (char *)start; /* offsets until buf stops moving */
     }
-    for (int i = 0; i < n; i++) list[i] = buf + (size_t)list[i];
-    list[n] = NULL;
-    /* getopt wants argv[0]: the request's words start at argv[1] */
-    static char *argv[MAX_WORDS + 2];
-    argv[0] = "gavel-sandbox";
-    memcpy(argv + 1, list, (n + 1) * sizeof *argv);
+    argv[n + 1] = NULL;
     *words = argv;
     *count = n + 1;
     return 1;
@@ -915,6 +1067,12 @@ int main(int argc, char **argv) {
     /* if the runner dies, so do we, and so (PDEATHSIG) do the programs */
     runner = getppid();
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) {
+        printf("error=mmap: %s\n", strerror(errno));
+        return 2;
+    }
+    start_spawner();
 
     if (argc == 2 && strcmp(argv[1], "-S") == 0) {
         for (;;) {

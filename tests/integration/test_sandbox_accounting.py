@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import random
+import signal
 import subprocess
 import tempfile
 import time
@@ -85,15 +86,50 @@ def test_a_lone_process_is_measured_as_wait4_measures_it(box, place):
 
 
 def test_a_small_program_is_not_charged_the_sandboxs_own_memory(box, place):
-    # exec hands the peak RSS of the memory it replaces to ru_maxrss: a fork's copy of the serving
-    # sandbox (a few pages), never the sandbox's whole memory (as a vfork child's would be), so a
-    # serving sandbox measures a small program as a fresh one does
+    # exec hands the peak RSS of the memory it replaces to ru_maxrss: the spawner's, small and the
+    # same however much the serving sandbox has grown (never the sandbox's own, as a vfork child
+    # of it would hand over), so a serving sandbox measures a small program as a fresh one does
     exe = program(place, "small", 'int main(){return 0;}\n')
     first = program(place, "first", 'int main(){touch(64);usleep(50000);return 0;}\n')
     for argv in ([exe], [first], [exe]):  # the last in a sandbox that has served and watched one
         m, _ = run(box, place, argv, identity=identity())
     # (gVisor: measured up to 1.2 MB apart, either way: its ru_maxrss is its own accounting)
     assert abs(m.rss_kb - sandbox.run([exe], cwd=place).rss_kb) <= (4096 if GVISOR else 16), m
+
+
+def spawner_of(server: sandbox.Server) -> int:
+    """The serving sandbox's one child between runs: its spawner (sandbox.c, start_spawner)."""
+    pid = server.proc.pid
+    deadline = time.monotonic() + 10  # a sandbox just started may not have forked it yet
+    while not (children := Path(f"/proc/{pid}/task/{pid}/children").read_text().split()):
+        assert time.monotonic() < deadline, "no spawner"
+        time.sleep(0.01)
+    assert len(children) == 1, children
+    return int(children[0])
+
+
+def gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_a_lost_spawner_fails_the_next_run_and_dies_with_its_sandbox(place):
+    exe = program(place, "small", 'int main(){return 0;}\n')
+    with sandbox.Server() as server:
+        assert run(server, place, [exe])[0].exit_code == 0
+        os.kill(spawner_of(server), signal.SIGKILL)
+        with pytest.raises(sandbox.SandboxError, match="spawner is gone"):
+            run(server, place, [exe])
+    server = sandbox.Server()
+    spawner = spawner_of(server)
+    server.proc.kill()
+    server.proc.wait()
+    deadline = time.monotonic() + 10
+    while not gone(spawner) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(spawner)
 
 
 @pytest.mark.parametrize("name,source", [
