@@ -176,6 +176,7 @@ async def pod_succeeded(pod: dict, namespace: str, labels: dict) -> None:
     job = job_of_pod(pod, labels)
     if is_final(ev) or not job or job != ev.job:
         return
+    STATE.ledger.pod_ended(key, ev.uid, job)
     meta = pod["metadata"]
     # what finish needs of the Job: its name and its annotations (the pod's template carries them)
     await finish_once(key, ev, {"metadata": {"name": job, "namespace": namespace,

@@ -55,6 +55,7 @@ class Ledger:
     entries: dict[Key, Entry] = field(default_factory=dict)
     starting: dict[Key, str] = field(default_factory=dict)  # started here, the watch not caught up: key -> queue
     finished: set[str] = field(default_factory=set)  # uids written final here, the watch not caught up
+    ended: dict[str, str] = field(default_factory=dict)  # uid -> the Job whose runner pod ended, the verdict not yet seen
     blocked_pools: dict[str, set[str]] = field(default_factory=dict)  # pool -> runner pods the scheduler cannot place
 
     def __post_init__(self):
@@ -80,6 +81,7 @@ class Ledger:
             self.starting.pop(key, None)  # started (or final): the watch shows it now
         if entry.phase in FINAL:
             self.finished.discard(entry.uid)  # the watch shows it: no need to remember
+            self.ended.pop(entry.uid, None)
         self._refresh(key)
 
     def forget(self, key: Key, uid: str | None = None) -> None:
@@ -90,6 +92,7 @@ class Ledger:
         self.by_phase[old.phase or "New"] -= 1
         self.starting.pop(key, None)
         self.finished.discard(old.uid)
+        self.ended.pop(old.uid, None)
         self._refresh(key)
 
     def mark_starting(self, key: Key, queue: str) -> None:
@@ -102,6 +105,13 @@ class Ledger:
 
     def mark_finished(self, key: Key, uid: str) -> None:
         self.finished.add(uid)
+        self._refresh(key)
+
+    def pod_ended(self, key: Key, uid: str, job: str) -> None:
+        """The runner pod of this Job ended: its slot is free now, before its verdict is read and
+        written (storage, logs, the status: round trips the next Evaluation need not wait for).
+        The next attempt's Job, if any, takes a slot again."""
+        self.ended[uid] = job
         self._refresh(key)
 
     def pod_unschedulable(self, pool: str, pod_uid: str, unschedulable: bool) -> None:
@@ -210,7 +220,8 @@ class Ledger:
         if key in self.starting:
             running = (self.starting[key], namespace)
         elif entry is not None and (entry.phase == "Running" or (entry.phase == "Pending" and entry.job)) \
-                and not entry.cancel and entry.uid not in self.finished:  # Pending without a Job: admission retrying
+                and not entry.cancel and entry.uid not in self.finished \
+                and self.ended.get(entry.uid) != entry.job:  # Pending without a Job: admission retrying
             running = (entry.queue, namespace)
         else:
             running = None

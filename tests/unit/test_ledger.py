@@ -144,9 +144,11 @@ def test_agrees_with_a_full_scan_under_random_events():
         ledger.observe(key, entry)
         if roll > 0.97 and ledger.get(key).phase == "Queued":
             ledger.mark_starting(key, entry.queue)
+        if 0.9 < roll <= 0.93 and entry.job:
+            ledger.pod_ended(key, uid, entry.job)
         run = {k: (v.queue, k[0]) for k, v in ledger.entries.items()
                if (v.phase == "Running" or (v.phase == "Pending" and v.job)) and not v.cancel
-               and v.uid not in ledger.finished}
+               and v.uid not in ledger.finished and ledger.ended.get(v.uid) != v.job}
         run.update({k: (q, k[0]) for k, q in ledger.starting.items()})
         assert ledger.running == len(run), step
         for q in ("default", "q1"):
@@ -207,3 +209,24 @@ def test_position_in_the_queue_counts_those_that_start_first():
     assert ledger.waiting_ahead("other", 0) == 1 and ledger.waiting_ahead("none", 0) == 0
     ledger.observe(("ns", "e2"), Entry(uid="u2", phase="Canceled"))
     assert ledger.waiting_ahead("default", 0) == 2 and ledger.running_keys() == []
+
+
+def test_a_runner_pod_that_ended_frees_its_slot_before_the_verdict():
+    """following.pod_succeeded: the slot frees when the runner pod ends, not after the verdict is
+    read and written (round trips the next Evaluation need not wait for); a later attempt's Job
+    holds one again, and a final status forgets it."""
+    woken = []
+    ledger = Ledger(max_running=1, on_room=lambda: woken.append(1))
+    key = ("ns", "a")
+    ledger.observe(key, Entry(uid="ua", phase="Running", job="gavel-a-ua-a1"))
+    ledger.observe(("ns", "b"), queued("ub"))
+    assert ledger.next_startable() is None
+    woken.clear()
+    ledger.pod_ended(key, "ua", "gavel-a-ua-a1")
+    assert woken and ledger.running == 0 and ledger.next_startable() == ("ns", "b")
+    ledger.observe(key, Entry(uid="ua", phase="Running", job="gavel-a-ua-a1"))  # a progress write: still free
+    assert ledger.running == 0
+    ledger.observe(key, Entry(uid="ua", phase="Pending", job="gavel-a-ua-a2", attempt=2))  # another attempt
+    assert ledger.running == 1 and ledger.next_startable() is None
+    ledger.observe(key, Entry(uid="ua", phase="Succeeded", job="gavel-a-ua-a2", attempt=2))
+    assert ledger.running == 0 and not ledger.ended
