@@ -45,7 +45,14 @@ def main() -> None:
     kopf_settings = kopf.OperatorSettings()
     info = kopf.login_with_service_account(settings=kopf_settings) or \
         kopf.login_with_kubeconfig(settings=kopf_settings)
-    lead(info, settings.leader_lease, urlsplit(liveness).port, settings.metrics_port, kopf_main)
+
+    def run_kopf() -> None:
+        root = logging.getLogger()
+        for handler in list(root.handlers):  # kopf adds its own (--log-format): one line per record, not two
+            root.removeHandler(handler)
+        kopf_main()
+
+    lead(info, settings.leader_lease, urlsplit(liveness).port, settings.metrics_port, run_kopf)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import kopf
 
@@ -29,12 +30,18 @@ from .resources import GROUP, VERSION, EvaluationSpec
 from .settings import Settings
 from .state import STATE, KeyLocks, eval_path, kube
 
+STORAGE_THREADS = 16
+
 STAGES = (admission, contests, dispatch, following, launch, problems)  # imported so that kopf registers their handlers
 
 
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, **_):
     STATE.settings = Settings.from_env()
+    # storage calls run in threads (asyncio.to_thread): the default pool, 6 threads on 2 cores,
+    # held a burst's admissions (several storage round trips each) to 6 at a time
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=STORAGE_THREADS, thread_name_prefix="storage"))
     STATE.store = ObjectStore(STATE.settings)
     STATE.locks = KeyLocks()
     STATE.policies = set()
@@ -57,6 +64,10 @@ async def startup(settings: kopf.OperatorSettings, **_):
         f"spec.{field.alias or name}" for name, field in EvaluationSpec.model_fields.items() if name != "cancel"])
     settings.persistence.finalizer = f"{GROUP}/operator"
     settings.posting.level = logging.INFO
+    # kopf's own line for every handler that succeeded (every event of every Job, pod and
+    # Evaluation): ~5% of the operator's CPU in a burst (make bench-scale, profiled); failures
+    # and warnings are still logged, and Gavel's own log lines and Events are not kopf's
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     settings.watching.server_timeout = 300
     # Filtered by the API server, not here: the pods and Jobs of a busy cluster are not Gavel's to
     # hold in memory; lists come in pages, so a start-up never holds one huge response.

@@ -7,6 +7,9 @@ import io
 import logging
 import re
 import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -24,8 +27,45 @@ class StorageError(RuntimeError):
     pass
 
 
+class PrefixLocks:
+    """Claims of results prefixes that cannot collide run at once. A claim checks the markers of
+    the prefixes around its own, then that its own holds nothing, then marks it: it holds its
+    prefix alone and every prefix around it shared, so claims of siblings (NS/A/UID1 and
+    NS/B/UID2: a burst's) overlap, while a claim of NS waits for those inside it and they for it.
+    (One lock for all claims held each admission for five storage round trips: at most ~25
+    admissions a second on a quiet machine, 6 where storage shared the CPU with a burst.)"""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._alone: set[str] = set()
+        self._shared: Counter = Counter()
+
+    @contextmanager
+    def hold(self, bucket: str, prefix: str):
+        parts = [bucket, *prefix.split("/")]
+        own = "/".join(parts)
+        around = ["/".join(parts[:depth]) for depth in range(2, len(parts))]
+        with self._changed:
+            self._changed.wait_for(lambda: own not in self._alone and not self._shared[own]
+                                   and not any(a in self._alone for a in around))
+            self._alone.add(own)
+            self._shared.update(around)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._alone.discard(own)
+                self._shared.subtract(around)
+                for a in around:
+                    if self._shared[a] <= 0:
+                        del self._shared[a]
+                self._changed.notify_all()
+
+
 class ObjectStore:
-    _claims = threading.Lock()  # results prefixes are claimed one at a time (check, then mark)
+    _claims = PrefixLocks()  # shared by every store (each namespace's credentials make one)
+    _buckets_seen: dict[str, float] = {}  # bucket -> when it was last seen to exist
+    BUCKET_SEEN_SECONDS = 30.0
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -99,7 +139,7 @@ class ObjectStore:
         a prefix (nor show up in each other's listing)."""
         refuse = "(tenancy.storage.sharedResults is false); name another results.prefix"
         parts = prefix.split("/")
-        with self._claims:
+        with self._claims.hold(bucket, prefix):
             for depth in range(1, len(parts)):
                 around = "/".join(parts[:depth])
                 held = self.read(bucket, f"{around}/{RESULTS_MARKER}")
@@ -116,7 +156,15 @@ class ObjectStore:
             self.write(bucket, f"{prefix}/{RESULTS_MARKER}", owner.encode())
 
     def bucket_exists(self, bucket: str) -> bool:
-        return self.client.bucket_exists(bucket)
+        """Asked at every admission: a bucket seen in the last BUCKET_SEEN_SECONDS is taken to be
+        there still (one request fewer per Evaluation in a burst)."""
+        key = f"{self.settings.storage_endpoint} {self.settings.storage_access_key} {bucket}"  # as these credentials see it
+        if time.monotonic() - self._buckets_seen.get(key, -1e9) < self.BUCKET_SEEN_SECONDS:
+            return True
+        exists = self.client.bucket_exists(bucket)
+        if exists:
+            self._buckets_seen[key] = time.monotonic()
+        return exists
 
     def read(self, bucket: str, key: str, limit: int | None = None) -> bytes | None:
         """The object, or None when it (or its bucket) does not exist; StorageError past `limit` bytes."""
