@@ -216,12 +216,13 @@ class Ledger:
     def _refresh(self, key: Key) -> None:
         namespace = key[0]
         entry = self.entries.get(key)
-        # running: seen Pending/Running here, or being started by this process
+        # running: seen Pending/Running here, or being started by this process (not: Pending without a
+        # Job, admission retrying; a Job whose runner pod ended, its slot free before the verdict)
         if key in self.starting:
             running = (self.starting[key], namespace)
         elif entry is not None and (entry.phase == "Running" or (entry.phase == "Pending" and entry.job)) \
                 and not entry.cancel and entry.uid not in self.finished \
-                and self.ended.get(entry.uid) != entry.job:  # Pending without a Job: admission retrying
+                and self.ended.get(entry.uid) != entry.job:
             running = (entry.queue, namespace)
         else:
             running = None

@@ -64,7 +64,7 @@ class PrefixLocks:
 
 class ObjectStore:
     _claims = PrefixLocks()  # shared by every store (each namespace's credentials make one)
-    _buckets_seen: dict[str, float] = {}  # bucket -> when it was last seen to exist
+    _buckets_seen: dict[str, float] = {}  # "endpoint access-key bucket" -> when it was last seen to exist
     BUCKET_SEEN_SECONDS = 30.0
 
     def __init__(self, settings: Settings):
