@@ -146,12 +146,13 @@ class ObjectStore:
                 if held is not None and held.decode(errors="replace") != owner:
                     raise StorageError(f"results prefix s3://{bucket}/{prefix}/ lies inside another Evaluation's "
                                        f"results s3://{bucket}/{around}/ {refuse}")
-            held = self.read(bucket, f"{prefix}/{RESULTS_MARKER}")
-            if held is not None and held.decode(errors="replace") == owner:
-                return  # claimed by this Evaluation on an earlier attempt
-            if held is not None:
-                raise StorageError(f"results prefix s3://{bucket}/{prefix}/ holds another Evaluation's results {refuse}")
+            # one listing first: an empty prefix (a new Evaluation's) is claimed without reading its marker
             if next(iter(self.client.list_objects(bucket, prefix=f"{prefix}/", recursive=True)), None):
+                held = self.read(bucket, f"{prefix}/{RESULTS_MARKER}")
+                if held is not None and held.decode(errors="replace") == owner:
+                    return  # claimed by this Evaluation on an earlier attempt
+                if held is not None:
+                    raise StorageError(f"results prefix s3://{bucket}/{prefix}/ holds another Evaluation's results {refuse}")
                 raise StorageError(f"results prefix s3://{bucket}/{prefix}/ already holds objects {refuse}")
             self.write(bucket, f"{prefix}/{RESULTS_MARKER}", owner.encode())
 
