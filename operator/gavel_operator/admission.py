@@ -1,6 +1,6 @@
-"""Admission: a new Evaluation is put in line (intake.py); its turn come, it is read again,
-checked (spec, language, ceilings, tenancy, storage) and judged at once when it cannot run,
-started when there is room, else Queued."""
+"""Admission: a new Evaluation is put in line (intake.py) by the watch (dispatch.evaluation_event);
+its turn come, it is read again, checked (spec, language, ceilings, tenancy, storage) and judged
+at once when it cannot run, started when there is room, else Queued."""
 
 from __future__ import annotations
 
@@ -15,29 +15,15 @@ from gavel_contract.scoring import group_errors
 from gavel_contract.submission import is_prefix
 
 from . import ceilings, jobs, metrics, tenancy
-from .dispatch import indexed, pool_of
+from .dispatch import pool_of
 from .kube import ApiError
 from .launch import not_started, start
 from .problems import ProblemUnavailable, expand
 from .objectstore import ObjectStore, StorageError
-from .resources import GROUP, VERSION, EvaluationSpec, Phase
+from .resources import EvaluationSpec, Phase
 from .intake import error_delay
 from .state import STATE, eval_path, kube, languages, log, store_for, write_status, write_status_held
-from .status import condition, now
-
-
-@kopf.on.create(GROUP, VERSION, "evaluations")
-async def admit(namespace, name, uid, status, language_index, **_):
-    """Put in line (intake.py) and return: the admission itself reads the Evaluation again when its
-    turn comes, so a backlog holds keys, not kopf's handler calls with their bodies."""
-    indexed(language_index)
-    if awaiting_admission(status):  # else admitted before a restart
-        STATE.intake.add((namespace, name), uid)
-
-
-def awaiting_admission(status: dict) -> bool:
-    """No phase yet, or Pending without a Job (admission retrying while storage was down)."""
-    return not status.get("jobName") and status.get("phase") in (None, Phase.PENDING.value)
+from .status import awaiting_admission, condition, now
 
 
 class Retry(Exception):
@@ -61,7 +47,7 @@ async def admit_key(key: tuple[str, str], uid: str, retry: int) -> float | None:
         return error_delay(retry)
     if body["metadata"]["uid"] != uid or (body.get("spec") or {}).get("cancel") \
             or not awaiting_admission(body.get("status") or {}):
-        return None  # another one under its name, canceled (its handler says so), or admitted already
+        return None  # another one under its name, canceled (following.cancel says so), or admitted already
     try:
         await admit_one(body, body.get("spec") or {}, namespace, name, retry)
     except Retry as err:

@@ -20,7 +20,7 @@ from .ledger import Entry, Ledger
 from .problems import ProblemUnavailable, expand
 from .resources import GROUP, VERSION, EvaluationSpec, Phase
 from .state import FINAL_VALUES, STATE, eval_path, kube, languages, log, patch_evaluation, write_status_held
-from .status import condition, now
+from .status import awaiting_admission, condition, now
 from .tenancy import pod_placement
 
 PROBLEM_GRACE_SECONDS = 120  # after a start, a queued Evaluation's Problem may not be read again yet
@@ -79,8 +79,8 @@ def indexed(language_index) -> None:
         # start from the queue raised LookupError after creating its Job, and was done again 5 s later)
         if STATE.dispatcher is None:
             STATE.dispatcher = asyncio.get_running_loop().create_task(dispatcher())
-        # the line to admit, after a restart: those the last process had not admitted (kopf calls the
-        # create handler again only for those whose handler had not returned; the line drops repeats)
+        # the line to admit, after a restart: those the last process had not admitted, oldest first
+        # (the listing's events ask for them too, in the order kopf handles them; the line drops repeats)
         for key, uid in STATE.ledger.unadmitted():
             STATE.intake.add(key, uid)
         STATE.intake.start()
@@ -247,12 +247,22 @@ def resolve(namespace: str, spec: EvaluationSpec, status: dict):
 
 @kopf.on.event(GROUP, VERSION, "evaluations")
 async def evaluation_event(event, language_index, **_):
+    """Every event of every Evaluation. Admission and cancel are started from here, not from kopf's
+    create and field handlers: those make kopf keep the last-handled spec in an annotation, one
+    more write (and one more event) per Evaluation, and a diff on every event. Both are safe to
+    ask for again: the line holds an Evaluation once (by uid), and a cancel runs once at a time."""
     indexed(language_index)
     body = event["object"]
     meta = body["metadata"]
-    final = (body.get("status") or {}).get("phase") in FINAL_VALUES
+    status = body.get("status") or {}
+    final = status.get("phase") in FINAL_VALUES
     if event["type"] == "DELETED":  # deleted, or labelled finished: out of the watch
         STATE.ledger.forget((meta["namespace"], meta["name"]), meta["uid"])
+    elif (body.get("spec") or {}).get("cancel"):
+        if not final:
+            following.cancel_soon(meta["namespace"], meta["name"], meta["uid"])
+    elif awaiting_admission(status):  # new, or admitted before a restart (the line drops repeats)
+        STATE.intake.add((meta["namespace"], meta["name"]), meta["uid"])
     callbacks.consider(body)
     if meta["uid"] in following.UNSAID and event["type"] != "DELETED":
         phase = (body.get("status") or {}).get("phase")

@@ -13,6 +13,7 @@ into its own prefix, which nothing reads."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import kopf
 from pydantic import ValidationError
@@ -21,10 +22,11 @@ from gavel_contract import Result
 
 from . import jobs, launch, metrics, progress, taskdocs, tenancy
 from .ledger import Entry
+from .intake import error_delay
 from .kube import ApiError
 from .objectstore import without_signatures
 from .resources import GROUP, VERSION, EvaluationSpec, Phase
-from .state import FINAL_VALUES, STATE, kube, log, ref_of, store_after_admission, write_status, write_status_held
+from .state import FINAL_VALUES, STATE, eval_path, kube, log, ref_of, store_after_admission, write_status, write_status_held
 from .status import age_seconds, condition, judged, now, result_from_summary, with_condition
 
 
@@ -533,8 +535,45 @@ async def evaluation_jobs(namespace: str, name: str, uid: str) -> list[dict]:
     return sorted(mine, key=jobs.attempt_of)
 
 
-@kopf.on.field(GROUP, VERSION, "evaluations", field="spec.cancel", new=True)
-async def cancel(body, namespace, name, status, **_):
+CANCELING: set[str] = set()  # uids whose cancel runs now
+CANCELS: set[asyncio.Task] = set()
+
+
+def cancel_soon(namespace: str, name: str, uid: str) -> None:
+    """spec.cancel seen on an Evaluation not final (on the change, at its creation, in a restart's
+    listing): `cancel` runs in a task of its own, once at a time, tried again while the API server
+    or storage fails it, until it is final or gone."""
+    if uid in CANCELING:
+        return
+    CANCELING.add(uid)
+    task = asyncio.get_running_loop().create_task(cancel_until_done(namespace, name, uid))
+    CANCELS.add(task)
+    task.add_done_callback(CANCELS.discard)
+
+
+async def cancel_until_done(namespace: str, name: str, uid: str) -> None:
+    try:
+        for retry in itertools.count():
+            try:
+                # read fresh: the event that asked may be old (a cancel done meanwhile)
+                body = await kube().get(eval_path(namespace, name))
+                status = body.get("status") or {}
+                if body["metadata"]["uid"] != uid or status.get("phase") in FINAL_VALUES:
+                    return
+                return await cancel(body, namespace, name, status)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # noqa: BLE001 - the API server's or storage's trouble: again
+                if isinstance(err, ApiError) and err.status == 404:
+                    return
+                delay = error_delay(retry)
+                log.warning("canceling %s/%s: %s; trying again in %d s", namespace, name, err, delay)
+                await asyncio.sleep(delay)
+    finally:
+        CANCELING.discard(uid)
+
+
+async def cancel(body, namespace, name, status):
     """spec.cancel: every attempt's Job deleted (an earlier attempt's pod may still be on a node
     that stopped answering), the current attempt's log saved, then Canceled. The Jobs are listed and
     deleted holding its lock (STATE.locks), as `retry` starts the next attempt holding it: no attempt is started

@@ -26,7 +26,7 @@ from . import callbacks, heap, jobs, metrics, retention
 from . import admission, contests, dispatch, following, launch, problems, progress
 from .intake import Intake
 from .objectstore import ObjectStore
-from .resources import GROUP, VERSION, EvaluationSpec
+from .resources import GROUP, VERSION
 from .settings import Settings
 from .state import STATE, KeyLocks, eval_path, kube
 
@@ -58,10 +58,9 @@ async def startup(settings: kopf.OperatorSettings, **_):
     STATE.started = time.monotonic()
     # progress in annotations: the status stays the user's to read
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    # the last-handled spec kopf keeps for diffs: only spec.cancel can change (CEL) and matter, so only
-    # it is kept; the whole spec again in an annotation made every object (and the operator) 28% bigger
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP, ignored_fields=[
-        f"spec.{field.alias or name}" for name, field in EvaluationSpec.model_fields.items() if name != "cancel"])
+    # the last-handled spec kopf keeps for diffs, of Problems and Languages only: Evaluations have no
+    # create or field handler (dispatch.evaluation_event), so kopf writes nothing on them
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     settings.persistence.finalizer = f"{GROUP}/operator"
     settings.posting.level = logging.INFO
     # kopf's own line for every handler that succeeded (every event of every Job, pod and

@@ -23,6 +23,11 @@ def age_seconds(stamp: str, at: datetime | None = None) -> float:
     return ((at or datetime.now(timezone.utc)) - datetime.fromisoformat(stamp)).total_seconds()
 
 
+def awaiting_admission(status: dict) -> bool:
+    """No phase yet, or Pending without a Job (admission retrying while storage was down)."""
+    return not status.get("jobName") and status.get("phase") in (None, Phase.PENDING.value)
+
+
 def condition(type_: str, ok: bool, reason: str, message: str = "") -> dict:
     return {"type": type_, "status": "True" if ok else "False", "reason": reason,
             "message": message[:MESSAGE_MAX], "lastTransitionTime": now()}
