@@ -4,9 +4,9 @@ nothing (these machines are noisy). Needs `make demo` (the target runs it).
 BENCH_BURST Evaluations (default 1,000) of examples/problems/sum/solutions/accepted.py on its 4
 tests are created at once (BENCH_CREATORS kubectl processes side by side); then, until every one
 is final: how long after its creation each had a phase (admission keeping pace: from the
-Evaluation's own creationTimestamp to the first time its status records, both to the second, not
-from the bench's polls, which take seconds each under the load), how many were Queued at most,
-judged per second, the verdicts (every one should be Accepted: none Failed for waiting), the
+Evaluation's own creationTimestamp to the first time its status or its Events record, both to the
+second, not from the bench's polls, which take seconds each under the load), how many were
+Queued at most, judged per second, the verdicts (every one should be Accepted: none Failed for waiting), the
 operator replicas' restarts, and the active replica's resident memory. BENCH_BURST_UNTIL=phase
 stops once every one has a phase (admission alone, a few minutes instead of ~25)."""
 
@@ -101,7 +101,20 @@ def main() -> None:
     failed = [f"{i['metadata']['name']}: {i['status'].get('message', '')[:120]}" for i in items
               if i["status"].get("phase") not in ("Succeeded", *(("Queued", "Pending", "Running") if UNTIL_PHASE else ()))]
     creation = max(created_at.values()) - min(created_at.values())
-    admitted = [(first_status_time(i["status"]), stamp(i["metadata"]["creationTimestamp"])) for i in items]
+    # a status keeps the first time of a phase only while it lasts: one started at once (Pending,
+    # JobCreated) and judged since shows its Running and final times; its JobCreated Event says when
+    said: dict[str, float] = {}
+    for e in kube.json("-n", NS, "get", "events", "--field-selector", "involvedObject.kind=Evaluation")["items"]:
+        times = [stamp(t) for t in (e.get("firstTimestamp"), e.get("eventTime"),
+                                    e["metadata"].get("creationTimestamp")) if t]
+        uid = e["involvedObject"].get("uid", "")
+        if times:
+            said[uid] = min(said.get(uid, times[0]), *times)
+    def admitted_at(item: dict) -> float | None:
+        times = (first_status_time(item.get("status") or {}), said.get(item["metadata"]["uid"]))
+        return min((t for t in times if t is not None), default=None)
+    admitted = [(admitted_at(i), stamp(i["metadata"]["creationTimestamp"])) for i in items]
+    slowest = sorted(((a - c, c, i) for (a, c), i in zip(admitted, items) if a is not None), key=lambda x: -x[0])[:5]
     lags = sorted(a - c for a, c in admitted if a is not None)
     # admission's pace: Evaluations with a phase against those created, second by second
     first = min(c for _, c in admitted)
@@ -112,6 +125,10 @@ def main() -> None:
     print(f"creation -> a phase (status times)   median {statistics.median(lags):.0f} s, "
           f"p99 {lags[int(0.99 * (len(lags) - 1))]:.0f} s, max {lags[-1]:.0f} s (to the second)")
     print(f"most created without a phase         {behind} (any second)")
+    print("slowest to a phase                   " + "; ".join(
+        f"{i['metadata']['name']} created +{c - first:.0f} s: {lag:.0f} s, "
+        f"{i['status'].get('phase')} ({', '.join(x.get('reason', '') for x in i['status'].get('conditions') or [])})"
+        for lag, c, i in slowest))
     print(f"most Queued at once                  {most_queued}")
     if not UNTIL_PHASE:
         finished = sorted(stamp(i["status"]["finishedAt"]) for i in items)
