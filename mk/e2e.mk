@@ -12,7 +12,7 @@ test-e2e: deps ## end-to-end: install the chart, judge every verdict in every la
 	@$(E2E_GVISOR)
 	@echo "[test] e2e: helm install, 42 evaluations in 7 languages, hostile pods, cancel, delete, upgrade, uninstall (~9 min)"
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
-		GAVEL_HELM=$$(scripts/helm.sh) $(E2E_RUNTIME) $(VENV)/bin/pytest -q tests/e2e
+		GAVEL_HELM=$$(scripts/helm.sh) $(E2E_RUNTIME) $(VENV)/bin/pytest -q --durations=8 tests/e2e
 
 test-hostile: deps ## containment in real runner pods: hostile submissions and checkers through the chart (part of test-e2e; RUNTIME=gvisor: in gVisor)
 	@$(CLUSTER_SH) up >/dev/null
@@ -36,7 +36,7 @@ test-nodes: deps ## many nodes (CLUSTER=kind, 3 nodes): spread, a worker paused 
 	@$(CLUSTER_SH) images-e2e
 	@echo "[test] nodes: Evaluations over two workers, one paused, the operator's killed, one drained (~12 min)"
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
-		GAVEL_HELM=$$(scripts/helm.sh) $(VENV)/bin/pytest -q -s tests/nodes
+		GAVEL_HELM=$$(scripts/helm.sh) $(VENV)/bin/pytest -q -s --durations=8 tests/nodes
 
 demo-down: ## uninstall the demo release (the cluster stays: make cluster-down)
 	@$(CLUSTER_SH) up >/dev/null

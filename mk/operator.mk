@@ -7,7 +7,7 @@ test-operator: deps ## operator tests on the real cluster (brings it up, builds 
 	@$(CLUSTER_SH) images-operator
 	@echo "[test] operator: every phase and verdict through real Jobs, cancel, deletion, caps, restart (~12 min)"
 	@GAVEL_KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_KUBECTL=$$($(CLUSTER_SH) kubectl) \
-		$(VENV)/bin/pytest -q tests/operator
+		$(VENV)/bin/pytest -q --durations=8 tests/operator
 
 run-operator: venv ## run the operator here against the cluster (storage settings from GAVEL_* variables)
 	@KUBECONFIG=$$($(CLUSTER_SH) kubeconfig) GAVEL_LOG_FORMAT=plain $(VENV)/bin/python -m gavel_operator

@@ -30,7 +30,7 @@ test-unit: venv ## unit tests (pure logic)
 
 test-runner: deps ## runner tests: real sandbox, real compilers, real S3 server
 	@echo "[test] runner: 25 languages, every verdict, hostile programs, S3 (~10 min)"
-	@$(VENV)/bin/pytest -q tests/unit tests/integration
+	@$(VENV)/bin/pytest -q --durations=8 tests/unit tests/integration
 
 bench-runner: deps ## benchmark: judge 1,000 tests vs a bare loop; CPU and memory accuracy; hello world in every installed language (BENCH_HELLO=c,java or none)
 	@$(VENV)/bin/python bench/bench_runner.py
