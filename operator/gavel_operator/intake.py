@@ -1,11 +1,11 @@
 """The line of Evaluations waiting to be admitted: keys and uids in arrival order, never bodies.
 
 The watch (dispatch.evaluation_event) only puts a new Evaluation in line and returns; `at_once`
-tasks take them out and admit each from a fresh read of it (admission.admit_key). Before, each handler waited for an
-admission slot itself: under a burst thousands of kopf's handler calls waited at once, each with
-its event's parsed body, its stream, worker and handler state, and the operator's heap grew with
-the backlog and stayed grown (pymalloc keeps an arena while any of its pools is used). A key in
-line is a tuple; a body lives only while its admission runs.
+tasks take them out and admit each from a fresh read of it (admission.admit_key). Before, each
+handler waited for an admission slot itself: under a burst thousands of kopf's handler calls
+waited at once, each with its event's parsed body, its stream, worker and handler state, and the
+operator's heap grew with the backlog and stayed grown (pymalloc keeps an arena while any of its
+pools is used). A key in line is a tuple; a body lives only while its admission runs.
 
 A restart loses the line: it is rebuilt from the ledger (new Evaluations, and Pending ones that
 have no Job yet) in creation order (dispatch.indexed).
