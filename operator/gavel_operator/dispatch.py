@@ -250,7 +250,7 @@ async def evaluation_event(event, language_index, **_):
     """Every event of every Evaluation. Admission and cancel are started from here, not from kopf's
     create and field handlers: those make kopf keep the last-handled spec in an annotation, one
     more write (and one more event) per Evaluation, and a diff on every event. Both are safe to
-    ask for again: the line holds an Evaluation once (by uid), and a cancel runs once at a time."""
+    ask for again: each line (intake.Intake) holds an Evaluation once, by uid, until done."""
     indexed(language_index)
     body = event["object"]
     meta = body["metadata"]
@@ -260,12 +260,12 @@ async def evaluation_event(event, language_index, **_):
         STATE.ledger.forget((meta["namespace"], meta["name"]), meta["uid"])
     elif (body.get("spec") or {}).get("cancel"):
         if not final:
-            following.cancel_soon(meta["namespace"], meta["name"], meta["uid"])
+            STATE.cancels.add((meta["namespace"], meta["name"]), meta["uid"])
     elif awaiting_admission(status):  # new, or admitted before a restart (the line drops repeats)
         STATE.intake.add((meta["namespace"], meta["name"]), meta["uid"])
     callbacks.consider(body)
     if meta["uid"] in following.UNSAID and event["type"] != "DELETED":
-        phase = (body.get("status") or {}).get("phase")
+        phase = status.get("phase")
         if phase == Phase.PENDING.value:
             await following.say_waiting(meta["namespace"], meta["name"], following.UNSAID.pop(meta["uid"]))
         elif phase not in (None, Phase.QUEUED.value):

@@ -13,7 +13,6 @@ into its own prefix, which nothing reads."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 
 import kopf
 from pydantic import ValidationError
@@ -535,42 +534,23 @@ async def evaluation_jobs(namespace: str, name: str, uid: str) -> list[dict]:
     return sorted(mine, key=jobs.attempt_of)
 
 
-CANCELING: set[str] = set()  # uids whose cancel runs now
-CANCELS: set[asyncio.Task] = set()
-
-
-def cancel_soon(namespace: str, name: str, uid: str) -> None:
+async def cancel_key(key: tuple[str, str], uid: str, retry: int) -> float | None:
     """spec.cancel seen on an Evaluation not final (on the change, at its creation, in a restart's
-    listing): `cancel` runs in a task of its own, once at a time, tried again while the API server
-    or storage fails it, until it is final or gone."""
-    if uid in CANCELING:
-        return
-    CANCELING.add(uid)
-    task = asyncio.get_running_loop().create_task(cancel_until_done(namespace, name, uid))
-    CANCELS.add(task)
-    task.add_done_callback(CANCELS.discard)
-
-
-async def cancel_until_done(namespace: str, name: str, uid: str) -> None:
+    listing), from its line (STATE.cancels, an intake.Intake: a task each, once at a time by uid,
+    tried again after the delay returned, or after any other error): None once final or gone."""
+    namespace, name = key
     try:
-        for retry in itertools.count():
-            try:
-                # read fresh: the event that asked may be old (a cancel done meanwhile)
-                body = await kube().get(eval_path(namespace, name))
-                status = body.get("status") or {}
-                if body["metadata"]["uid"] != uid or status.get("phase") in FINAL_VALUES:
-                    return
-                return await cancel(body, namespace, name, status)
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # noqa: BLE001 - the API server's or storage's trouble: again
-                if isinstance(err, ApiError) and err.status == 404:
-                    return
-                delay = error_delay(retry)
-                log.warning("canceling %s/%s: %s; trying again in %d s", namespace, name, err, delay)
-                await asyncio.sleep(delay)
-    finally:
-        CANCELING.discard(uid)
+        # read fresh: the event that asked may be old (a cancel done meanwhile)
+        body = await kube().get(eval_path(namespace, name))
+        status = body.get("status") or {}
+        if body["metadata"]["uid"] == uid and status.get("phase") not in FINAL_VALUES:
+            await cancel(body, namespace, name, status)
+    except (ApiError, OSError, asyncio.TimeoutError) as err:
+        if isinstance(err, ApiError) and err.status == 404:
+            return None
+        log.warning("canceling %s/%s: %s", namespace, name, err)
+        return error_delay(retry)
+    return None
 
 
 async def cancel(body, namespace, name, status):

@@ -49,6 +49,7 @@ async def startup(settings: kopf.OperatorSettings, **_):
     STATE.ledger = dispatch.make_ledger()
     STATE.wake = asyncio.Event()
     STATE.intake = Intake(admission.admit_key, STATE.settings.max_admitting)  # started by dispatch.indexed
+    STATE.cancels = Intake(following.cancel_key, 0, doing="canceling")  # a task each, none to start
     if STATE.settings.heap_trim_seconds:
         STATE.trimmer = asyncio.get_running_loop().create_task(heap.trim_forever(STATE.settings.heap_trim_seconds))
     STATE.dispatcher = None  # started by the first handler (dispatch.indexed), in kopf's context
@@ -107,8 +108,9 @@ async def cleanup(**_):
     await callbacks.stop()
     if STATE.dispatcher:
         STATE.dispatcher.cancel()
-    if STATE.intake is not None:  # (empty, it is falsy: it has a length)
-        STATE.intake.stop()
+    for line in (STATE.intake, STATE.cancels):
+        if line is not None:  # (empty, it is falsy: it has a length)
+            line.stop()
     if STATE.progress:
         STATE.progress.cancel()
     if STATE.sweeper:

@@ -32,8 +32,9 @@ def error_delay(retry: int) -> int:
 
 
 class Intake:
-    def __init__(self, admit: Admit, at_once: int):
+    def __init__(self, admit: Admit, at_once: int, doing: str = "admitting"):
         self._admit = admit
+        self._doing = doing  # what the log says it was doing when `admit` raised
         self._at_once = at_once  # 0: no bound, a task each (the baseline bench-memory measures)
         self._line: deque[tuple[Key, str, int]] = deque()
         self._held: set[str] = set()  # uids in line, being admitted, or waiting to be tried again
@@ -95,7 +96,7 @@ class Intake:
             raise
         except Exception:  # noqa: BLE001 - admit says what it foresees; the line must keep moving
             delay = error_delay(retry)
-            log.exception("admitting %s/%s (try %d) failed; trying again in %d s", *key, retry + 1, delay)
+            log.exception("%s %s/%s (try %d) failed; trying again in %d s", self._doing, *key, retry + 1, delay)
         finally:
             self.admitting -= 1
         if delay is None:

@@ -35,6 +35,7 @@ class State:
     ledger: Ledger | None = None  # the queue and running counts, from the watch (ledger.py)
     wake: asyncio.Event | None = None  # the dispatcher's (dispatch.kick)
     intake: Any = None  # intake.Intake: those waiting to be admitted, settings.max_admitting at once
+    cancels: Any = None  # intake.Intake: spec.cancel being carried out, each in a task (following.cancel_key)
     trimmer: asyncio.Task | None = None  # heap.trim_forever
     language_index: Any = None  # kopf's, once its indexes are whole (dispatch.indexed)
     nothing_listed: bool = False  # the watch of Evaluations started empty (dispatch.readiness)
