@@ -16,6 +16,20 @@ def phases(kube, namespace) -> dict[str, str]:
     return {i["metadata"]["name"]: (i.get("status") or {}).get("phase") for i in items}
 
 
+def holding_slots(kube, namespace) -> list[str]:
+    """Evaluations Pending or Running whose runner pod has not ended: what maxRunning caps. A pod
+    that ended frees its slot at once (ledger.pod_ended), while its Evaluation shows Running until
+    the verdict is written a moment later. The pods are listed after the Evaluations, so a slot
+    freed and taken again between the two listings is never counted twice."""
+    now = phases(kube, namespace)
+    pods = kube.json("-n", namespace, "get", "pods", "-l", "gavel.dev/role=runner")["items"]
+    ended, live = set(), set()  # by Evaluation (a later attempt's pod may live beside an ended one)
+    for pod in pods:
+        done = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        (ended if done else live).add(pod["metadata"]["labels"].get("gavel.dev/evaluation"))
+    return [n for n, p in now.items() if p in ("Pending", "Running") and (n not in ended or n in live)]
+
+
 def test_concurrency_cap_and_priority(kube, namespace, operator_factory, problems):
     # priorities above 0 are the administrator's to grant (tenancy.placement.allowed.maxPriority)
     op = operator_factory(max_running=2, namespace_tenancy={namespace: {"placement": {"allowed": {"maxPriority": 10}}}})
@@ -30,9 +44,9 @@ def test_concurrency_cap_and_priority(kube, namespace, operator_factory, problem
         most, saw_queued = 0, False
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
-            now = phases(kube, namespace)
-            running = [n for n, p in now.items() if p in ("Pending", "Running")]
+            running = holding_slots(kube, namespace)
             most = max(most, len(running))
+            now = phases(kube, namespace)
             saw_queued |= any(p == "Queued" for p in now.values())
             if all(p in ("Succeeded", "Failed", "Canceled") for p in now.values()) and len(now) == 5:
                 break
