@@ -14,9 +14,20 @@
  *
  * A request is "N\n" followed by N NUL-terminated words: the options and program, as
  * on the command line.  Each run answers with one line on stdout:
- *   exit=N signal=N cpu_ms=N wall_ms=N rss_kb=N killed=none|cpu|wall|memory|processes leftovers=N dropped=0|1 cleaned=N end_ms=N
+ *   exit=N signal=N cpu_ms=N wall_ms=N waited_ms=N rss_kb=N killed=none|cpu|wall|starved|memory|processes
+ *   leftovers=N dropped=0|1 cleaned=N end_ms=N
  * (end_ms: CLOCK_MONOTONIC when the program ended or was killed: two runs at once, e.g. an
  * interactive program and its interactor, are ordered by it)
+ *
+ * The wall limit catches a program that sleeps or blocks. A crowded node (other pods, the pod's
+ * CPU quota) also stretches wall time, while the program waits runnable for a CPU: the kernel
+ * counts that wait per task (/proc/PID/task/TID/schedstat, its second field), and it does not
+ * count toward the wall limit. waited_ms is the longest any live task of the run had waited, but
+ * never more than the time none of the run was on a CPU (wall - CPU: tasks of its own queued behind
+ * each other are its own doing), read from shortly before the wall limit on; a run is killed for
+ * wall time when wall_ms - waited_ms passes the limit. Waiting can only stretch a run to STARVED_FACTOR times its wall limit: past
+ * that it is killed as starved, which is the node's fault and no verdict. Under gVisor (not
+ * read there) or where the kernel keeps no such count, waited_ms is 0: the plain wall limit holds.
  * or, when the sandbox itself failed (not the program):  error=MESSAGE
  *
  * A run is every process the program starts: CPU is theirs all (waited for or not: orphans are
@@ -88,6 +99,8 @@
 #define POLL_NS 5000000L /* 5 ms: how often CPU time and RSS are sampled */
 #define PSS_BUDGET_MS 50 /* what one sample spends reading Pss at most (sample_tree) */
 #define PSS_MAX_PROCESSES 256 /* more at once (a fork bomb): their RSS summed, no Pss read at all */
+#define WAIT_EVERY_MS 20 /* how often the run's wait for a CPU is read, once near its wall limit */
+#define STARVED_FACTOR 3 /* waiting for a CPU stretches a run to this many times its wall limit at most */
 
 struct job {
     const char *dir, *in, *out, *err;
@@ -301,12 +314,47 @@ static long long read_pss(pid_t pid) {
     return p ? atoll(p + 5) : 0;
 }
 
+/* ns task path waited runnable for a CPU (its schedstat's second field), or -1 (no such file) */
+static long long read_run_delay(const char *path) {
+    char buf[128];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    unsigned long long on_cpu, delay;
+    return sscanf(buf, "%llu %llu", &on_cpu, &delay) == 2 ? (long long)delay : -1;
+}
+
+/* The longest any thread of process pid has waited for a CPU, in ns; -1: not known. */
+static long long process_run_delay(pid_t pid, long threads) {
+    char path[80];
+    if (threads <= 1) {
+        snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
+        return read_run_delay(path);
+    }
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    long long most = -1;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%.16s/schedstat", pid, e->d_name);
+        long long ns = read_run_delay(path);
+        if (ns > most) most = ns;
+    }
+    closedir(d);
+    return most;
+}
+
 /* CPU ms and memory kB of the run's live processes: our children and their descendants (a walk
  * of /proc/PID/task/TID/children, not a scan of all of /proc).  Memory is the RSS of a lone
  * process (what its ru_maxrss counts), the sum of the Pss of several (a vfork child, sharing its
- * parent's memory, counted once), or of their RSS where Pss cannot be read.  Returns how many
- * are live. */
-static int sample_tree(pid_t main_pid, long long *cpu_ms, long long *mem_kb, long *tasks) {
+ * parent's memory, counted once), or of their RSS where Pss cannot be read.  With waited_ms (not
+ * NULL): the longest any live task of theirs has waited for a CPU, or -1 where the kernel does
+ * not say.  Returns how many are live. */
+static int sample_tree(pid_t main_pid, long long *cpu_ms, long long *mem_kb, long *tasks, long long *waited_ms) {
     static pid_t tree[MAX_TREE];
     static struct pstat st[MAX_TREE];
     static int parent[MAX_TREE]; /* index in tree of the process it was found under; -1: ours */
@@ -315,7 +363,7 @@ static int sample_tree(pid_t main_pid, long long *cpu_ms, long long *mem_kb, lon
     int n = add_children(getpid(), 1, tree, 0), live = 0;
     if (n == 0) tree[n++] = main_pid; /* no children file (CONFIG_PROC_CHILDREN): the main one */
     for (int k = 0; k < n; k++) parent[k] = -1;
-    long long ticks = 0, rss = 0;
+    long long ticks = 0, rss = 0, delay = -1;
     *tasks = 0;
     for (int i = 0; i < n; i++) {
         if (read_stat(tree[i], &st[i]) != 0) st[i].state = 'X';
@@ -324,12 +372,17 @@ static int sample_tree(pid_t main_pid, long long *cpu_ms, long long *mem_kb, lon
         ticks += st[i].ticks;
         if (st[i].state == 'Z') continue;
         live++, rss += st[i].rss_pages * page_kb, *tasks += st[i].threads > 0 ? st[i].threads : 1;
+        if (waited_ms) {
+            long long ns = process_run_delay(tree[i], st[i].threads);
+            if (ns > delay) delay = ns;
+        }
         int first = n;
         n = add_children(tree[i], st[i].threads, tree, n);
         for (int k = first; k < n; k++) parent[k] = i;
     }
     *cpu_ms = ticks * 1000 / tick;
     *mem_kb = rss;
+    if (waited_ms) *waited_ms = delay < 0 ? -1 : delay / 1000000;
     if (live <= 1 || live > PSS_MAX_PROCESSES) return live;
     /* Pss waits for each process's memory map lock, which a process in fork() holds: reading a tree
      * that forks as fast as it can took seconds per sample (8.9 s for 1,011 processes here). Past
@@ -988,22 +1041,32 @@ static void execute(const struct job *j) {
     const char *killed = "none";
     struct run r = {.pid = pid};
     struct timespec poll = {0, POLL_NS};
-    long long due = 0;
+    long long due = 0, wait_due = 0, waited = 0;
     while (!r.done) {
         sigtimedwait(&chld, NULL, &poll); /* a child's exit, or time for the next sample */
         reap(&r);
         long long now = now_ms();
         if (r.done || *killed != 'n' || now < due) continue;
         due = now + POLL_NS / 2000000; /* a storm of exits is not a storm of samples */
-        long long cpu, mem;
+        long long cpu, mem, elapsed = now - start, w = -1;
         long tasks;
-        if (sample_tree(pid, &cpu, &mem, &tasks) > 1 && mem > r.peak_kb) r.peak_kb = mem;
+        /* the wait for a CPU matters only near the wall limit: read then, not at every sample; not
+         * under gVisor (known by its unenforced RLIMIT_NPROC), whose scheduler counts are its own */
+        int ask = j->wall_ms > 0 && elapsed + WAIT_EVERY_MS >= j->wall_ms && now >= wait_due && nproc_enforced != 0;
+        if (sample_tree(pid, &cpu, &mem, &tasks, ask ? &w : NULL) > 1 && mem > r.peak_kb) r.peak_kb = mem;
+        if (ask) wait_due = now + WAIT_EVERY_MS;
         cpu += r.others_us / 1000;
+        /* Waiting counts only while none of the run had a CPU (at most elapsed - cpu): tasks of its
+         * own queued behind each other (a fork bomb, more threads than CPUs) are its own doing. Never
+         * less than before: the waits of tasks that ended are not known any more. */
+        if (w > elapsed - cpu) w = elapsed - cpu;
+        if (w > waited) waited = w;
         if (j->cpu_ms > 0 && cpu > j->cpu_ms) killed = "cpu";
         else if (j->mem_kb > 0 && mem > j->mem_kb) killed = "memory";
         /* RLIMIT_NPROC not enforced (gVisor): more live processes and threads than -p ends the run */
         else if (nproc_enforced == 0 && j->nproc > 0 && tasks > j->nproc) killed = "processes";
-        else if (j->wall_ms > 0 && now - start > j->wall_ms) killed = "wall";
+        else if (j->wall_ms > 0 && elapsed - waited > j->wall_ms) killed = "wall";
+        else if (j->wall_ms > 0 && elapsed > STARVED_FACTOR * j->wall_ms) killed = "starved";
         if (*killed != 'n') kill_run(j, &r, drop);
     }
     long long end = now_ms(), wall = end - start;
@@ -1027,9 +1090,9 @@ static void execute(const struct job *j) {
     if (r.others_kb > rss) rss = r.others_kb;
     if (r.peak_kb > rss) rss = r.peak_kb;
     int status = r.status;
-    printf("exit=%d signal=%d cpu_ms=%lld wall_ms=%lld rss_kb=%lld killed=%s leftovers=%d dropped=%d cleaned=%d "
-           "end_ms=%lld\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
-           cpu, wall, rss, killed, leftovers, drop, cleaned, end);
+    printf("exit=%d signal=%d cpu_ms=%lld wall_ms=%lld waited_ms=%lld rss_kb=%lld killed=%s leftovers=%d dropped=%d "
+           "cleaned=%d end_ms=%lld\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+           WIFSIGNALED(status) ? WTERMSIG(status) : 0, cpu, wall, waited, rss, killed, leftovers, drop, cleaned, end);
 }
 
 /* One request from stdin: "N\n" and N NUL-terminated words, read into the memory shared with

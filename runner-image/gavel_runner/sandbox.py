@@ -46,11 +46,14 @@ class Measurement:
     cpu_ms: int
     wall_ms: int
     rss_kb: int
-    killed: str  # none | cpu | wall | memory | processes (gVisor): why the watchdog killed it
+    # none | cpu | wall | starved | memory | processes (gVisor): why the watchdog killed it
+    # (starved: waiting for a CPU, not the program, stretched it to STARVED_FACTOR x its wall limit)
+    killed: str
     leftovers: int  # rounds of escaped processes the uid sweep had to kill
     dropped: bool  # ran as the unprivileged sandbox uid
     cleaned: int = 0  # files, directories and IPC objects of the uid removed after the run
     end_ms: int = 0  # CLOCK_MONOTONIC at its end (or kill): orders two runs at once
+    waited_ms: int = 0  # of wall_ms, what its longest-waiting task spent runnable without a CPU (0: not known)
 
 
 @dataclass(frozen=True)
@@ -136,9 +139,13 @@ def _words(
     return [*words, "--", *argv]
 
 
+STARVED_FACTOR = 3  # sandbox.c's: waiting for a CPU stretches a run to this many times its wall limit
+
+
 def answer_wall_ms(wall_ms: int = 0, cpu_ms: int = 0) -> int:
-    """The wall limit a run's answer is bounded by: its own, or without one the default wall limit
-    of its CPU limit (twice it and a second); 0 when it has neither (then no bound)."""
+    """The wall limit a run's answer is bounded by (STARVED_FACTOR times it: waiting for a CPU
+    stretches a run that far): its own, or without one the default wall limit of its CPU limit
+    (twice it and a second); 0 when it has neither (then no bound)."""
     return wall_ms or (2 * cpu_ms + 1000 if cpu_ms else 0)
 
 
@@ -194,7 +201,7 @@ class Server:
     """One gavel-sandbox process in serve mode that runs every program of a judgement:
     a test then costs a fork of a tiny process and an exec, not a fork of Python.
 
-    A watchdog: a run whose answer does not come within its wall limit and ANSWER_MARGIN_SECONDS
+    A watchdog: a run whose answer does not come within STARVED_FACTOR x its wall limit and ANSWER_MARGIN_SECONDS
     (`margin`) ends with SandboxTimeout; the sandbox is killed, and so is everything of the uid
     it ran, and the server refuses every later run (the judgement ends as an InternalError)."""
 
@@ -219,12 +226,13 @@ class Server:
         try:
             self.proc.stdin.write(request)
             self.proc.stdin.flush()
-            line = self._readline(time.monotonic() + wall / 1000 + margin if wall else None)
+            bound = STARVED_FACTOR * wall / 1000 + margin
+            line = self._readline(time.monotonic() + bound if wall else None)
         except OSError as err:
             raise SandboxError(f"gavel-sandbox is gone: {err}") from None
         if line is None:
-            why = (f"gavel-sandbox did not answer within {wall / 1000 + margin:.0f} s (the run's wall limit of "
-                   f"{wall} ms and a margin of {margin:g} s): stopped or hung; killed")
+            why = (f"gavel-sandbox did not answer within {bound:.0f} s (the run's wall limit of {wall} ms, "
+                   f"{STARVED_FACTOR} x for waiting for a CPU, and a margin of {margin:g} s): stopped or hung; killed")
             self.abandon(why, options.get("identity"))
             raise SandboxTimeout(why)
         if not line:
@@ -289,4 +297,5 @@ def parse(line: str) -> Measurement:
         dropped=fields["dropped"] == "1",
         cleaned=int(fields.get("cleaned", 0)),
         end_ms=int(fields.get("end_ms", 0)),
+        waited_ms=int(fields.get("waited_ms", 0)),
     )
