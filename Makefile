@@ -15,6 +15,7 @@ include mk/*.mk
 
 .PHONY: test
 test: ## set up everything and run every test tier (what .ci/run calls; removes a demo release first; CLUSTER=kind adds test-nodes)
+	@$(MAKE) --no-print-directory prefetch
 	@$(MAKE) --no-print-directory test-runner
 	@$(MAKE) --no-print-directory test-cluster
 	@$(MAKE) --no-print-directory demo-down

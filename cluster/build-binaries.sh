@@ -79,5 +79,11 @@ build_coredns() {
   log "CoreDNS built ($(elapsed))"
 }
 
+# One build at a time: `make test` starts one in the background (mk/prefetch.mk) while the
+# runner tier runs; `cluster.sh up` then waits here for it and finds everything built.
+mkdir -p "$GAVEL_CACHE/run"
+exec 8>"$GAVEL_CACHE/run/build-binaries.lock"
+flock -w 3600 8 || die "another build of the cluster's binaries has held $GAVEL_CACHE/run/build-binaries.lock for an hour"
+
 what=${*:-kubernetes etcd kube_router coredns}
 for w in $what; do "build_$w"; done

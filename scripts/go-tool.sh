@@ -14,6 +14,10 @@ case ${1:-} in
 esac
 name=$1
 cache=${GAVEL_CACHE:-/var/cache/gavel}/$name-$version
+# one build of a tool at a time (make test may be building it in the background: mk/prefetch.mk)
+mkdir -p "${GAVEL_CACHE:-/var/cache/gavel}/run"
+exec 8>"${GAVEL_CACHE:-/var/cache/gavel}/run/go-tool-$name.lock"
+flock -w 3600 8
 if [[ ! -x $cache/$name ]]; then
   echo "[$name] building $name $version with go install (cold: $cold on 2 cores)…" >&2
   rm -rf "$cache.tmp" && mkdir -p "$cache.tmp"
