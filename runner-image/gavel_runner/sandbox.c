@@ -25,9 +25,11 @@
  * count toward the wall limit. waited_ms is the longest any live task of the run had waited, but
  * never more than the time none of the run was on a CPU (wall - CPU: tasks of its own queued behind
  * each other are its own doing), read from shortly before the wall limit on; a run is killed for
- * wall time when wall_ms - waited_ms passes the limit. Waiting can only stretch a run to STARVED_FACTOR times its wall limit: past
- * that it is killed as starved, which is the node's fault and no verdict. Under gVisor (not
- * read there) or where the kernel keeps no such count, waited_ms is 0: the plain wall limit holds.
+ * wall time when wall_ms - waited_ms passes the limit. Waiting can only stretch a run to
+ * STARVED_FACTOR times its wall limit: past that it is killed as starved, which is the node's
+ * fault and no verdict. Under gVisor (not read there) or where the kernel keeps no such count,
+ * waited_ms is 0: the plain wall limit holds. The kernel adds a wait to the count when the task
+ * gets a CPU, so a wait still going on is not in it yet: the count errs toward the program's loss.
  * or, when the sandbox itself failed (not the program):  error=MESSAGE
  *
  * A run is every process the program starts: CPU is theirs all (waited for or not: orphans are
