@@ -131,6 +131,7 @@ def main() -> None:
     with minio_server(work / "minio" / "data") as s3, harness.operator_identity(kube, work) as op_kubeconfig, \
             simulated.Kwok(kube, work / "kwok", nodes=NODES) as kwok:
         say(f"kwok {simulated.binary()} with {NODES} simulated nodes; logs in {work}")
+        harness.install_crds(kube)
         kube.apply(__import__("yaml").safe_dump(harness.language()))
         try:
             for n in SIZES:

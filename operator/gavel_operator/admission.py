@@ -125,7 +125,7 @@ async def admit_one(body, spec, namespace, name, retry) -> None:
             # it: nothing is started behind the cancel's back (cancel takes this lock too)
             return
         pool = seen.pool if seen is not None else pool_of(namespace, dict(spec))
-        why = STATE.ledger.why_queued(parsed.queue, namespace, pool)
+        why = STATE.ledger.why_new_waits(parsed.queue, namespace, pool, parsed.priority)
         if why is None:
             # the slot is taken now, before start's requests, so the dispatcher cannot take it too
             STATE.ledger.mark_starting(key, parsed.queue)

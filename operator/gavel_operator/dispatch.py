@@ -7,6 +7,7 @@ what launch.start creates."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import kopf
@@ -19,7 +20,7 @@ from .launch import start
 from .ledger import Entry, Ledger
 from .problems import ProblemUnavailable, expand
 from .resources import GROUP, VERSION, EvaluationSpec, Phase
-from .state import FINAL_VALUES, STATE, eval_path, kube, languages, log, patch_evaluation, write_status_held
+from .state import FINAL_VALUES, STATE, eval_path, kube, languages, log, patch_evaluation, ref_of, write_status_held
 from .status import awaiting_admission, condition, now
 from .tenancy import pod_placement
 
@@ -58,7 +59,20 @@ def entry_of(namespace: str, name: str, uid: str, spec: dict, status: dict, crea
                  prefix=where.prefix, retries=spec.get("retries", EvaluationSpec.model_fields["retries"].default),
                  pool=pool_of(namespace, spec), conditions=list(status.get("conditions") or []),
                  message=status.get("message") or "", progress=progress, log_url=status.get("logUrl") or "",
-                 tests=(progress or {}).get("total") or len(spec.get("tests") or []))
+                 tests=(progress or {}).get("total") or len(spec.get("tests") or []), kept=kept_spec(spec, status))
+
+
+KEPT_SPEC_BYTES = 2048  # a queued Evaluation's spec kept up to this size (most are a few hundred bytes)
+
+
+def kept_spec(spec: dict, status: dict) -> tuple[bytes, str] | None:
+    if status.get("phase") != Phase.QUEUED.value:
+        return None
+    try:  # kopf's Spec is a view: its dict. Only a saving: whatever fails here, the start reads it
+        data = json.dumps(dict(spec), separators=(",", ":")).encode()
+    except (TypeError, ValueError):
+        return None
+    return (data, status.get("problemDigest") or "") if len(data) <= KEPT_SPEC_BYTES else None
 
 
 # ---- the dispatcher task -----------------------------------------------------------------------
@@ -138,7 +152,7 @@ async def dispatcher() -> None:
             asyncio.get_running_loop().call_later(RETRY_SECONDS, kick)
 
 
-STARTS_AT_ONCE = 8  # starts in flight at once (each is five requests in a row)
+STARTS_AT_ONCE = 32  # starts in flight at once (each is four requests, three of them in a row)
 
 
 async def dispatch() -> None:
@@ -193,12 +207,14 @@ async def start_one(key, entry: Entry) -> str:
 
 async def start_queued(key, entry: Entry) -> str:
     namespace, name = key
-    try:
-        body = await kube().get(eval_path(namespace, name))
-    except ApiError as err:
-        if err.status == 404:
-            return "skip"
-        raise
+    body = queued_body(key, entry.uid)
+    if body is None:  # its spec too large to keep: read
+        try:
+            body = await kube().get(eval_path(namespace, name))
+        except ApiError as err:
+            if err.status == 404:
+                return "skip"
+            raise
     status = body.get("status") or {}
     if body["metadata"]["uid"] != entry.uid or status.get("phase") != Phase.QUEUED.value \
             or (body.get("spec") or {}).get("cancel"):
@@ -216,6 +232,18 @@ async def start_queued(key, entry: Entry) -> str:
     values = await start(namespace, name, entry.uid, spec, lang, version, body, attempt=1)
     await write_status_held(namespace, name, entry.uid, values, final=values["phase"] == Phase.FAILED.value)
     return "done"
+
+
+def queued_body(key, uid: str) -> dict | None:
+    """What start needs of a queued Evaluation, from the ledger (as the watch last showed it: its
+    spec cannot change, and a cancel or deletion the watch has not shown yet is one a GET could have
+    missed as well; cancel ends a started Job). None: read it from the API server."""
+    entry = STATE.ledger.get(key)
+    if entry is None or entry.uid != uid or entry.kept is None:
+        return None
+    spec, digest = entry.kept
+    return {**ref_of(key[0], key[1], uid), "spec": json.loads(spec),
+            "status": {"phase": entry.phase, "problemDigest": digest} if digest else {"phase": entry.phase}}
 
 
 def problems_loading() -> bool:

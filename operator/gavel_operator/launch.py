@@ -55,20 +55,29 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
         kopf.adopt(obj, owner=owner)
         obj["metadata"]["namespace"] = namespace
     await ensure_network_policy(namespace)
-    reason = "PodRejected"
-    try:
-        # the pod as the Job controller would create it, through admission (Pod Security, quotas,
-        # webhooks) without being stored: a refusal is said now, not after the Job's deadline
-        await kube().request("POST", f"/api/v1/namespaces/{namespace}/pods", jobs.dry_run_pod(job),
-                             params={"dryRun": "All"})
-        reason = "SecretRejected"
-        await kube().create(f"/api/v1/namespaces/{namespace}/secrets", secret)
-        reason = "JobRejected"
-        created = await kube().create(f"/apis/batch/v1/namespaces/{namespace}/jobs", job)
-    except ApiError as err:
-        if err.status >= 500 or err.status == 429:
-            raise  # the API server's trouble: kopf retries the handler
+    # the pod as the Job controller would create it, through admission (Pod Security, quotas,
+    # webhooks) without being stored: a refusal is said now, not after the Job's deadline. The task
+    # Secret is created beside it (one round trip less between a free slot and its Job; refused, the
+    # Secret stays the Evaluation's, deleted with it, as when the Job is refused)
+    checked, made = await asyncio.gather(
+        kube().request("POST", f"/api/v1/namespaces/{namespace}/pods", jobs.dry_run_pod(job), params={"dryRun": "All"}),
+        kube().create(f"/api/v1/namespaces/{namespace}/secrets", secret), return_exceptions=True)
+    refused = None
+    for reason, outcome in (("PodRejected", checked), ("SecretRejected", made)):
+        if isinstance(outcome, BaseException):
+            if not isinstance(outcome, ApiError) or outcome.status >= 500 or outcome.status == 429:
+                raise outcome  # the API server's trouble: tried again
+            refused = refused or (reason, outcome)
+    if refused is None:
+        try:
+            created = await kube().create(f"/apis/batch/v1/namespaces/{namespace}/jobs", job)
+        except ApiError as err:
+            if err.status >= 500 or err.status == 429:
+                raise
+            refused = ("JobRejected", err)
+    if refused is not None:
         # the request itself cannot run here (Pod Security, a quota, a limit): said at once, with its words
+        reason, err = refused
         what = {"PodRejected": "runner pod", "SecretRejected": "task Secret", "JobRejected": "Job"}[reason]
         log.info("%s/%s: the API server refused the %s: %s", namespace, name, what, err)
         if stored:

@@ -42,6 +42,9 @@ class Entry:
     tests: int = 0  # how many tests it has (status.progress.total once started; 0: not known yet)
     progress: dict | None = None  # status.progress as last written
     log_url: str = ""  # status.logUrl as last written
+    # while Queued: its spec as compact JSON and status.problemDigest, so that a start needs no GET of
+    # it (one round trip less between a free slot and its Job); None when the spec is large
+    kept: tuple[bytes, str] | None = None
 
 
 @dataclass
@@ -170,6 +173,16 @@ class Ledger:
         cap = self.queue_limits.get(queue)
         if cap is not None and self.running_by_queue[queue] >= cap:
             return f"queue {queue} is at its cap"
+        return None
+
+    def why_new_waits(self, queue: str, namespace: str, pool: str | None, priority: int) -> str | None:
+        """What keeps a newly admitted Evaluation from starting at once, or None: no room (why_queued),
+        or room that a queued one ranking at least as high (priority, then age: it is older) may
+        take. Admission never starts a new one past those that wait."""
+        if (why := self.why_queued(queue, namespace, pool)) is not None:
+            return why
+        if (key := self.next_startable()) is not None and self.entries[key].priority >= priority:
+            return "Evaluations admitted before it, of its priority or higher, wait for a slot"
         return None
 
     def next_startable(self) -> Key | None:

@@ -33,10 +33,7 @@ def work(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def crds(kube):
-    for path in sorted((harness.ROOT / "crds").glob("*.yaml")):
-        kube("apply", "--server-side", "--force-conflicts", "-f", str(path))
-    for name in ("evaluations.gavel.dev", "languages.gavel.dev", "problems.gavel.dev"):
-        kube("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+    harness.install_crds(kube)
 
 
 @pytest.fixture(scope="session")

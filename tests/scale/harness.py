@@ -220,8 +220,9 @@ def operator_identity(kube, work: Path):
                                                 "clusterScope": True, "namespaces": ["*"]}],
                              "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}]}]}},
     ]
-    # the last run's identity namespace goes without waiting (--wait=false below): a namespace still
-    # terminating takes nothing new
+    # the last run's identity namespace goes without waiting (--wait=false below), or is left by a run
+    # that was killed: a namespace still terminating takes nothing new
+    kube("delete", "namespace", IDENTITY_NS, "--ignore-not-found", "--wait=false")
     kube("wait", "--for=delete", f"namespace/{IDENTITY_NS}", "--timeout=180s", timeout=200)
     kube.apply(yaml.safe_dump_all(objs))
     try:
@@ -477,6 +478,14 @@ class Burst:
         after_done = [created[self.cap + k] - t for k, t in enumerate(done) if self.cap + k < len(created)]
         after_final = [created[self.cap + k] - t for k, t in enumerate(final) if self.cap + k < len(created)]
         return after_done, after_final
+
+
+def install_crds(kube) -> None:
+    """Gavel's CRDs as this checkout generates them (a cluster may be new, or hold older ones)."""
+    for path in sorted((ROOT / "crds").glob("*.yaml")):
+        kube("apply", "--server-side", "--force-conflicts", "-f", str(path))
+    for name in ("evaluations.gavel.dev", "languages.gavel.dev", "problems.gavel.dev"):
+        kube("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
 
 
 def percentile(values: list[float], p: float) -> float | None:

@@ -81,3 +81,21 @@ def test_one_created_again_under_its_name_is_not_admitted_as_the_old(operator, m
     STATE.kube.body = {**STATE.kube.body, "metadata": {**STATE.kube.body["metadata"], "uid": "u2"}}
     assert asyncio.run(admission.admit_key(KEY, UID, 0)) is None
     assert operator["jobs"] == [] and operator["writes"] == []
+
+
+def test_a_queued_one_starts_from_what_the_watch_showed(operator):
+    """Its spec (small) and problem digest are kept while it is Queued: the start reads nothing; a
+    large spec, or one no longer Queued, is read from the API server."""
+    from kopf._cogs.structs.bodies import Body  # what kopf hands the index function: views of the body
+    spec = Body({"spec": SPEC}).spec
+    STATE.ledger.observe(KEY, dispatch.entry_of(*KEY, UID, spec, {"phase": "Queued", "problemDigest": "d1"}, CREATED))
+    body = dispatch.queued_body(KEY, UID)
+    assert body["spec"] == SPEC and body["status"] == {"phase": "Queued", "problemDigest": "d1"}
+    assert body["metadata"] == {"name": KEY[1], "namespace": KEY[0], "uid": UID} and body["kind"] == "Evaluation"
+    assert dispatch.queued_body(KEY, "another uid") is None
+    big = {**SPEC, "tests": [{"name": str(i), "input": {"key": f"in/{i}"}, "expected": {"key": f"out/{i}"}}
+                             for i in range(100)]}
+    STATE.ledger.observe(KEY, dispatch.entry_of(*KEY, UID, big, {"phase": "Queued"}, CREATED))
+    assert dispatch.queued_body(KEY, UID) is None
+    STATE.ledger.observe(KEY, dispatch.entry_of(*KEY, UID, SPEC, {"phase": "Pending", "jobName": "j"}, CREATED))
+    assert dispatch.queued_body(KEY, UID) is None

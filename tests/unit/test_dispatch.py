@@ -47,10 +47,11 @@ def fake_starts(monkeypatch, ledger, refuse=()):
 
 
 def test_starts_several_at_once_up_to_the_cap(ledger, monkeypatch):
-    queue(ledger, 30)
+    cap = ledger.max_running = dispatch.STARTS_AT_ONCE + 12
+    queue(ledger, cap + 10)
     log = fake_starts(monkeypatch, ledger)
     asyncio.run(dispatch.dispatch())
-    assert len(log["order"]) == 20 and ledger.running == 20 and ledger.queued == 10
+    assert len(log["order"]) == cap and ledger.running == cap and ledger.queued == 10
     assert log["most"] == dispatch.STARTS_AT_ONCE
 
 

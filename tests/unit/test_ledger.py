@@ -56,6 +56,25 @@ def test_finished_here_frees_the_slot_before_the_watch_shows_it():
     assert ledger.next_startable() == ("ns", "b")
 
 
+def test_a_new_one_never_starts_past_those_that_wait():
+    """A slot freed while admission runs: the queued ones (older, or of a higher priority) take it,
+    not the Evaluation just admitted; one of a strictly higher priority may start at once."""
+    ledger = Ledger(max_running=2)
+    ledger.observe(("ns", "a"), running("ua"))
+    ledger.observe(("ns", "waits"), queued("uw", priority=1))
+    assert ledger.next_startable() == ("ns", "waits")  # room: one slot of two
+    assert "wait for a slot" in ledger.why_new_waits("default", "ns", "", priority=0)
+    assert "wait for a slot" in ledger.why_new_waits("default", "ns", "", priority=1)
+    assert ledger.why_new_waits("default", "ns", "", priority=2) is None
+    ledger.observe(("ns", "b"), running("ub"))
+    assert "at once" in ledger.why_new_waits("default", "ns", "", priority=9)  # no room at all
+    ledger.observe(("ns", "waits"), Entry(uid="uw", phase="Pending", job="j"))
+    ledger.observe(("ns", "b"), Entry(uid="ub", phase="Succeeded"))  # a and waits run
+    assert "at once" in ledger.why_new_waits("default", "ns", "", priority=0)
+    ledger.observe(("ns", "a"), Entry(uid="ua", phase="Succeeded"))
+    assert ledger.why_new_waits("default", "ns", "", priority=0) is None  # nothing waits: room is its
+
+
 def test_caps_per_queue_and_namespace():
     ledger = Ledger(max_running=10, queue_limits={"slow": 1}, namespace_cap=lambda ns: 2 if ns == "small" else None)
     ledger.observe(("small", "s1"), queued("s1"))
