@@ -63,6 +63,12 @@ VERDICT_CODES = {TestVerdict.PASSED: "P", TestVerdict.WRONG_ANSWER: "W", TestVer
 MAX_PROCESSES = 4096
 
 
+# Waiting for a CPU on a crowded node does not count toward a run's wall limit, but stretches the run
+# to this many times its wall limit at most; past that the sandbox kills it as starved (no verdict).
+# sandbox.c's STARVED_FACTOR; the runner's watchdog and the operator's pod deadline allow as much.
+STARVED_FACTOR = 3
+
+
 class Limits(Strict):
     """Limits for one run of a program."""
 

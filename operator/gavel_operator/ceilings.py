@@ -24,8 +24,9 @@ class Ceilings(BaseModel):
                                       description="limits.processes an Evaluation or Problem may ask for (the "
                                                   "Language's own value, the administrator's, is not held to it)")
     max_deadline_seconds: int | None = Field(None, ge=10, alias="maxDeadlineSeconds",
-                                             description="one attempt's deadline (the runner pod's "
-                                             "activeDeadlineSeconds), given or derived")
+                                             description="one attempt's deadline, given (spec.deadlineSeconds) or "
+                                             "derived from the limits (the runner pod's activeDeadlineSeconds "
+                                             "adds to a derived one the time its tests may wait for a CPU)")
     max_running: int | None = Field(None, ge=1, alias="maxRunning", description="Evaluations with a Job at once")
 
     def over(self, other: "Ceilings | None") -> "Ceilings":

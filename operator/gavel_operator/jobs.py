@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from gavel_contract import (
-    CHECKER_LIMITS, SECRET_TASK_MAX_BYTES, Checker, CheckerKind, EgressCheck, Interactor, Language, LanguageVersion,
+    CHECKER_LIMITS, SECRET_TASK_MAX_BYTES, STARVED_FACTOR, Checker, CheckerKind, EgressCheck, Interactor, Language, LanguageVersion,
     Limits, SubmissionFile, SupportFile, Task, TaskRef, TestCase,
 )
 from gavel_contract.submission import MAX_FILES, archive_format, is_hidden, is_prefix
@@ -130,12 +130,21 @@ def resolve_limits(version: LanguageVersion, spec: EvaluationSpec, test) -> Limi
 
 
 def deadline_seconds(spec: EvaluationSpec, limits: list[Limits], settings: Settings) -> int:
-    """One attempt's deadline: the runner pod's activeDeadlineSeconds, which counts from the pod's
-    start on a node, so waiting for a node never spends it."""
+    """One attempt's deadline as asked (spec.deadlineSeconds) or derived from the limits: what
+    ceilings.maxDeadlineSeconds bounds."""
     if spec.deadline_seconds:
         return spec.deadline_seconds
     tests_ms = sum(lim.wall_limit_ms for lim in limits)
     return settings.compile_wall_seconds + tests_ms // 1000 + 1 + settings.start_grace_seconds
+
+
+def pod_deadline_seconds(spec: EvaluationSpec, limits: list[Limits], settings: Settings) -> int:
+    """The runner pod's activeDeadlineSeconds, which counts from the pod's start on a node, so
+    waiting for a node never spends it: the attempt's deadline, and, when derived, the time its
+    tests may spend waiting for a CPU on a crowded node (the sandbox lets a run stretch to
+    STARVED_FACTOR x its wall limit): waiting is not running, and must not fail an honest one."""
+    waiting_ms = 0 if spec.deadline_seconds else (STARVED_FACTOR - 1) * sum(lim.wall_limit_ms for lim in limits)
+    return deadline_seconds(spec, limits, settings) + waiting_ms // 1000
 
 
 def job_deadline_seconds(attempt_deadline: int, settings: Settings) -> int:
@@ -294,7 +303,7 @@ def job_manifest(*, name: str, secret: str, eval_name: str, spec: EvaluationSpec
                            [t.model_dump(by_alias=True, exclude_none=True) for t in spec.tolerations or []])
     pod_spec.update(placed)
     # the attempt's deadline runs from the pod's start on a node: waiting for one is not running
-    attempt_deadline = deadline_seconds(spec, limits, settings)
+    attempt_deadline = pod_deadline_seconds(spec, limits, settings)
     pod_spec["activeDeadlineSeconds"] = attempt_deadline
     if lost := node_lost_tolerations(pod_spec.get("tolerations") or [], settings.node_lost_seconds):
         pod_spec["tolerations"] = [*(pod_spec.get("tolerations") or []), *lost]

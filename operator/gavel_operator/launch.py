@@ -34,7 +34,7 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
     settings, store = STATE.settings, await store_for(namespace)
     where = jobs.placement(spec, namespace, name, uid, settings).attempt(attempt)  # this attempt's own prefix
     limits = [jobs.resolve_limits(version, spec, t) for t in spec.tests]
-    deadline = jobs.job_deadline_seconds(jobs.deadline_seconds(spec, limits, settings), settings)
+    deadline = jobs.job_deadline_seconds(jobs.pod_deadline_seconds(spec, limits, settings), settings)
     expiry = jobs.url_lifetime(deadline, settings)
     progress_url = STATE.store.put_url(settings.results_bucket_name, jobs.progress_key(uid), expiry)
     task = jobs.build_task(f"{namespace}/{name}", spec, lang, version, where, store, settings, expiry,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from gavel_contract import STARVED_FACTOR
+
 SOURCE = Path(__file__).with_name("sandbox.c")
 
 
@@ -139,7 +141,6 @@ def _words(
     return [*words, "--", *argv]
 
 
-STARVED_FACTOR = 3  # sandbox.c's: waiting for a CPU stretches a run to this many times its wall limit
 
 
 def answer_wall_ms(wall_ms: int = 0, cpu_ms: int = 0) -> int:

@@ -108,9 +108,12 @@ def test_job_is_isolated_and_named_for_its_evaluation():
     assert job["metadata"]["labels"][jobs.LABEL_ATTEMPT] == "2" and jobs.attempt_of(job) == 2
     assert jobs.attempt_of(job["spec"]["template"]) == 2  # its pod says which attempt it is too
     assert job["spec"]["ttlSecondsAfterFinished"] == settings.job_ttl_seconds
-    # one attempt's deadline runs on the pod (from its start on a node: waiting for one is not running);
-    # the Job's covers its one attempt and the wait for a node
-    attempt = 60 + (5000 + 2000) // 1000 + 1 + 180
+    # one attempt's deadline runs on the pod (from its start on a node: waiting for one is not running),
+    # with twice its tests' wall limits more for waiting for a CPU (a run may stretch to 3 x its wall
+    # limit on a crowded node); the Job's covers its one attempt and the wait for a node
+    asked = 60 + (5000 + 2000) // 1000 + 1 + 180
+    attempt = asked + 2 * (5000 + 2000) // 1000
+    assert jobs.deadline_seconds(SPEC, limits, settings) == asked  # what a ceiling bounds
     assert pod["activeDeadlineSeconds"] == attempt
     assert job["spec"]["activeDeadlineSeconds"] == attempt + settings.pending_seconds
     assert job["spec"]["template"]["metadata"]["labels"][jobs.LABEL_POOL].startswith("p-")

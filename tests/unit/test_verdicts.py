@@ -63,3 +63,13 @@ def test_parse_sandbox_line():
     got = parse("exit=0 signal=0 cpu_ms=601 wall_ms=3104 waited_ms=2485 rss_kb=1016 killed=none leftovers=0 dropped=0 "
                 "cleaned=0 end_ms=34821008\n")
     assert (got.wall_ms, got.waited_ms, got.end_ms) == (3104, 2485, 34821008)
+
+
+def test_the_starved_factor_is_one_number():
+    """sandbox.c kills a run as starved at STARVED_FACTOR x its wall limit; the runner's watchdog and the
+    operator's pod deadline allow as much from the contract's constant."""
+    import re
+    from pathlib import Path
+    from gavel_contract import STARVED_FACTOR
+    source = (Path(__file__).resolve().parents[2] / "runner-image" / "gavel_runner" / "sandbox.c").read_text()
+    assert int(re.search(r"#define STARVED_FACTOR (\d+)", source).group(1)) == STARVED_FACTOR
