@@ -1,8 +1,8 @@
 """The queue: one dispatcher task starts Queued Evaluations, by priority then age, as slots free
 up. Slots and the queue are the ledger's (ledger.py), kept from the watch; the ledger wakes the
 dispatcher when a slot frees or one more waits, so a burst of events makes one pass, not one
-scan of the queue per event. Starting one costs a GET of it (the ledger holds no bodies) and
-what launch.start creates."""
+scan of the queue per event. Starting one costs what launch.start creates (and a GET of it when
+its spec is too large for the ledger to keep: queued_body)."""
 
 from __future__ import annotations
 
@@ -157,10 +157,10 @@ STARTS_AT_ONCE = 32  # starts in flight at once (each is four requests, three of
 
 async def dispatch() -> None:
     """Start queued Evaluations while there is room (ledger.next_startable), up to STARTS_AT_ONCE
-    at a time. A start is five requests one after another (the Evaluation, a dry run of its pod,
-    the Secret, the Job, the status): one at a time, judging went no faster than one start per
-    round-trips' worth (the kwok tier: 0.19 s each at the median, 4-5 a second, slots waiting for
-    it). Taking a slot (mark_starting) happens with no await between it and the question, so
+    at a time. A start is three round trips in a row (the pod's dry run beside the Secret, the
+    Job, the status; a GET first when its spec was not kept): one at a time, judging went no
+    faster than one start per round-trips' worth (the kwok tier: 0.19 s each at the median, 4-5 a
+    second, slots waiting for it); 8 at a time fell behind while admission loaded the API server. Taking a slot (mark_starting) happens with no await between it and the question, so
     nothing else takes it meanwhile; each start holds only its Evaluation's lock. Starts in flight
     together share one priority: a higher one never starts after a lower one."""
     ledger = STATE.ledger
