@@ -242,7 +242,9 @@ def queued_body(key, uid: str) -> dict | None:
     if entry is None or entry.uid != uid or entry.kept is None:
         return None
     spec, digest = entry.kept
-    return {**ref_of(key[0], key[1], uid), "spec": json.loads(spec),
+    body = ref_of(key[0], key[1], uid)
+    body["metadata"]["creationTimestamp"] = entry.created
+    return {**body, "spec": json.loads(spec),
             "status": {"phase": entry.phase, "problemDigest": digest} if digest else {"phase": entry.phase}}
 
 

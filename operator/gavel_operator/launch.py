@@ -91,6 +91,8 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
         kopf.info(owner, reason="JobCreated", message=f"Job {jname} judges {lang.name}:{version.version} "
                                                       f"on {len(spec.tests)} tests")
         log.info("started %s/%s as Job %s", namespace, name, jname)
+        if attempt == 1:
+            metrics.started(body["metadata"].get("creationTimestamp"))
     values = {"phase": Phase.PENDING.value, "jobName": jname, "attempts": attempt, "message": "Job created",
               "language": f"{lang.name}:{version.version}", "progress": progress.starting(len(spec.tests)),
               "conditions": [condition("Running", False, "JobCreated", f"Job {jname}")]}

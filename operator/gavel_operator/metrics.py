@@ -23,6 +23,9 @@ CONTEST_REBUILDS = Counter("gavel_contest_rebuilds_total", "Contest scoreboards 
                            "Contest counts its own in status.rebuilds)")
 CONTEST_REBUILD_SECONDS = Histogram("gavel_contest_rebuild_seconds", "One scoreboard rebuild: standings, files, status",
                                     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+TIME_TO_START = Histogram("gavel_time_to_start_seconds", "From creation to its first Job: admission and the wait "
+                          "in the queue (to the second: creationTimestamp's resolution)",
+                          buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600))
 TIME_TO_VERDICT = Histogram("gavel_time_to_verdict_seconds", "From creation to verdict",
                             buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600))
 
@@ -86,6 +89,12 @@ def judged(verdict: str, created: str | None) -> None:
     VERDICTS.labels(verdict).inc()
     if created:
         TIME_TO_VERDICT.observe(age_seconds(created))
+
+
+def started(created: str | None) -> None:
+    """An Evaluation's first Job was created; created: its creationTimestamp."""
+    if created:
+        TIME_TO_START.observe(age_seconds(created))
 
 
 def failed(reason: str) -> None:

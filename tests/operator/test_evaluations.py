@@ -52,6 +52,8 @@ def test_every_verdict(kube, namespace, operator, problems, s3):
     assert "JobCreated" in events and "Accepted" in events
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics}/metrics").read().decode()
     assert 'gavel_verdicts_total{verdict="Accepted"}' in metrics and "gavel_time_to_verdict_seconds_bucket" in metrics
+    started = [float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("gavel_time_to_start_seconds_count")]
+    assert started and started[0] >= 1  # its Job's start was timed
 
 
 def test_unknown_language_is_judged_at_once_without_a_job(kube, namespace, operator, problems):

@@ -91,7 +91,8 @@ def test_a_queued_one_starts_from_what_the_watch_showed(operator):
     STATE.ledger.observe(KEY, dispatch.entry_of(*KEY, UID, spec, {"phase": "Queued", "problemDigest": "d1"}, CREATED))
     body = dispatch.queued_body(KEY, UID)
     assert body["spec"] == SPEC and body["status"] == {"phase": "Queued", "problemDigest": "d1"}
-    assert body["metadata"] == {"name": KEY[1], "namespace": KEY[0], "uid": UID} and body["kind"] == "Evaluation"
+    assert body["metadata"] == {"name": KEY[1], "namespace": KEY[0], "uid": UID, "creationTimestamp": CREATED}
+    assert body["kind"] == "Evaluation"
     assert dispatch.queued_body(KEY, "another uid") is None
     big = {**SPEC, "tests": [{"name": str(i), "input": {"key": f"in/{i}"}, "expected": {"key": f"out/{i}"}}
                              for i in range(100)]}
