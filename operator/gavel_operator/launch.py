@@ -70,10 +70,6 @@ async def start(namespace: str, name: str, uid: str, spec: EvaluationSpec, lang:
             refused = refused or (reason, outcome)
     if refused is None:
         try:
-            if made is None:  # there already: an earlier try of this start, or a process killed after it.
-                # It must hold this try's task: a stored one was sealed again, with a new key, just now
-                await kube().merge_patch(f"/api/v1/namespaces/{namespace}/secrets/{jname}",
-                                         {"stringData": secret["stringData"]})
             created = await kube().create(f"/apis/batch/v1/namespaces/{namespace}/jobs", job)
         except ApiError as err:
             if err.status >= 500 or err.status == 429:

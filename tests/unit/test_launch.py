@@ -1,6 +1,6 @@
 """launch.start's requests, against a fake API server (pure logic; the operator tier creates real
-ones): the pod's dry run beside the Secret, then the Job; a Secret left by an earlier try is brought
-to this try's task; a refusal fails the Evaluation with the API server's words and creates no Job."""
+ones): the pod's dry run beside the Secret, then the Job; a Secret left by an earlier try is kept;
+a refusal fails the Evaluation with the API server's words and creates no Job."""
 
 from __future__ import annotations
 
@@ -49,9 +49,6 @@ class FakeApi:
             raise
         return out
 
-    async def merge_patch(self, path, patch):
-        return await self.request("PATCH", path, patch)
-
 
 @pytest.fixture
 def operator(monkeypatch):
@@ -79,10 +76,13 @@ def test_the_dry_run_and_the_secret_then_the_job(operator, monkeypatch):
     assert sorted(api.calls[:2]) == [("POST", "dryrun"), ("POST", "secrets")] and api.calls[2:] == [("POST", "jobs")]
 
 
-def test_a_secret_left_by_an_earlier_try_gets_this_trys_task(operator, monkeypatch):
+def test_a_secret_left_by_an_earlier_try_is_left_as_it_is(operator, monkeypatch):
+    """The operator may only create Secrets (the chart's RBAC): one made by an earlier try, or by a
+    process killed after it, keeps its task; a stored task is written under a name of its own each
+    try (taskdocs.key), so the one that Secret names is never overwritten."""
     api = FakeApi({("POST", "secrets"): ApiError(409, "exists")})
     assert run(api, monkeypatch)["phase"] == "Pending"
-    assert api.calls[2:] == [("PATCH", "secrets"), ("POST", "jobs")]
+    assert api.calls[2:] == [("POST", "jobs")]
 
 
 def test_a_refused_pod_creates_no_job(operator, monkeypatch):
