@@ -160,9 +160,10 @@ async def dispatch() -> None:
     at a time. A start is three round trips in a row (the pod's dry run beside the Secret, the
     Job, the status; a GET first when its spec was not kept): one at a time, judging went no
     faster than one start per round-trips' worth (the kwok tier: 0.19 s each at the median, 4-5 a
-    second, slots waiting for it); 8 at a time fell behind while admission loaded the API server. Taking a slot (mark_starting) happens with no await between it and the question, so
-    nothing else takes it meanwhile; each start holds only its Evaluation's lock. Starts in flight
-    together share one priority: a higher one never starts after a lower one."""
+    second, slots waiting for it); 8 at a time fell behind while admission loaded the API server.
+    Taking a slot (mark_starting) happens with no await between it and the question, so nothing
+    else takes it meanwhile; each start holds only its Evaluation's lock. Starts in flight together
+    share one priority: a higher one never starts after a lower one."""
     ledger = STATE.ledger
     flying: dict[asyncio.Task, int] = {}  # start -> its priority
     stop, failure = False, None

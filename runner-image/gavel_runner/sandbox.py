@@ -141,8 +141,6 @@ def _words(
     return [*words, "--", *argv]
 
 
-
-
 def answer_wall_ms(wall_ms: int = 0, cpu_ms: int = 0) -> int:
     """The wall limit a run's answer is bounded by (STARVED_FACTOR times it: waiting for a CPU
     stretches a run that far): its own, or without one the default wall limit of its CPU limit
