@@ -134,8 +134,11 @@ def deadline_seconds(spec: EvaluationSpec, limits: list[Limits], settings: Setti
     ceilings.maxDeadlineSeconds bounds."""
     if spec.deadline_seconds:
         return spec.deadline_seconds
-    tests_ms = sum(lim.wall_limit_ms for lim in limits)
-    return settings.compile_wall_seconds + tests_ms // 1000 + 1 + settings.start_grace_seconds
+    return settings.compile_wall_seconds + tests_wall_ms(limits) // 1000 + 1 + settings.start_grace_seconds
+
+
+def tests_wall_ms(limits: list[Limits]) -> int:
+    return sum(lim.wall_limit_ms for lim in limits)
 
 
 def pod_deadline_seconds(spec: EvaluationSpec, limits: list[Limits], settings: Settings) -> int:
@@ -143,7 +146,7 @@ def pod_deadline_seconds(spec: EvaluationSpec, limits: list[Limits], settings: S
     waiting for a node never spends it: the attempt's deadline, and, when derived, the time its
     tests may spend waiting for a CPU on a crowded node (the sandbox lets a run stretch to
     STARVED_FACTOR x its wall limit): waiting is not running, and must not fail an honest one."""
-    waiting_ms = 0 if spec.deadline_seconds else (STARVED_FACTOR - 1) * sum(lim.wall_limit_ms for lim in limits)
+    waiting_ms = 0 if spec.deadline_seconds else (STARVED_FACTOR - 1) * tests_wall_ms(limits)
     return deadline_seconds(spec, limits, settings) + waiting_ms // 1000
 
 
